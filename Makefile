@@ -1,0 +1,39 @@
+# `make run` sets everything up and serves; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint sounds bench migrate seed clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/ivr migrate
+	$(BIN)/ivr seed-demo
+	$(BIN)/ivr serve
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+migrate: $(STAMP)
+	$(BIN)/ivr migrate
+
+seed: migrate
+	$(BIN)/ivr seed-demo
+
+# Needs Debian's espeak-ng and sox: apt-get install -y espeak-ng sox
+sounds: $(STAMP)
+	$(BIN)/ivr render-sounds
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

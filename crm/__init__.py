@@ -1,0 +1,1 @@
+"""The CRM domain: organizations, managers, agents, clients, requests and their calls."""

@@ -1,0 +1,28 @@
+"""Statuses and outcomes shared by the CRM and the IVR."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RequestStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class OrganizationKind(StrEnum):
+    PARTNER = "partner"
+    AGENCY = "agency"
+
+
+class CallOutcome(StrEnum):
+    BRIDGED = "bridged"
+    CLIENT_BUSY = "client_busy"
+    CLIENT_NO_ANSWER = "client_no_answer"
+    CLIENT_FAILED = "client_failed"
+    VOICEMAIL = "voicemail"
+    WRONG_INPUT = "wrong_input"
+    NOT_FOUND = "not_found"
+    REQUEST_CLOSED = "request_closed"
+    UNKNOWN_CALLER = "unknown_caller"
+    CALLER_HUNG_UP = "caller_hung_up"

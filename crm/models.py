@@ -1,0 +1,176 @@
+"""The database schema, changed only through Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from crm.enums import CallOutcome, OrganizationKind, RequestStatus
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _enum(enum_class: type) -> Enum:
+    return Enum(
+        enum_class,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+Timestamp = DateTime(timezone=True)
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[OrganizationKind] = mapped_column(_enum(OrganizationKind))
+    inn: Mapped[str | None] = mapped_column(String(12), unique=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+    managers: Mapped[list[Manager]] = relationship(
+        back_populates="organization", lazy="raise_on_sql"
+    )
+
+
+class Manager(Base):
+    """A person of a partner organization who calls the service number."""
+
+    __tablename__ = "managers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+    organization: Mapped[Organization] = relationship(
+        back_populates="managers", lazy="raise_on_sql"
+    )
+    phones: Mapped[list[ManagerPhone]] = relationship(
+        back_populates="manager", lazy="raise_on_sql", cascade="all, delete-orphan"
+    )
+
+
+class ManagerPhone(Base):
+    __tablename__ = "manager_phones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manager_id: Mapped[int] = mapped_column(
+        ForeignKey("managers.id", ondelete="CASCADE"), index=True
+    )
+    phone: Mapped[str] = mapped_column(String(16), unique=True)
+
+    manager: Mapped[Manager] = relationship(back_populates="phones", lazy="raise_on_sql")
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Client(Base):
+    """An agent's client; the phone is what managers must never learn."""
+
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(254))
+    street: Mapped[str | None] = mapped_column(String(200))
+    house: Mapped[str | None] = mapped_column(String(50))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    city: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Request(Base):
+    __tablename__ = "requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(8), unique=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    product: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[RequestStatus] = mapped_column(_enum(RequestStatus))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    client: Mapped[Client] = relationship(lazy="raise_on_sql")
+    organization: Mapped[Organization] = relationship(lazy="raise_on_sql")
+
+
+class Call(Base):
+    """One inbound call to the service number; its state lives here, not in a process."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    caller: Mapped[str | None] = mapped_column(String(32))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("managers.id"), index=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[CallOutcome | None] = mapped_column(_enum(CallOutcome))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    dials: Mapped[int] = mapped_column(Integer, default=0)
+    client_accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    dial_status: Mapped[str | None] = mapped_column(String(32))
+    bridged_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(Timestamp)
+    ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    events: Mapped[list[CallEvent]] = relationship(
+        back_populates="call", lazy="raise_on_sql", order_by="CallEvent.id"
+    )
+
+
+class CallEvent(Base):
+    """One audit row per webhook step of a call."""
+
+    __tablename__ = "call_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(Timestamp)
+    step: Mapped[str] = mapped_column(String(32))
+    digits: Mapped[str | None] = mapped_column(String(32))
+    result: Mapped[str] = mapped_column(String(64))
+
+    call: Mapped[Call] = relationship(back_populates="events", lazy="raise_on_sql")

@@ -1,0 +1,1 @@
+"""Masked-call IVR: Twilio webhooks, voice flows, call simulator."""

@@ -1,0 +1,124 @@
+"""The `ivr` command: serve, migrate, seed-demo, call, render-sounds."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from ivr.config import Config, ConfigError, load_config
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ivr", description="Masked-call IVR with a small CRM")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the webhooks (and the CRM)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    seed = commands.add_parser("seed-demo", help="add the demo data (idempotent)")
+    seed.add_argument("--json", action="store_true", help="print the demo data as JSON")
+    call = commands.add_parser("call", help="simulate a manager's call against a server")
+    call.add_argument("--url", help="server address (default: from the config's server keys)")
+    call.add_argument("--from", dest="from_number", help="caller number, E.164")
+    call.add_argument("--press", action="append", default=[],
+                      help="keys for one <Gather>, e.g. 48123575# (repeat; 'hangup' hangs up)")
+    call.add_argument("--dial-result", action="append", default=[],
+                      choices=["answered", "busy", "no-answer", "failed", "canceled",
+                               "voicemail"], help="how the client's leg ends (repeatable)")
+    call.add_argument("--talk-seconds", type=int, default=42)
+    commands.add_parser("render-sounds", help="render sounds/ from the prompt catalogue")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config()
+    except ConfigError as error:
+        print(f"ivr: {error}", file=sys.stderr)
+        return 2
+    return COMMANDS[args.command](config, args)
+
+
+def _serve(config: Config, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from ivr.app import create_app
+    from ivr.logging import configure_logging
+
+    configure_logging(format=config.log.format, level=config.log.level)
+    host = args.host or config.server.host
+    port = args.port or config.server.port
+    base = f"http://{host}:{port}"
+    print(f"Serving on {base}  (Twilio voice webhook: {config.public_url or base}/ivr/voice,"
+          f" status callback: /ivr/status)")
+    print("Try a demo call in another terminal:")
+    print("  .venv/bin/ivr call          # interactive: type keys, say how the client answers")
+    print("  .venv/bin/ivr call --from +79990000001 --press 48123573#")
+    print("  .venv/bin/ivr seed-demo --json     # demo managers, requests and numbers")
+    web.run_app(create_app(config), host=host, port=port, print=None)
+    return 0
+
+
+def _migrate(config: Config, args: argparse.Namespace) -> int:
+    from crm.db import create_engine
+    from ivr.migrate import upgrade
+
+    async def run() -> None:
+        engine = create_engine(config.database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print("database schema is up to date")
+    return 0
+
+
+def _seed_demo(config: Config, args: argparse.Namespace) -> int:
+    from crm.db import create_engine, create_sessionmaker
+    from crm.demo import seed_demo
+
+    async def run() -> dict:
+        engine = create_engine(config.database_url)
+        try:
+            async with create_sessionmaker(engine).begin() as session:
+                return await seed_demo(session)
+        finally:
+            await engine.dispose()
+
+    data = asyncio.run(run())
+    data["service_number"] = config.twilio.service_number
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return 0
+    print(f"Demo data ready. Service number: {data['service_number']}")
+    for partner in data["partners"]:
+        for manager in partner["managers"]:
+            print(f"  manager {manager['name']} ({partner['name']}): "
+                  f"{', '.join(manager['phones'])}")
+    for request in data["requests"]:
+        print(f"  request {request['number']}  {request['status']:<6}  {request['partner']}: "
+              f"{request['product']}")
+    return 0
+
+
+def _call(config: Config, args: argparse.Namespace) -> int:
+    from ivr.call_cli import run_call
+
+    return asyncio.run(run_call(config, args))
+
+
+def _render_sounds(config: Config, args: argparse.Namespace) -> int:
+    from ivr.sounds import render
+
+    written = render()
+    print(f"rendered {len(written)} prompt(s)" + (": " + ", ".join(written) if written else ""))
+    return 0
+
+
+COMMANDS = {"serve": _serve, "migrate": _migrate, "seed-demo": _seed_demo, "call": _call,
+            "render-sounds": _render_sounds}
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,166 @@
+"""Configuration: `config.yaml`, an optional untracked `config.local.yaml`, then the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config.yaml"
+DEV_TOKEN_FILE = Path("var/dev-twilio-auth-token")
+
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "IVR_DATABASE_URL": ("database_url",),
+    "IVR_PUBLIC_URL": ("public_url",),
+    "IVR_TRUST_PROXY": ("trust_proxy",),
+    "IVR_ENVIRONMENT": ("environment",),
+    "IVR_TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
+    "IVR_TWILIO_ACCOUNT_SID": ("twilio", "account_sid"),
+    "IVR_SERVICE_NUMBER": ("twilio", "service_number"),
+    "IVR_LANGUAGE": ("ivr", "language"),
+    "IVR_LOG_FORMAT": ("log", "format"),
+    "IVR_LOG_LEVEL": ("log", "level"),
+}
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the offending key."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServerConfig(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+
+
+class TwilioConfig(_Frozen):
+    account_sid: str = "AC00000000000000000000000000000000"
+    auth_token: str = ""
+    service_number: str = "+15005550006"
+
+    @field_validator("service_number")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        if not (value.startswith("+") and value[1:].isdigit() and 8 <= len(value) <= 16):
+            raise ValueError("must be an E.164 number such as +15005550006")
+        return value
+
+
+class IvrConfig(_Frozen):
+    language: Literal["en", "ru"] = "en"
+    voice: str = "alice"
+    gather_timeout: int = Field(6, ge=1, le=60)
+    max_attempts: int = Field(3, ge=1, le=10)
+    dial_timeout: int = Field(25, ge=5, le=600)
+    dial_time_limit: int = Field(3600, ge=60, le=14400)
+    whisper_timeout: int = Field(8, ge=2, le=60)
+
+
+class LogConfig(_Frozen):
+    format: Literal["console", "json"] = "console"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Config(_Frozen):
+    environment: Literal["development", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///var/ivr.sqlite3"
+    public_url: str | None = None
+    trust_proxy: bool = False
+    server: ServerConfig = ServerConfig()
+    twilio: TwilioConfig = TwilioConfig()
+    ivr: IvrConfig = IvrConfig()
+    log: LogConfig = LogConfig()
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must use sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+
+def load_config(
+    path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Read, merge and validate the configuration; raise ConfigError naming the bad key."""
+    environ = os.environ if environ is None else environ
+    path = Path(environ.get("IVR_CONFIG") or path or DEFAULT_CONFIG)
+    data = _read_yaml(path)
+    local = path.with_name("config.local.yaml")
+    if local.exists():
+        _merge(data, _read_yaml(local))
+    for variable, key in ENV_OVERRIDES.items():
+        if variable in environ:
+            _set(data, key, environ[variable])
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"config key '{key}': {first['msg']}") from None
+    if not config.twilio.auth_token:
+        if config.environment == "production":
+            raise ConfigError(
+                "config key 'twilio.auth_token': required in production "
+                "(set IVR_TWILIO_AUTH_TOKEN)"
+            )
+        token = _development_token()
+        config = config.model_copy(
+            update={"twilio": config.twilio.model_copy(update={"auth_token": token})}
+        )
+    return config
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys")
+    return loaded
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _set(data: dict[str, Any], key: tuple[str, ...], value: str) -> None:
+    for part in key[:-1]:
+        data = data.setdefault(part, {})
+    data[key[-1]] = value
+
+
+def _development_token() -> str:
+    """A per-checkout auth token for development, shared by the server and `ivr call`."""
+    if DEV_TOKEN_FILE.exists():
+        return DEV_TOKEN_FILE.read_text().strip()
+    DEV_TOKEN_FILE.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(16)
+    DEV_TOKEN_FILE.write_text(token + "\n")
+    DEV_TOKEN_FILE.chmod(0o600)
+    return token

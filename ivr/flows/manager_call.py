@@ -1,0 +1,238 @@
+"""The partner manager's call: rules, request number, bridge to the masked client, retries.
+
+Every function takes the call's state and what the caller did, and returns a `Step`: the
+TwiML to answer and the next state. Lookups and clocks are done by the caller of these
+functions and passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from crm.enums import CallOutcome
+from ivr.flows.voice import Voice
+
+
+class Stage(StrEnum):
+    GREETING = "greeting"
+    AWAITING_NUMBER = "awaiting_number"
+    DIALING = "dialing"
+    UNREACHABLE = "unreachable"
+    ENDED = "ended"
+
+
+class Lookup(StrEnum):
+    """What a typed request number turned out to be, for this manager's organization."""
+
+    NOT_FOUND = "not_found"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    request_id: int
+    client_phone: str
+
+
+RequestLookup = OpenRequest | Lookup
+
+
+@dataclass(frozen=True)
+class CallState:
+    stage: Stage = Stage.GREETING
+    attempts: int = 0
+    dials: int = 0
+    request_id: int | None = None
+    outcome: CallOutcome | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    service_number: str
+    gather_timeout: int
+    max_attempts: int
+    dial_timeout: int
+    dial_time_limit: int
+    whisper_timeout: int
+
+
+@dataclass(frozen=True)
+class Urls:
+    number: str
+    no_input: str
+    dial_result: str
+    whisper: str
+    whisper_answer: str
+    after_unreachable: str
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    voice: Voice
+    urls: Urls
+
+
+@dataclass(frozen=True)
+class Step:
+    twiml: VoiceResponse
+    state: CallState
+    result: str
+    """A short label of what happened, for the call's audit trail."""
+
+
+DIAL_OUTCOMES = {
+    "busy": CallOutcome.CLIENT_BUSY,
+    "no-answer": CallOutcome.CLIENT_NO_ANSWER,
+    "canceled": CallOutcome.CLIENT_NO_ANSWER,
+    "failed": CallOutcome.CLIENT_FAILED,
+}
+
+
+def incoming(ctx: Context, *, known_caller: bool) -> Step:
+    """First answer: unknown callers are turned away, managers hear the rules."""
+    if not known_caller:
+        return _end(ctx, CallState(outcome=CallOutcome.UNKNOWN_CALLER), "unknown_caller",
+                    result="unknown_caller")
+    return _ask_number(ctx, CallState(), ("rules", "enter_number"), result="greeted")
+
+
+def no_input(ctx: Context, state: CallState) -> Step:
+    """The manager typed nothing before the timeout."""
+    return _failure(ctx, state, "no_input", CallOutcome.WRONG_INPUT, result="no_input")
+
+
+def number_entered(
+    ctx: Context, state: CallState, *, digits: str | None, lookup: RequestLookup | None
+) -> Step:
+    """The manager finished typing; `lookup` is None when the number's format is wrong."""
+    if not digits or not digits.strip("#"):
+        return no_input(ctx, state)
+    match lookup:
+        case None:
+            return _failure(ctx, state, "invalid_number", CallOutcome.WRONG_INPUT,
+                            result="invalid_number")
+        case Lookup.NOT_FOUND:
+            return _failure(ctx, state, "not_found", CallOutcome.NOT_FOUND, result="not_found")
+        case Lookup.CLOSED:
+            return _failure(ctx, state, "request_closed", CallOutcome.REQUEST_CLOSED,
+                            result="request_closed", next_prompt="enter_another")
+        case OpenRequest():
+            return _connect(ctx, state, lookup)
+
+
+def whisper(ctx: Context) -> VoiceResponse:
+    """Played to the client on answering: a person presses a key, a voicemail does not."""
+    response = VoiceResponse()
+    gather = response.gather(input="dtmf", num_digits=1, timeout=ctx.settings.whisper_timeout,
+                             action=ctx.urls.whisper_answer, method="POST")
+    ctx.voice.speak(gather, "client_whisper")
+    response.hangup()
+    return response
+
+
+def whisper_answered(digits: str | None) -> tuple[VoiceResponse, bool]:
+    """The client's key press: any key accepts and bridges; nothing hangs the leg up."""
+    response = VoiceResponse()
+    if digits:
+        return response, True
+    response.hangup()
+    return response, False
+
+
+def dial_finished(
+    ctx: Context, state: CallState, *, dial_status: str, talk_seconds: int,
+    client_accepted: bool,
+) -> Step:
+    """The bridge attempt ended; a completed leg counts only if the client accepted it."""
+    if dial_status == "completed" and client_accepted:
+        response = VoiceResponse()
+        ctx.voice.speak(response, "call_ended")
+        response.hangup()
+        ended = replace(state, stage=Stage.ENDED, outcome=CallOutcome.BRIDGED)
+        return Step(response, ended, f"bridged:{talk_seconds}s")
+    if dial_status == "completed":
+        outcome = CallOutcome.VOICEMAIL
+    else:
+        outcome = DIAL_OUTCOMES.get(dial_status, CallOutcome.CLIENT_FAILED)
+    state = replace(state, attempts=state.attempts + 1, outcome=outcome)
+    if state.attempts >= ctx.settings.max_attempts:
+        return _end(ctx, state, "client_unreachable", "too_many_attempts", result=outcome)
+    response = VoiceResponse()
+    gather = response.gather(input="dtmf", num_digits=1, timeout=ctx.settings.gather_timeout,
+                             action=ctx.urls.after_unreachable, method="POST")
+    ctx.voice.speak(gather, "client_unreachable", "unreachable_options")
+    ctx.voice.speak(response, "goodbye")
+    response.hangup()
+    return Step(response, replace(state, stage=Stage.UNREACHABLE), outcome)
+
+
+def unreachable_choice(
+    ctx: Context, state: CallState, *, digits: str | None, lookup: RequestLookup | None
+) -> Step:
+    """After an unreachable client: 1 dials again, 2 asks for another number, else goodbye."""
+    match digits, lookup:
+        case "1", OpenRequest():
+            return _connect(ctx, state, lookup)
+        case "1", Lookup.CLOSED:
+            return _failure(ctx, state, "request_closed", CallOutcome.REQUEST_CLOSED,
+                            result="request_closed", next_prompt="enter_another")
+        case "1", _:
+            return _failure(ctx, state, "not_found", CallOutcome.NOT_FOUND, result="not_found")
+        case "2", _:
+            return _ask_number(ctx, state, ("enter_number",), result="another_number")
+    return _end(ctx, state, "goodbye", result="goodbye")
+
+
+def apology(voice: Voice) -> VoiceResponse:
+    """What a caller hears when something inside fails: never an application error."""
+    response = VoiceResponse()
+    voice.speak(response, "error")
+    response.hangup()
+    return response
+
+
+def _connect(ctx: Context, state: CallState, request: OpenRequest) -> Step:
+    settings = ctx.settings
+    response = VoiceResponse()
+    ctx.voice.speak(response, "connecting")
+    dial = Dial(caller_id=settings.service_number, timeout=settings.dial_timeout,
+                time_limit=settings.dial_time_limit, action=ctx.urls.dial_result,
+                method="POST", answer_on_bridge=True)
+    dial.number(request.client_phone, url=ctx.urls.whisper, method="POST")
+    response.append(dial)
+    dialing = replace(state, stage=Stage.DIALING, dials=state.dials + 1,
+                      request_id=request.request_id)
+    return Step(response, dialing, "dialing")
+
+
+def _failure(
+    ctx: Context, state: CallState, prompt: str, outcome: CallOutcome, *, result: str,
+    next_prompt: str = "enter_number",
+) -> Step:
+    state = replace(state, attempts=state.attempts + 1, outcome=outcome)
+    if state.attempts >= ctx.settings.max_attempts:
+        return _end(ctx, state, prompt, "too_many_attempts", result=result)
+    return _ask_number(ctx, state, (prompt, next_prompt), result=result)
+
+
+def _ask_number(ctx: Context, state: CallState, prompts: tuple[str, ...], *,
+                result: str) -> Step:
+    response = VoiceResponse()
+    gather = response.gather(input="dtmf", finish_on_key="#",
+                             timeout=ctx.settings.gather_timeout,
+                             action=ctx.urls.number, method="POST")
+    ctx.voice.speak(gather, *prompts)
+    response.redirect(ctx.urls.no_input, method="POST")
+    return Step(response, replace(state, stage=Stage.AWAITING_NUMBER), result)
+
+
+def _end(ctx: Context, state: CallState, *prompts: str, result: str) -> Step:
+    response = VoiceResponse()
+    ctx.voice.speak(response, *prompts)
+    response.hangup()
+    return Step(response, replace(state, stage=Stage.ENDED), result)
+

@@ -1,0 +1,86 @@
+"""The prompt catalogue: every sentence the IVR speaks, per language, keyed as in `sounds/`."""
+
+from __future__ import annotations
+
+LANGUAGES = ("en", "ru")
+SAY_LANGUAGE = {"en": "en-US", "ru": "ru-RU"}
+
+PROMPTS: dict[str, dict[str, str]] = {
+    "unknown_caller": {
+        "en": "This line is for registered partner managers only. Goodbye.",
+        "ru": "Эта линия только для зарегистрированных менеджеров партнёров. До свидания.",
+    },
+    "rules": {
+        "en": "Welcome to the partner line. Rules of communication: introduce yourself and "
+        "your company, speak with the client only about their request, and do not ask for "
+        "the client's phone number. Every call is recorded in the request history.",
+        "ru": "Вас приветствует линия партнёров. Правила общения: представьтесь и назовите "
+        "компанию, говорите с клиентом только о его заявке и не спрашивайте номер его "
+        "телефона. Каждый звонок записывается в историю заявки.",
+    },
+    "enter_number": {
+        "en": "To call the client, enter the request number, then press hash.",
+        "ru": "Чтобы позвонить клиенту, наберите номер заявки и нажмите решётку.",
+    },
+    "no_input": {
+        "en": "We did not receive a request number.",
+        "ru": "Мы не получили номер заявки.",
+    },
+    "invalid_number": {
+        "en": "That number is not valid.",
+        "ru": "Этот номер недействителен.",
+    },
+    "not_found": {
+        "en": "No request with that number was found.",
+        "ru": "Заявка с таким номером не найдена.",
+    },
+    "request_closed": {
+        "en": "This request is closed.",
+        "ru": "Эта заявка закрыта.",
+    },
+    "enter_another": {
+        "en": "You may enter another request number, then press hash.",
+        "ru": "Вы можете набрать другой номер заявки и нажать решётку.",
+    },
+    "too_many_attempts": {
+        "en": "Too many unsuccessful attempts. Please check the request number and call "
+        "again. Goodbye.",
+        "ru": "Слишком много неудачных попыток. Проверьте номер заявки и позвоните снова. "
+        "До свидания.",
+    },
+    "connecting": {
+        "en": "Connecting you to the client. Please hold.",
+        "ru": "Соединяем с клиентом. Пожалуйста, оставайтесь на линии.",
+    },
+    "client_whisper": {
+        "en": "Hello. A partner manager is calling about your request. Press any key to "
+        "accept the call.",
+        "ru": "Здравствуйте. Вам звонит менеджер партнёра по вашей заявке. Чтобы принять "
+        "звонок, нажмите любую клавишу.",
+    },
+    "client_unreachable": {
+        "en": "The client could not be reached.",
+        "ru": "Клиент недоступен.",
+    },
+    "unreachable_options": {
+        "en": "Press 1 to try again. Press 2 to enter another request number.",
+        "ru": "Нажмите 1, чтобы повторить звонок. Нажмите 2, чтобы набрать другой номер заявки.",
+    },
+    "call_ended": {
+        "en": "The call with the client has ended. Goodbye.",
+        "ru": "Разговор с клиентом завершён. До свидания.",
+    },
+    "goodbye": {
+        "en": "Thank you for calling. Goodbye.",
+        "ru": "Спасибо за звонок. До свидания.",
+    },
+    "error": {
+        "en": "Sorry, something went wrong on our side. Please call again later.",
+        "ru": "Извините, у нас произошла ошибка. Пожалуйста, позвоните позже.",
+    },
+}
+
+
+def text(key: str, language: str) -> str:
+    """The sentence for `key` in `language`."""
+    return PROMPTS[key][language]

@@ -1,0 +1,42 @@
+"""Run Alembic migrations from code: the CLI and the test suite share this."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crm.models import Base
+from ivr.config import PROJECT_ROOT
+
+
+def alembic_config(database_url: str | None = None) -> AlembicConfig:
+    config = AlembicConfig(str(PROJECT_ROOT / "alembic.ini"))
+    if database_url:
+        config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the database behind `engine` to `revision`."""
+
+    def _upgrade(connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade)
+
+
+async def schema_differences(engine: AsyncEngine) -> list:
+    """What autogenerate would add to make the database match the models (empty when in sync)."""
+
+    def _compare(connection) -> list:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(_compare)

@@ -1,0 +1,1 @@
+"""Thin Twilio webhook handlers: check the signature, load state, run the flow, persist."""

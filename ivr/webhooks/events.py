@@ -1,0 +1,91 @@
+"""Twilio's form posts parsed into typed events; garbage becomes None, never an exception."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+KEYPAD = re.compile(r"[^0-9*#]")
+SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
+
+
+def _text(form: Mapping[str, Any], key: str, limit: int = 64) -> str:
+    value = form.get(key, "")
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _int(form: Mapping[str, Any], key: str) -> int:
+    value = _text(form, key, 12)
+    return int(value) if value.isdigit() else 0
+
+
+def _phone(form: Mapping[str, Any], key: str) -> str | None:
+    value = re.sub(r"[\s\-()]", "", _text(form, key, 40))
+    return value if E164.match(value) else None
+
+
+def _digits(form: Mapping[str, Any]) -> str | None:
+    value = KEYPAD.sub("", _text(form, "Digits", 64))[:32]
+    return value or None
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """Any step of the manager's call."""
+
+    call_sid: str
+    caller: str | None
+    digits: str | None
+
+    @classmethod
+    def parse(cls, form: Mapping[str, Any]) -> CallEvent:
+        sid = _text(form, "CallSid")
+        return cls(call_sid=sid if SID.match(sid) else "", caller=_phone(form, "From"),
+                   digits=_digits(form))
+
+
+@dataclass(frozen=True)
+class DialEvent:
+    """The `<Dial action>` callback."""
+
+    call_sid: str
+    dial_status: str
+    talk_seconds: int
+
+    @classmethod
+    def parse(cls, form: Mapping[str, Any]) -> DialEvent:
+        return cls(call_sid=CallEvent.parse(form).call_sid,
+                   dial_status=_text(form, "DialCallStatus", 32).lower(),
+                   talk_seconds=_int(form, "DialCallDuration"))
+
+
+@dataclass(frozen=True)
+class WhisperEvent:
+    """The client's leg: `ParentCallSid` is the manager's call."""
+
+    parent_call_sid: str
+    digits: str | None
+
+    @classmethod
+    def parse(cls, form: Mapping[str, Any]) -> WhisperEvent:
+        sid = _text(form, "ParentCallSid")
+        return cls(parent_call_sid=sid if SID.match(sid) else "", digits=_digits(form))
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    call_sid: str
+    status: str
+    duration: int | None
+    caller: str | None
+
+    @classmethod
+    def parse(cls, form: Mapping[str, Any]) -> StatusEvent:
+        duration = _text(form, "CallDuration", 12)
+        return cls(call_sid=CallEvent.parse(form).call_sid,
+                   status=_text(form, "CallStatus", 32).lower(),
+                   duration=int(duration) if duration.isdigit() else None,
+                   caller=_phone(form, "From"))

@@ -1,0 +1,174 @@
+"""One handler per Twilio step; each parses, loads the call, runs the flow, persists."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import structlog
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+from twilio.twiml.voice_response import VoiceResponse
+
+from crm import calls
+from crm.directory import find_manager_by_phone, find_request_target, manager_organization
+from crm.models import Call
+from crm.numbers import parse_request_number
+from ivr.flows import manager_call as flow
+from ivr.keys import RECORDINGS, SESSIONS
+from ivr.webhooks.context import flow_context
+from ivr.webhooks.events import CallEvent, DialEvent, StatusEvent, WhisperEvent
+from ivr.webhooks.guard import twiml
+from ivr.webhooks.state import as_lookup, state_of, store
+
+log = structlog.get_logger("ivr.webhooks")
+
+
+class UnknownCall(Exception):
+    """A step arrived for a call this service never answered, or one already over."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _live_call(session: AsyncSession, call_sid: str) -> Call:
+    call = await calls.get_call(session, call_sid=call_sid) if call_sid else None
+    if call is None or call.manager_id is None or call.ended_at is not None:
+        raise UnknownCall(call_sid)
+    return call
+
+
+async def _record(session: AsyncSession, call: Call, step: flow.Step, *, name: str,
+                  digits: str | None, now: datetime) -> None:
+    store(call, step.state)
+    await calls.add_event(session, call, step=name, digits=digits, result=step.result, now=now)
+    log.info("call_step", step=name, result=step.result, stage=step.state.stage,
+             attempts=step.state.attempts)
+
+
+async def voice(request: web.Request) -> web.Response:
+    event = CallEvent.parse(await request.post())
+    if not event.call_sid:
+        raise UnknownCall("no CallSid")
+    ctx, now = flow_context(request), _now()
+    async with request.app[SESSIONS].begin() as session:
+        manager = await find_manager_by_phone(session, phone=event.caller) if event.caller else None
+        call = await calls.open_call(session, call_sid=event.call_sid, caller=event.caller,
+                                     manager_id=manager.manager_id if manager else None, now=now)
+        step = flow.incoming(ctx, known_caller=manager is not None)
+        await _record(session, call, step, name="voice", digits=None, now=now)
+    return twiml(step.twiml)
+
+
+async def number(request: web.Request) -> web.Response:
+    event = CallEvent.parse(await request.post())
+    ctx, now = flow_context(request), _now()
+    async with request.app[SESSIONS].begin() as session:
+        call = await _live_call(session, event.call_sid)
+        typed = parse_request_number(event.digits)
+        lookup = None
+        if typed is not None:
+            target = await find_request_target(session, number=typed)
+            organization_id = await manager_organization(session, manager_id=call.manager_id)
+            lookup = as_lookup(target, organization_id=organization_id)
+        step = flow.number_entered(ctx, state_of(call), digits=event.digits, lookup=lookup)
+        await _record(session, call, step, name="number", digits=event.digits, now=now)
+    return twiml(step.twiml)
+
+
+async def no_input(request: web.Request) -> web.Response:
+    event = CallEvent.parse(await request.post())
+    ctx, now = flow_context(request), _now()
+    async with request.app[SESSIONS].begin() as session:
+        call = await _live_call(session, event.call_sid)
+        step = flow.no_input(ctx, state_of(call))
+        await _record(session, call, step, name="no_input", digits=None, now=now)
+    return twiml(step.twiml)
+
+
+async def whisper(request: web.Request) -> web.Response:
+    event = WhisperEvent.parse(await request.post())
+    ctx, now = flow_context(request), _now()
+    async with request.app[SESSIONS].begin() as session:
+        call = await _live_call(session, event.parent_call_sid)
+        call.client_accepted = False
+        await calls.add_event(session, call, step="whisper", result="client_answered", now=now)
+    return twiml(flow.whisper(ctx))
+
+
+async def whisper_answer(request: web.Request) -> web.Response:
+    event = WhisperEvent.parse(await request.post())
+    response, accepted = flow.whisper_answered(event.digits)
+    async with request.app[SESSIONS].begin() as session:
+        call = await _live_call(session, event.parent_call_sid)
+        call.client_accepted = accepted
+        await calls.add_event(session, call, step="whisper_answer",
+                              result="accepted" if accepted else "not_accepted", now=_now())
+    return twiml(response)
+
+
+async def dial_result(request: web.Request) -> web.Response:
+    event = DialEvent.parse(await request.post())
+    ctx, now = flow_context(request), _now()
+    async with request.app[SESSIONS].begin() as session:
+        call = await calls.get_call(session, call_sid=event.call_sid) if event.call_sid else None
+        if call is None or call.manager_id is None:
+            raise UnknownCall(event.call_sid)
+        step = flow.dial_finished(ctx, state_of(call), dial_status=event.dial_status,
+                                  talk_seconds=event.talk_seconds,
+                                  client_accepted=call.client_accepted)
+        call.dial_status = event.dial_status
+        if step.state.outcome is flow.CallOutcome.BRIDGED:
+            call.bridged_seconds += event.talk_seconds
+        call.client_accepted = False
+        await _record(session, call, step, name="dial_result", digits=None, now=now)
+    return twiml(step.twiml)
+
+
+async def after_unreachable(request: web.Request) -> web.Response:
+    event = CallEvent.parse(await request.post())
+    ctx, now = flow_context(request), _now()
+    async with request.app[SESSIONS].begin() as session:
+        call = await _live_call(session, event.call_sid)
+        lookup = None
+        if call.request_id is not None:
+            target = await find_request_target(session, request_id=call.request_id)
+            organization_id = await manager_organization(session, manager_id=call.manager_id)
+            lookup = as_lookup(target, organization_id=organization_id)
+        step = flow.unreachable_choice(ctx, state_of(call), digits=event.digits, lookup=lookup)
+        await _record(session, call, step, name="after_unreachable", digits=event.digits,
+                      now=now)
+    return twiml(step.twiml)
+
+
+async def status(request: web.Request) -> web.Response:
+    event = StatusEvent.parse(await request.post())
+    if event.call_sid:
+        async with request.app[SESSIONS].begin() as session:
+            changed = await calls.finalize_call(session, call_sid=event.call_sid,
+                                                status=event.status, duration=event.duration,
+                                                caller=event.caller, now=_now())
+        log.info("call_status", status=event.status, applied=changed)
+    return twiml(VoiceResponse())
+
+
+async def sound(request: web.Request) -> web.StreamResponse:
+    path = request.app[RECORDINGS].path(request.match_info["language"],
+                                        request.match_info["key"])
+    if path is None:
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Content-Type": "audio/wav",
+                                           "Cache-Control": "public, max-age=3600"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/ivr/voice", voice, name="ivr.voice")
+    app.router.add_post("/ivr/number", number, name="ivr.number")
+    app.router.add_post("/ivr/no-input", no_input, name="ivr.no_input")
+    app.router.add_post("/ivr/whisper", whisper, name="ivr.whisper")
+    app.router.add_post("/ivr/whisper/answer", whisper_answer, name="ivr.whisper_answer")
+    app.router.add_post("/ivr/dial-result", dial_result, name="ivr.dial_result")
+    app.router.add_post("/ivr/after-unreachable", after_unreachable,
+                        name="ivr.after_unreachable")
+    app.router.add_post("/ivr/status", status, name="ivr.status")
+    app.router.add_get("/sounds/{language}/{key}.wav", sound, name="ivr.sound")

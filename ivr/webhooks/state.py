@@ -1,0 +1,30 @@
+"""The call's row <-> the flow's state, and a request target -> what the flow may know."""
+
+from __future__ import annotations
+
+from crm.directory import RequestTarget
+from crm.enums import RequestStatus
+from crm.models import Call
+from ivr.flows.manager_call import CallState, Lookup, OpenRequest, RequestLookup, Stage
+
+
+def state_of(call: Call) -> CallState:
+    return CallState(stage=Stage(call.stage), attempts=call.attempts, dials=call.dials,
+                     request_id=call.request_id, outcome=call.outcome)
+
+
+def store(call: Call, state: CallState) -> None:
+    call.stage = state.stage.value
+    call.attempts = state.attempts
+    call.dials = state.dials
+    call.request_id = state.request_id
+    call.outcome = state.outcome
+
+
+def as_lookup(target: RequestTarget | None, *, organization_id: int | None) -> RequestLookup:
+    """Another organization's request is reported exactly like a missing one."""
+    if target is None or target.organization_id != organization_id:
+        return Lookup.NOT_FOUND
+    if target.status is RequestStatus.CLOSED:
+        return Lookup.CLOSED
+    return OpenRequest(request_id=target.request_id, client_phone=target.client_phone)
