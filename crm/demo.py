@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.enums import OrganizationKind, RequestStatus
+from crm.auth.models import User
+from crm.auth.passwords import hash_password
+from crm.auth.service import create_user
+from crm.enums import OrganizationKind, RequestStatus, Role
 from crm.models import Agent, Client, Manager, ManagerPhone, Organization, Request
 from crm.numbers import with_check_digit
 
@@ -19,6 +23,12 @@ PARTNERS = [
      "managers": [{"name": "Boris Orlov", "phones": ["+79990000002"]}]},
 ]
 AGENT = {"name": "Demo Agent", "email": "agent@example.com"}
+ACCOUNTS = {
+    Role.ADMIN: {"email": "admin@example.com", "password": "demo-admin-pass", "name": "Demo Admin"},
+    Role.AGENT: {"email": "agent@example.com", "password": "demo-agent-pass", "name": "Demo Agent"},
+    Role.MANAGER: {"email": "anna@polis.example.com", "password": "demo-manager-pass",
+                   "name": "Anna Sokolova"},
+}
 CLIENTS = [
     {"first_name": "Ivan", "last_name": "Petrov", "phone": "+79161234567",
      "email": "ivan.petrov@example.com", "street": "Tverskaya", "house": "12",
@@ -80,7 +90,24 @@ async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> di
             "partner": spec["partner"], "product": request.product,
             "client_phone": clients[spec["client"]].phone,
         })
-    return {"agent": AGENT, "partners": summary_partners, "requests": summary_requests}
+    first_phone = PARTNERS[0]["managers"][0]["phones"][0]
+    anna = await session.scalar(select(ManagerPhone.manager_id)
+                                .where(ManagerPhone.phone == first_phone))
+    links = {Role.ADMIN: {}, Role.AGENT: {"agent_id": agent.id}, Role.MANAGER: {"manager_id": anna}}
+    accounts = []
+    for role, account in ACCOUNTS.items():
+        if not await session.scalar(select(User.id).where(User.email == account["email"])):
+            await create_user(session, role=role, now=now, **account, **links[role],
+                              password_hash=_demo_hash(account["password"]))
+        accounts.append({"role": role.value, **account})
+    return {"agent": AGENT, "accounts": accounts, "partners": summary_partners,
+            "requests": summary_requests}
+
+
+@functools.cache
+def _demo_hash(password: str) -> str:
+    """Demo passwords are public anyway; hashing each once per process keeps seeding fast."""
+    return hash_password(password)
 
 
 async def _ensure_manager(session: AsyncSession, org: Organization, spec: dict[str, Any],

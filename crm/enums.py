@@ -26,3 +26,9 @@ class CallOutcome(StrEnum):
     REQUEST_CLOSED = "request_closed"
     UNKNOWN_CALLER = "unknown_caller"
     CALLER_HUNG_UP = "caller_hung_up"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    AGENT = "agent"
+    MANAGER = "manager"

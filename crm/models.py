@@ -31,7 +31,8 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def _enum(enum_class: type) -> Enum:
+def enum_column(enum_class: type) -> Enum:
+    """An enum stored as its values in a plain string column, portable across databases."""
     return Enum(
         enum_class,
         native_enum=False,
@@ -49,7 +50,7 @@ class Organization(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(300))
-    kind: Mapped[OrganizationKind] = mapped_column(_enum(OrganizationKind))
+    kind: Mapped[OrganizationKind] = mapped_column(enum_column(OrganizationKind))
     inn: Mapped[str | None] = mapped_column(String(12), unique=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 
@@ -127,7 +128,7 @@ class Request(Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     product: Mapped[str] = mapped_column(String(200))
     comment: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[RequestStatus] = mapped_column(_enum(RequestStatus))
+    status: Mapped[RequestStatus] = mapped_column(enum_column(RequestStatus))
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
@@ -146,7 +147,7 @@ class Call(Base):
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("managers.id"), index=True)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
     stage: Mapped[str] = mapped_column(String(32))
-    outcome: Mapped[CallOutcome | None] = mapped_column(_enum(CallOutcome))
+    outcome: Mapped[CallOutcome | None] = mapped_column(enum_column(CallOutcome))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     dials: Mapped[int] = mapped_column(Integer, default=0)
     client_accepted: Mapped[bool] = mapped_column(Boolean, default=False)

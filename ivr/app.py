@@ -8,6 +8,7 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from crm.db import create_engine, create_sessionmaker
+from crm.routes import add_crm
 from ivr.config import Config
 from ivr.keys import CONFIG, ENGINE, RECORDINGS, SESSIONS, VALIDATOR
 from ivr.sounds import Recordings
@@ -35,5 +36,6 @@ def create_app(config: Config, *, recordings: Recordings | None = None) -> web.A
     app[RECORDINGS] = recordings if recordings is not None else Recordings.load()
     app.cleanup_ctx.append(_database)
     add_routes(app)
+    add_crm(app)
     app.router.add_get("/healthz", health, name="health")
     return app

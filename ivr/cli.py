@@ -30,6 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                "voicemail"], help="how the client's leg ends (repeatable)")
     call.add_argument("--talk-seconds", type=int, default=42)
     commands.add_parser("render-sounds", help="render sounds/ from the prompt catalogue")
+    admin = commands.add_parser("create-admin", help="create an admin account")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", default="Admin")
+    admin.add_argument("--password", help="default: asked for at the terminal")
     args = parser.parse_args(argv)
     try:
         config = load_config()
@@ -93,6 +97,9 @@ def _seed_demo(config: Config, args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
     print(f"Demo data ready. Service number: {data['service_number']}")
+    print("Log in at /login as:")
+    for account in data["accounts"]:
+        print(f"  {account['role']:<8} {account['email']:<24} password {account['password']}")
     for partner in data["partners"]:
         for manager in partner["managers"]:
             print(f"  manager {manager['name']} ({partner['name']}): "
@@ -117,8 +124,37 @@ def _render_sounds(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _create_admin(config: Config, args: argparse.Namespace) -> int:
+    import getpass
+    from datetime import UTC, datetime
+
+    from crm.auth.service import create_user
+    from crm.db import create_engine, create_sessionmaker
+    from crm.enums import Role
+    from crm.errors import Invalid
+
+    password = args.password or getpass.getpass("password for the new admin: ")
+
+    async def run() -> None:
+        engine = create_engine(config.database_url)
+        try:
+            async with create_sessionmaker(engine).begin() as session:
+                await create_user(session, email=args.email, name=args.name,
+                                  password=password, role=Role.ADMIN, now=datetime.now(UTC))
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except Invalid as error:
+        print(f"ivr create-admin: {error}", file=sys.stderr)
+        return 2
+    print(f"admin {args.email} created")
+    return 0
+
+
 COMMANDS = {"serve": _serve, "migrate": _migrate, "seed-demo": _seed_demo, "call": _call,
-            "render-sounds": _render_sounds}
+            "render-sounds": _render_sounds, "create-admin": _create_admin}
 
 if __name__ == "__main__":
     raise SystemExit(main())

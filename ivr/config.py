@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from cryptography.fernet import Fernet
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yaml"
-DEV_TOKEN_FILE = Path("var/dev-twilio-auth-token")
+DEV_SECRETS = Path("var")
 
 ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "IVR_DATABASE_URL": ("database_url",),
@@ -21,6 +22,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "IVR_TRUST_PROXY": ("trust_proxy",),
     "IVR_ENVIRONMENT": ("environment",),
     "IVR_TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
+    "IVR_SESSION_KEY": ("web", "session_key"),
     "IVR_TWILIO_ACCOUNT_SID": ("twilio", "account_sid"),
     "IVR_SERVICE_NUMBER": ("twilio", "service_number"),
     "IVR_LANGUAGE": ("ivr", "language"),
@@ -70,6 +72,12 @@ class LogConfig(_Frozen):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+class WebConfig(_Frozen):
+    session_key: str = ""
+    """A Fernet key (32 url-safe base64 bytes) that encrypts the session cookie."""
+    session_max_age: int = Field(8 * 3600, ge=300, le=30 * 24 * 3600)
+
+
 class Config(_Frozen):
     environment: Literal["development", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///var/ivr.sqlite3"
@@ -79,6 +87,7 @@ class Config(_Frozen):
     twilio: TwilioConfig = TwilioConfig()
     ivr: IvrConfig = IvrConfig()
     log: LogConfig = LogConfig()
+    web: WebConfig = WebConfig()
 
     @field_validator("public_url")
     @classmethod
@@ -117,15 +126,22 @@ def load_config(
         key = ".".join(str(part) for part in first["loc"])
         raise ConfigError(f"config key '{key}': {first['msg']}") from None
     if not config.twilio.auth_token:
-        if config.environment == "production":
-            raise ConfigError(
-                "config key 'twilio.auth_token': required in production "
-                "(set IVR_TWILIO_AUTH_TOKEN)"
-            )
-        token = _development_token()
+        token = _development_secret(config, "twilio.auth_token", "IVR_TWILIO_AUTH_TOKEN",
+                                    "dev-twilio-auth-token", lambda: secrets.token_hex(16))
         config = config.model_copy(
             update={"twilio": config.twilio.model_copy(update={"auth_token": token})}
         )
+    if not config.web.session_key:
+        key = _development_secret(config, "web.session_key", "IVR_SESSION_KEY",
+                                  "dev-session-key", Fernet.generate_key().decode)
+        config = config.model_copy(
+            update={"web": config.web.model_copy(update={"session_key": key})}
+        )
+    try:
+        Fernet(config.web.session_key)
+    except ValueError:
+        raise ConfigError("config key 'web.session_key': must be a Fernet key "
+                          "(32 url-safe base64-encoded bytes)") from None
     return config
 
 
@@ -155,12 +171,16 @@ def _set(data: dict[str, Any], key: tuple[str, ...], value: str) -> None:
     data[key[-1]] = value
 
 
-def _development_token() -> str:
-    """A per-checkout auth token for development, shared by the server and `ivr call`."""
-    if DEV_TOKEN_FILE.exists():
-        return DEV_TOKEN_FILE.read_text().strip()
-    DEV_TOKEN_FILE.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_hex(16)
-    DEV_TOKEN_FILE.write_text(token + "\n")
-    DEV_TOKEN_FILE.chmod(0o600)
-    return token
+def _development_secret(config: Config, key: str, variable: str, filename: str,
+                        make: Callable[[], str]) -> str:
+    """A per-checkout secret under var/ in development; in production a missing one fails."""
+    if config.environment == "production":
+        raise ConfigError(f"config key '{key}': required in production (set {variable})")
+    path = DEV_SECRETS / filename
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value

@@ -8,7 +8,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crm.models import Base
+from crm.schema import metadata
 from ivr.config import PROJECT_ROOT
 
 
@@ -36,7 +36,7 @@ async def schema_differences(engine: AsyncEngine) -> list:
 
     def _compare(connection) -> list:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return compare_metadata(context, Base.metadata)
+        return compare_metadata(context, metadata)
 
     async with engine.connect() as connection:
         return await connection.run_sync(_compare)

@@ -12,13 +12,14 @@ from sqlalchemy import text
 
 from crm.db import create_engine, create_sessionmaker
 from crm.demo import seed_demo
-from crm.models import Base
+from crm.schema import metadata
 from ivr.app import create_app
 from ivr.config import Config
 from ivr.migrate import upgrade
 from ivr.simulator import TwilioSimulator
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+SESSION_KEY = "yVtZ0ZqK3mH1Qe2cJm8Zr4o0b9sT6uW1xA2dF5gH7jE="
 PG_SKIP = "PostgreSQL variant: set IVR_TEST_DATABASE_URL (.ci/run sets it) to run it"
 
 
@@ -57,7 +58,7 @@ async def engine(database_url: str):
     engine = create_engine(database_url)
     yield engine
     async with engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
+        for table in reversed(metadata.sorted_tables):
             await connection.execute(table.delete())
     await engine.dispose()
 
@@ -78,6 +79,7 @@ def make_config(database_url: str, **overrides) -> Config:
         "database_url": database_url,
         "twilio": {"auth_token": AUTH_TOKEN, "service_number": "+15005550006"},
         "ivr": {"gather_timeout": 5, "max_attempts": 3},
+        "web": {"session_key": SESSION_KEY},
         **overrides,
     }
     return Config.model_validate(values)

@@ -1,0 +1,1 @@
+"""Accounts, passwords, sessions, login throttling, CSRF and API keys."""

@@ -1,0 +1,150 @@
+"""Logging in, accounts and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm import audit
+from crm.auth import throttle
+from crm.auth.models import ApiKey, User
+from crm.auth.passwords import DUMMY_HASH, MIN_LENGTH, hash_password, verify_password
+from crm.enums import Role
+from crm.errors import Conflict, Invalid, NotFound
+from crm.models import Manager
+
+API_KEY_PREFIX = "ivr_"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, with what reaches their data: an agent's id, a manager's company."""
+
+    user_id: int
+    email: str
+    name: str
+    role: Role
+    agent_id: int | None = None
+    organization_id: int | None = None
+
+
+class LoginRefused(Exception):
+    """Wrong credentials or a lock; the message is safe to show."""
+
+    def __init__(self, message: str, retry_after: int = 0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _wait_text(seconds: int) -> str:
+    return f"{seconds} seconds" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
+
+
+async def authenticate(session: AsyncSession, *, email: str, password: str, ip: str | None,
+                       now: datetime) -> Actor:
+    """The actor for these credentials; LoginRefused on a mismatch or while locked."""
+    keys = throttle.keys_for(email, ip)
+    wait = await throttle.retry_after(session, keys=keys, now=now)
+    if wait:
+        raise LoginRefused(f"Too many failed logins. Try again in {_wait_text(wait)}.", wait)
+    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    if not verify_password(user.password_hash if user else DUMMY_HASH, password) or (
+        user is None or not user.is_active
+    ):
+        lock = await throttle.register_failure(session, keys=keys, now=now)
+        message = "Wrong email or password."
+        if lock:
+            message += f" Too many failed logins: wait {_wait_text(lock)} before the next try."
+        raise LoginRefused(message, lock)
+    await throttle.clear(session, keys=keys)
+    return await actor_for(session, user)
+
+
+async def actor_for(session: AsyncSession, user: User) -> Actor:
+    organization_id = None
+    if user.manager_id is not None:
+        organization_id = await session.scalar(
+            select(Manager.organization_id).where(Manager.id == user.manager_id))
+    return Actor(user_id=user.id, email=user.email, name=user.name, role=user.role,
+                 agent_id=user.agent_id, organization_id=organization_id)
+
+
+async def load_actor(session: AsyncSession, *, user_id: int) -> Actor | None:
+    """The actor of a session's user id, or None if the account is gone or disabled."""
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active:
+        return None
+    return await actor_for(session, user)
+
+
+async def create_user(session: AsyncSession, *, email: str, name: str, password: str,
+                      role: Role, now: datetime, agent_id: int | None = None,
+                      manager_id: int | None = None, actor: Actor | None = None,
+                      password_hash: str | None = None) -> User:
+    """A new account; the email must be free and the password long enough."""
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 254:
+        raise Invalid.one("email", "enter a valid email address")
+    if len(password) < MIN_LENGTH:
+        raise Invalid.one("password", f"use at least {MIN_LENGTH} characters")
+    if await session.scalar(select(User.id).where(User.email == email)):
+        raise Conflict.one("email", "an account with this email already exists")
+    user = User(email=email, name=name.strip() or email,
+                password_hash=password_hash or hash_password(password),
+                role=role, agent_id=agent_id, manager_id=manager_id, is_active=True,
+                created_at=now)
+    session.add(user)
+    await session.flush()
+    await audit.record(session, actor=actor, action="create", entity="user", entity_id=user.id,
+                       details={"email": email, "role": role.value}, now=now)
+    return user
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def issue_api_key(session: AsyncSession, *, actor: Actor, user_id: int, name: str,
+                        now: datetime) -> tuple[ApiKey, str]:
+    """A new key for `user_id`; the plain key is returned once and never stored."""
+    if await session.get(User, user_id) is None:
+        raise NotFound(f"user {user_id}")
+    if not name.strip():
+        raise Invalid.one("name", "name the key after who will use it")
+    plain = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(user_id=user_id, name=name.strip()[:100], prefix=plain[:12],
+                 key_hash=_digest(plain), created_at=now)
+    session.add(key)
+    await session.flush()
+    await audit.record(session, actor=actor, action="issue", entity="api_key", entity_id=key.id,
+                       details={"user_id": user_id, "name": key.name}, now=now)
+    return key, plain
+
+
+async def revoke_api_key(session: AsyncSession, *, actor: Actor, key_id: int,
+                         now: datetime) -> ApiKey:
+    key = await session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"API key {key_id}")
+    if key.revoked_at is None:
+        key.revoked_at = now
+        await audit.record(session, actor=actor, action="revoke", entity="api_key",
+                           entity_id=key.id, now=now)
+    return key
+
+
+async def actor_for_api_key(session: AsyncSession, *, plain: str, now: datetime
+                            ) -> Actor | None:
+    """The actor behind a bearer key, or None for an unknown or revoked key."""
+    if not plain.startswith(API_KEY_PREFIX):
+        return None
+    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == _digest(plain)))
+    if key is None or key.revoked_at is not None:
+        return None
+    key.last_used_at = now
+    return await load_actor(session, user_id=key.user_id)

@@ -1,0 +1,68 @@
+"""Login and logout pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import aiohttp_jinja2
+from aiohttp import web
+from aiohttp_session import get_session, new_session
+
+from crm.auth.service import LoginRefused, authenticate
+from crm.web import ACTOR, CSRF_FIELD, form_data, home_url
+from ivr.keys import SESSIONS
+
+
+def _safe_next(value: str | None) -> str | None:
+    """Only local paths: never send a user to another site after login."""
+    if value and value.startswith("/") and not value.startswith("//"):
+        return value
+    return None
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    actor = request.get(ACTOR)
+    if actor is None:
+        raise web.HTTPSeeOther(request.app.router["login"].url_for())
+    raise web.HTTPSeeOther(home_url(request, actor))
+
+
+@aiohttp_jinja2.template("login.html")
+async def login_form(request: web.Request) -> dict:
+    return {"email": "", "error": None, "next": _safe_next(request.query.get("next"))}
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await form_data(request)
+    email = form.get("email", "").strip()
+    next_url = _safe_next(form.get("next"))
+    try:
+        async with request.app[SESSIONS].begin() as db:
+            actor = await authenticate(db, email=email, password=form.get("password", ""),
+                                       ip=request.remote, now=datetime.now(UTC))
+    except LoginRefused as refused:
+        status = 429 if refused.retry_after else 401
+        response = aiohttp_jinja2.render_template(
+            "login.html", request, {"email": email, "error": str(refused), "next": next_url},
+            status=status)
+        if refused.retry_after:
+            response.headers["Retry-After"] = str(refused.retry_after)
+        return response
+    csrf = (await get_session(request)).get(CSRF_FIELD)
+    session = await new_session(request)
+    session["user_id"] = actor.user_id
+    if csrf:
+        session[CSRF_FIELD] = csrf
+    raise web.HTTPSeeOther(next_url or home_url(request, actor))
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    (await get_session(request)).invalidate()
+    raise web.HTTPSeeOther(request.app.router["login"].url_for())
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", index, name="index")
+    app.router.add_get("/login", login_form, name="login")
+    app.router.add_post("/login", login, name="login.post")
+    app.router.add_post("/logout", logout, name="logout")

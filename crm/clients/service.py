@@ -1,0 +1,82 @@
+"""Clients: an agent reaches only its own; an admin all; a manager none."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm import audit
+from crm.auth.service import Actor
+from crm.enums import Role
+from crm.errors import Forbidden, Invalid, NotFound
+from crm.models import Client
+from crm.pagination import Page, paginate
+from crm.schemas import ClientIn
+
+
+def _scope(actor: Actor):
+    match actor.role:
+        case Role.ADMIN:
+            return select(Client)
+        case Role.AGENT:
+            return select(Client).where(Client.agent_id == actor.agent_id)
+    raise Forbidden("managers have no access to clients")
+
+
+async def list_clients(session: AsyncSession, *, actor: Actor, search: str | None = None,
+                       page: int = 1, per_page: int = 20) -> Page[Client]:
+    """A page of the actor's clients, filtered by name, phone, email or city."""
+    query = _scope(actor).order_by(Client.last_name, Client.first_name, Client.id)
+    if search and search.strip():
+        like = f"%{search.strip().lower()}%"
+        digits = "".join(ch for ch in search if ch.isdigit())
+        conditions = [Client.first_name.ilike(like), Client.last_name.ilike(like),
+                      Client.email.ilike(like), Client.city.ilike(like)]
+        if len(digits) >= 3:
+            conditions.append(Client.phone.contains(digits))
+        query = query.where(or_(*conditions))
+    return await paginate(session, query, page=page, per_page=per_page)
+
+
+async def get_client(session: AsyncSession, *, actor: Actor, client_id: int) -> Client:
+    """The client, or NotFound when it is missing or someone else's."""
+    client = await session.scalar(_scope(actor).where(Client.id == client_id))
+    if client is None:
+        raise NotFound(f"client {client_id}")
+    return client
+
+
+async def create_client(session: AsyncSession, *, actor: Actor, data: ClientIn,
+                        now: datetime, agent_id: int | None = None) -> Client:
+    """A new client of the acting agent (an admin names the agent)."""
+    if actor.role is Role.AGENT:
+        agent_id = actor.agent_id
+    elif actor.role is not Role.ADMIN:
+        raise Forbidden("managers cannot create clients")
+    if agent_id is None:
+        raise Invalid.one("agent_id", "choose the agent this client belongs to")
+    client = Client(agent_id=agent_id, created_at=now, **data.model_dump())
+    session.add(client)
+    await session.flush()
+    await audit.record(session, actor=actor, action="create", entity="client",
+                       entity_id=client.id, details={"name": _name(client)}, now=now)
+    return client
+
+
+async def update_client(session: AsyncSession, *, actor: Actor, client_id: int,
+                        data: ClientIn, now: datetime) -> Client:
+    client = await get_client(session, actor=actor, client_id=client_id)
+    changed = {key: value for key, value in data.model_dump().items()
+               if getattr(client, key) != value}
+    for key, value in changed.items():
+        setattr(client, key, value)
+    if changed:
+        await audit.record(session, actor=actor, action="update", entity="client",
+                           entity_id=client.id, details={"fields": sorted(changed)}, now=now)
+    return client
+
+
+def _name(client: Client) -> str:
+    return f"{client.first_name} {client.last_name}"

@@ -1,0 +1,1 @@
+"""Partner companies, their managers, agents and the call log: the admin's side."""

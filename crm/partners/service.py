@@ -1,0 +1,146 @@
+"""Admin operations on partner companies, managers, agents and calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from crm import audit
+from crm.auth.models import User
+from crm.auth.service import Actor, create_user
+from crm.enums import CallOutcome, OrganizationKind, Role
+from crm.errors import Conflict, Forbidden, NotFound
+from crm.models import Agent, Call, Manager, ManagerPhone, Organization, Request
+from crm.pagination import Page, paginate
+from crm.schemas import AgentIn, ManagerIn, OrganizationIn
+
+
+def require_admin(actor: Actor) -> None:
+    if actor.role is not Role.ADMIN:
+        raise Forbidden("admins only")
+
+
+async def list_organizations(session: AsyncSession, *, actor: Actor, page: int = 1,
+                             per_page: int = 20) -> Page[Organization]:
+    require_admin(actor)
+    query = (select(Organization).where(Organization.kind == OrganizationKind.PARTNER)
+             .order_by(Organization.name, Organization.id))
+    return await paginate(session, query, page=page, per_page=per_page)
+
+
+async def partner_choices(session: AsyncSession) -> list[Organization]:
+    """Every partner company, for the request form's list (names are not personal data)."""
+    rows = await session.scalars(select(Organization)
+                                 .where(Organization.kind == OrganizationKind.PARTNER)
+                                 .order_by(Organization.name))
+    return list(rows)
+
+
+async def get_organization(session: AsyncSession, *, actor: Actor,
+                           organization_id: int) -> Organization:
+    """A partner company with its managers and their phones loaded."""
+    require_admin(actor)
+    organization = await session.scalar(
+        select(Organization).where(Organization.id == organization_id,
+                                   Organization.kind == OrganizationKind.PARTNER)
+        .options(selectinload(Organization.managers).selectinload(Manager.phones)))
+    if organization is None:
+        raise NotFound(f"organization {organization_id}")
+    return organization
+
+
+async def create_organization(session: AsyncSession, *, actor: Actor, data: OrganizationIn,
+                              now: datetime) -> Organization:
+    require_admin(actor)
+    if await session.scalar(select(Organization.id).where(Organization.inn == data.inn)):
+        raise Conflict.one("inn", "a company with this INN already exists")
+    organization = Organization(name=data.name, inn=data.inn, kind=OrganizationKind.PARTNER,
+                                created_at=now)
+    session.add(organization)
+    await session.flush()
+    await audit.record(session, actor=actor, action="create", entity="organization",
+                       entity_id=organization.id, details=data.model_dump(), now=now)
+    return organization
+
+
+async def add_manager(session: AsyncSession, *, actor: Actor, organization_id: int,
+                      data: ManagerIn, now: datetime, password: str | None = None) -> Manager:
+    """A manager of a partner company; each phone may belong to one manager only."""
+    organization = await get_organization(session, actor=actor,
+                                          organization_id=organization_id)
+    taken = list(await session.scalars(
+        select(ManagerPhone.phone).where(ManagerPhone.phone.in_(data.phones))))
+    if taken:
+        raise Conflict.one("phones", f"already a manager's number: {', '.join(taken)}")
+    manager = Manager(organization_id=organization.id, name=data.name, created_at=now)
+    session.add(manager)
+    await session.flush()
+    session.add_all(ManagerPhone(manager_id=manager.id, phone=phone) for phone in data.phones)
+    if data.email and password:
+        await create_user(session, email=data.email, name=data.name, password=password,
+                          role=Role.MANAGER, manager_id=manager.id, now=now, actor=actor)
+    await audit.record(session, actor=actor, action="create", entity="manager",
+                       entity_id=manager.id,
+                       details={"organization": organization.name, "name": data.name,
+                                "phones": len(data.phones)}, now=now)
+    return manager
+
+
+async def list_managers(session: AsyncSession, *, actor: Actor, organization_id: int,
+                        ) -> list[Manager]:
+    return (await get_organization(session, actor=actor,
+                                   organization_id=organization_id)).managers
+
+
+async def list_agents(session: AsyncSession, *, actor: Actor, page: int = 1,
+                      per_page: int = 20) -> Page[Agent]:
+    require_admin(actor)
+    return await paginate(session, select(Agent).order_by(Agent.name, Agent.id), page=page,
+                          per_page=per_page)
+
+
+async def create_agent(session: AsyncSession, *, actor: Actor, data: AgentIn,
+                       now: datetime) -> Agent:
+    """An agent and the account it logs in with."""
+    require_admin(actor)
+    if await session.scalar(select(User.id).where(User.email == data.email)) or \
+            await session.scalar(select(Agent.id).where(Agent.email == data.email)):
+        raise Conflict.one("email", "an account with this email already exists")
+    agent = Agent(name=data.name, email=data.email, created_at=now)
+    session.add(agent)
+    await session.flush()
+    await create_user(session, email=data.email, name=data.name, password=data.password,
+                      role=Role.AGENT, agent_id=agent.id, now=now, actor=actor)
+    await audit.record(session, actor=actor, action="create", entity="agent",
+                       entity_id=agent.id, details={"name": data.name}, now=now)
+    return agent
+
+
+@dataclass(frozen=True)
+class CallLogRow:
+    call: Call
+    manager_name: str | None
+    organization_name: str | None
+    request_number: str | None
+
+
+async def list_calls(session: AsyncSession, *, actor: Actor,
+                     outcome: CallOutcome | None = None, page: int = 1,
+                     per_page: int = 20) -> Page[CallLogRow]:
+    """Every call, newest first, optionally of one outcome."""
+    require_admin(actor)
+    query = (select(Call, Manager.name, Organization.name, Request.number)
+             .outerjoin(Manager, Manager.id == Call.manager_id)
+             .outerjoin(Organization, Organization.id == Manager.organization_id)
+             .outerjoin(Request, Request.id == Call.request_id)
+             .order_by(Call.started_at.desc(), Call.id.desc()))
+    if outcome is not None:
+        query = query.where(Call.outcome == outcome)
+    result = await paginate(session, query, page=page, per_page=per_page, scalars=False)
+    items = [CallLogRow(call=r[0], manager_name=r[1], organization_name=r[2],
+                        request_number=r[3]) for r in result.items]
+    return Page(items=items, page=result.page, per_page=result.per_page, total=result.total)

@@ -1,0 +1,1 @@
+"""Requests filed by agents for partner companies, and their call history."""

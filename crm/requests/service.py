@@ -1,0 +1,179 @@
+"""Requests: filing, listing, closing, reopening, repeating; the calls made about them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from crm import audit
+from crm.auth.service import Actor
+from crm.clients.service import get_client
+from crm.enums import CallOutcome, OrganizationKind, RequestStatus, Role
+from crm.errors import Forbidden, Invalid, NotFound
+from crm.models import Call, Client, Manager, Organization, Request
+from crm.numbers import new_request_number
+from crm.pagination import Page, paginate
+from crm.schemas import RequestIn
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    """A request as the agent or admin sees it in lists and on its page."""
+
+    request: Request
+    client: Client
+    organization: Organization
+    last_call_at: datetime | None
+    last_outcome: CallOutcome | None
+
+
+@dataclass(frozen=True)
+class PartnerRequestRow:
+    """What a partner manager may see: no phone, email, street or house."""
+
+    number: str
+    product: str
+    client_first_name: str
+    city: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CallRow:
+    call: Call
+    manager_name: str | None
+    organization_name: str | None
+
+
+def _rows(actor: Actor) -> Select:
+    last = aliased(Call)
+    last_call = (select(last.id).where(last.request_id == Request.id)
+                 .order_by(last.started_at.desc(), last.id.desc()).limit(1)
+                 .correlate(Request).scalar_subquery())
+    query = (select(Request, Client, Organization, Call.started_at, Call.outcome)
+             .join(Client, Client.id == Request.client_id)
+             .join(Organization, Organization.id == Request.organization_id)
+             .outerjoin(Call, Call.id == last_call))
+    match actor.role:
+        case Role.ADMIN:
+            return query
+        case Role.AGENT:
+            return query.where(Request.agent_id == actor.agent_id)
+    raise Forbidden("managers see requests on their company page only")
+
+
+def _row(row) -> RequestRow:
+    return RequestRow(request=row[0], client=row[1], organization=row[2],
+                      last_call_at=row[3], last_outcome=row[4])
+
+
+async def list_requests(session: AsyncSession, *, actor: Actor,
+                        status: RequestStatus | None = None, page: int = 1,
+                        per_page: int = 20) -> Page[RequestRow]:
+    """A page of the actor's requests, newest first, with each one's last call."""
+    query = _rows(actor).order_by(Request.created_at.desc(), Request.id.desc())
+    if status is not None:
+        query = query.where(Request.status == status)
+    result = await paginate(session, query, page=page, per_page=per_page, scalars=False)
+    return Page(items=[_row(row) for row in result.items], page=result.page,
+                per_page=result.per_page, total=result.total)
+
+
+async def get_request(session: AsyncSession, *, actor: Actor, number: str) -> RequestRow:
+    """The request with this number, or NotFound when missing or not the actor's."""
+    row = (await session.execute(_rows(actor).where(Request.number == number))).first()
+    if row is None:
+        raise NotFound(f"request {number}")
+    return _row(row)
+
+
+async def request_calls(session: AsyncSession, *, actor: Actor, number: str) -> list[CallRow]:
+    """Every call made about the request, newest first: who called, when, what came of it."""
+    request = (await get_request(session, actor=actor, number=number)).request
+    rows = await session.execute(
+        select(Call, Manager.name, Organization.name)
+        .outerjoin(Manager, Manager.id == Call.manager_id)
+        .outerjoin(Organization, Organization.id == Manager.organization_id)
+        .where(Call.request_id == request.id)
+        .order_by(Call.started_at.desc(), Call.id.desc()))
+    return [CallRow(call=call, manager_name=manager, organization_name=organization)
+            for call, manager, organization in rows]
+
+
+async def partner_requests(session: AsyncSession, *, actor: Actor, page: int = 1,
+                           per_page: int = 20) -> Page[PartnerRequestRow]:
+    """A manager's company's open requests, without the client's contact details."""
+    if actor.role is not Role.MANAGER or actor.organization_id is None:
+        raise Forbidden("this list is for partner managers")
+    query = (select(Request.number, Request.product, Client.first_name, Client.city,
+                    Request.created_at)
+             .join(Client, Client.id == Request.client_id)
+             .where(Request.organization_id == actor.organization_id,
+                    Request.status == RequestStatus.OPEN)
+             .order_by(Request.created_at.desc(), Request.id.desc()))
+    result = await paginate(session, query, page=page, per_page=per_page, scalars=False)
+    items = [PartnerRequestRow(number=r[0], product=r[1], client_first_name=r[2], city=r[3],
+                               created_at=r[4]) for r in result.items]
+    return Page(items=items, page=result.page, per_page=result.per_page, total=result.total)
+
+
+async def create_request(session: AsyncSession, *, actor: Actor, data: RequestIn,
+                         now: datetime) -> Request:
+    """A new open request with a fresh keypad number, for one of the actor's clients."""
+    try:
+        client = await get_client(session, actor=actor, client_id=data.client_id)
+    except NotFound:
+        raise Invalid.one("client_id", "no such client") from None
+    partner = await session.get(Organization, data.organization_id)
+    if partner is None or partner.kind is not OrganizationKind.PARTNER:
+        raise Invalid.one("organization_id", "no such partner company")
+    request = Request(number=await _free_number(session), agent_id=client.agent_id,
+                      client_id=client.id, organization_id=partner.id, product=data.product,
+                      comment=data.comment, status=RequestStatus.OPEN, created_at=now)
+    session.add(request)
+    await session.flush()
+    await audit.record(session, actor=actor, action="create", entity="request",
+                       entity_id=request.number,
+                       details={"partner": partner.name, "product": request.product}, now=now)
+    return request
+
+
+async def set_status(session: AsyncSession, *, actor: Actor, number: str,
+                     status: RequestStatus, now: datetime) -> Request:
+    """Close (the IVR refuses it from now on) or reopen a request; repeating is a no-op."""
+    request = (await get_request(session, actor=actor, number=number)).request
+    match request.status, status:
+        case RequestStatus.OPEN, RequestStatus.CLOSED:
+            request.status, request.closed_at = status, now
+        case RequestStatus.CLOSED, RequestStatus.OPEN:
+            request.status, request.closed_at = status, None
+        case _:
+            return request
+    action = "close" if status is RequestStatus.CLOSED else "reopen"
+    await audit.record(session, actor=actor, action=action, entity="request",
+                       entity_id=request.number, now=now)
+    return request
+
+
+async def repeat_request(session: AsyncSession, *, actor: Actor, number: str,
+                         now: datetime) -> Request:
+    """A new open request with the same client, partner and product (a renewal)."""
+    past = (await get_request(session, actor=actor, number=number)).request
+    data = RequestIn(client_id=past.client_id, organization_id=past.organization_id,
+                     product=past.product, comment=past.comment)
+    request = await create_request(session, actor=actor, data=data, now=now)
+    await audit.record(session, actor=actor, action="repeat", entity="request",
+                       entity_id=request.number, details={"from": past.number}, now=now)
+    return request
+
+
+async def _free_number(session: AsyncSession) -> str:
+    for _ in range(20):
+        number = new_request_number()
+        if not await session.scalar(select(func.count()).where(Request.number == number)):
+            return number
+    raise RuntimeError("no free request number after 20 tries")

@@ -1,0 +1,7 @@
+"""Every table of the service, for Alembic and the schema check."""
+
+from crm import audit  # noqa: F401  (registers its tables)
+from crm.auth import models as auth_models  # noqa: F401
+from crm.models import Base
+
+metadata = Base.metadata

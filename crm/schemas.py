@@ -1,0 +1,128 @@
+"""Input schemas shared by the web forms and the JSON API; errors name the field."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.ru import inn as ru_inn
+
+from crm.errors import Invalid
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DEFAULT_REGION = "RU"
+
+
+def normalize_phone(value: str) -> str:
+    """E.164 form of a phone number typed any usual way; ValueError if it is not one."""
+    try:
+        parsed = phonenumbers.parse(value, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        raise ValueError("enter a phone number such as +7 916 123-45-67") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError("this is not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+class ClientIn(_Input):
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    phone: str = Field(min_length=1, max_length=40)
+    email: str | None = Field(None, max_length=254)
+    street: str | None = Field(None, max_length=200)
+    house: str | None = Field(None, max_length=50)
+    postal_code: str | None = Field(None, max_length=20)
+    city: str | None = Field(None, max_length=100)
+
+    _blanks = field_validator("email", "street", "house", "postal_code", "city",
+                              mode="before")(_blank_to_none)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        return normalize_phone(value)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL.match(value):
+            raise ValueError("enter a valid email address")
+        return value.lower() if value else value
+
+
+class RequestIn(_Input):
+    client_id: int = Field(gt=0)
+    organization_id: int = Field(gt=0)
+    product: str = Field(min_length=1, max_length=200)
+    comment: str | None = Field(None, max_length=2000)
+
+    _blanks = field_validator("comment", mode="before")(_blank_to_none)
+
+
+class OrganizationIn(_Input):
+    name: str = Field(min_length=1, max_length=300)
+    inn: str = Field(min_length=1, max_length=20)
+
+    @field_validator("inn")
+    @classmethod
+    def _inn(cls, value: str) -> str:
+        try:
+            return ru_inn.validate(value)
+        except StdnumError:
+            raise ValueError("this is not a valid INN (10 or 12 digits with check digits)")\
+                from None
+
+
+class ManagerIn(_Input):
+    name: str = Field(min_length=1, max_length=200)
+    phones: list[str] = Field(min_length=1, max_length=10)
+    email: str | None = Field(None, max_length=254)
+
+    _blanks = field_validator("email", mode="before")(_blank_to_none)
+
+    @field_validator("phones")
+    @classmethod
+    def _phones(cls, values: list[str]) -> list[str]:
+        normalized = [normalize_phone(value) for value in values if value.strip()]
+        if not normalized:
+            raise ValueError("give at least one phone number")
+        if len(set(normalized)) != len(normalized):
+            raise ValueError("the same phone number is listed twice")
+        return normalized
+
+
+class AgentIn(_Input):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=8, max_length=200)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not EMAIL.match(value):
+            raise ValueError("enter a valid email address")
+        return value.lower()
+
+
+def parse(schema: type[_Input], data: Any) -> Any:
+    """Validate `data` into `schema`, or raise Invalid with a message per offending field."""
+    try:
+        return schema.model_validate(data)
+    except ValidationError as error:
+        errors: dict[str, str] = {}
+        for item in error.errors():
+            field = ".".join(str(part) for part in item["loc"]) or "body"
+            message = item["msg"].removeprefix("Value error, ")
+            errors.setdefault(field, message)
+        raise Invalid(errors) from None

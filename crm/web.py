@@ -1,0 +1,159 @@
+"""What every CRM page shares: templates, sessions, the signed-in actor, CSRF, role checks."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from aiohttp_session import get_session
+from aiohttp_session import setup as setup_sessions
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+
+from crm.auth.service import Actor, load_actor
+from crm.enums import Role
+from crm.errors import Forbidden, NotFound
+from ivr.keys import CONFIG, SESSIONS
+
+HERE = Path(__file__).parent
+ACTOR = "actor"
+CSRF_FIELD = "_csrf"
+OPEN_PREFIXES = ("/ivr/", "/sounds/", "/api/", "/static/", "/healthz")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def setup_web(app: web.Application) -> None:
+    """Sessions in an encrypted cookie, Jinja templates with escaping, static files."""
+    config = app[CONFIG]
+    secure = (config.public_url or "").startswith("https://")
+    setup_sessions(app, EncryptedCookieStorage(
+        config.web.session_key, cookie_name="ivr_session", httponly=True, samesite="Lax",
+        secure=secure, max_age=config.web.session_max_age))
+    aiohttp_jinja2.setup(
+        app, loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        context_processors=[_context], undefined=jinja2.StrictUndefined)
+    app.middlewares.append(actor_middleware)
+    app.middlewares.append(csrf_middleware)
+    app.middlewares.append(domain_errors)
+    app.router.add_static("/static", HERE / "static", name="static")
+
+
+async def _context(request: web.Request) -> dict[str, Any]:
+    return {"actor": request.get(ACTOR), "csrf_token": await csrf_token(request),
+            "Role": Role, "url": lambda name, **parts: request.app.router[name].url_for(
+                **{key: str(value) for key, value in parts.items()})}
+
+
+async def csrf_token(request: web.Request) -> str:
+    session = await get_session(request)
+    if CSRF_FIELD not in session:
+        session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    return session[CSRF_FIELD]
+
+
+def _is_page(request: web.Request) -> bool:
+    return not request.path.startswith(OPEN_PREFIXES)
+
+
+@web.middleware
+async def actor_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Load the signed-in user of a page request into request['actor'] (or None)."""
+    if _is_page(request):
+        session = await get_session(request)
+        actor = None
+        if isinstance(session.get("user_id"), int):
+            async with request.app[SESSIONS]() as db:
+                actor = await load_actor(db, user_id=session["user_id"])
+            if actor is None:
+                session.invalidate()
+        request[ACTOR] = actor
+    return await handler(request)
+
+
+@web.middleware
+async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every form post of a page must carry the session's token."""
+    if request.method == "POST" and _is_page(request):
+        form = await request.post()
+        session = await get_session(request)
+        expected = session.get(CSRF_FIELD)
+        given = form.get(CSRF_FIELD)
+        if not expected or not isinstance(given, str) or not secrets.compare_digest(
+                given, expected):
+            return aiohttp_jinja2.render_template(
+                "error.html", request,
+                {"title": "Form expired",
+                 "message": "This form was not accepted (its security token is missing or "
+                            "out of date). Go back, reload the page and send it again."},
+                status=403)
+    return await handler(request)
+
+
+@web.middleware
+async def domain_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """NotFound and Forbidden from a service become the same friendly pages everywhere."""
+    if not _is_page(request):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except NotFound:
+        return aiohttp_jinja2.render_template(
+            "error.html", request, {"title": "Not found",
+                                    "message": "There is nothing here, or it is not yours."},
+            status=404)
+    except Forbidden:
+        return aiohttp_jinja2.render_template(
+            "error.html", request, {"title": "Not allowed",
+                                    "message": "Your role does not open this page."},
+            status=403)
+
+
+def requires(*roles: Role) -> Callable[[Handler], Handler]:
+    """Page handlers for signed-in users of these roles; others go to the login page."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            actor: Actor | None = request.get(ACTOR)
+            if actor is None:
+                login = request.app.router["login"].url_for().with_query(next=request.path_qs)
+                raise web.HTTPSeeOther(login)
+            if roles and actor.role not in roles:
+                raise Forbidden(f"{actor.role} may not open {request.path}")
+            return await handler(request)
+
+        return wrapper
+
+    return decorate
+
+
+def actor_of(request: web.Request) -> Actor:
+    actor = request.get(ACTOR)
+    if actor is None:
+        raise web.HTTPUnauthorized()
+    return actor
+
+
+def home_url(request: web.Request, actor: Actor) -> str:
+    name = {Role.ADMIN: "admin.organizations", Role.AGENT: "requests.list",
+            Role.MANAGER: "partner.requests"}[actor.role]
+    return str(request.app.router[name].url_for())
+
+
+def redirect(request: web.Request, name: str, **parts: Any) -> web.HTTPSeeOther:
+    """A 303 to a named route (raise it)."""
+    return web.HTTPSeeOther(request.app.router[name].url_for(
+        **{key: str(value) for key, value in parts.items()}))
+
+
+async def form_data(request: web.Request) -> dict[str, str]:
+    """The posted form as plain strings (without the CSRF field)."""
+    form = await request.post()
+    return {key: value for key, value in form.items()
+            if isinstance(value, str) and key != CSRF_FIELD}
