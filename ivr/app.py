@@ -12,7 +12,7 @@ from crm.routes import add_crm
 from ivr.config import Config
 from ivr.keys import CONFIG, ENGINE, RECORDINGS, SESSIONS, VALIDATOR
 from ivr.sounds import Recordings
-from ivr.webhooks.guard import twilio_guard
+from ivr.webhooks.guard import request_context, twilio_guard
 from ivr.webhooks.handlers import add_routes
 
 
@@ -30,7 +30,7 @@ async def health(request: web.Request) -> web.Response:
 
 def create_app(config: Config, *, recordings: Recordings | None = None) -> web.Application:
     """The whole service for `config`; nothing is read from argv or the environment here."""
-    app = web.Application(middlewares=[twilio_guard], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[request_context, twilio_guard], client_max_size=256 * 1024)
     app[CONFIG] = config
     app[VALIDATOR] = RequestValidator(config.twilio.auth_token)
     app[RECORDINGS] = recordings if recordings is not None else Recordings.load()

@@ -61,7 +61,7 @@ def describe(heard: Heard, language: str) -> str:
             sentence = PROMPTS.get(key, {}).get(language, "")
             return f"{who} plays {key}.wav: {sentence}"
         case "gather":
-            return f"(waiting for keys, finish with {heard.text})"
+            return f"(waiting for {heard.text})"
         case "dial":
             return f"Dialing the client {heard.text} (the manager never hears this number)"
         case "client":

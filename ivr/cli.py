@@ -49,7 +49,9 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     from ivr.app import create_app
     from ivr.logging import configure_logging
 
-    configure_logging(format=config.log.format, level=config.log.level)
+    log_format = config.log.format or (
+        "json" if config.environment == "production" else "console")
+    configure_logging(format=log_format, level=config.log.level)
     host = args.host or config.server.host
     port = args.port or config.server.port
     base = f"http://{host}:{port}"

@@ -68,7 +68,8 @@ class IvrConfig(_Frozen):
 
 
 class LogConfig(_Frozen):
-    format: Literal["console", "json"] = "console"
+    format: Literal["console", "json"] | None = None
+    """None: readable lines in development, JSON in production."""
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 

@@ -144,7 +144,9 @@ class TwilioSimulator:
                 case "Gather":
                     for child in verb:
                         await self._speak(record, child, "caller")
-                    self._hear(record, Heard("gather", text=verb.get("finishOnKey", "#")))
+                    wanted = (f"{verb.get('numDigits')} key" if verb.get("numDigits")
+                              else f"keys ending with {verb.get('finishOnKey', '#')}")
+                    self._hear(record, Heard("gather", text=wanted))
                     keys = await caller.keypad(record.heard)
                     if keys == HANG_UP:
                         record.hung_up_by = "caller"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import structlog
 from aiohttp import web
 from twilio.twiml.voice_response import VoiceResponse
@@ -38,15 +40,22 @@ async def twilio_guard(request: web.Request, handler):
                     remote=request.remote)
         raise web.HTTPForbidden(text="invalid Twilio signature")
     call_sid = str(params.get("ParentCallSid") or params.get("CallSid") or "")
-    with structlog.contextvars.bound_contextvars(call_sid=call_sid[:64]):
-        try:
-            return await handler(request)
-        except web.HTTPException as error:
-            if error.status < 500:
-                log.warning("webhook_http_error", path=request.path, status=error.status)
-            else:
-                log.error("webhook_http_error", path=request.path, status=error.status)
-            return twiml(apology(voice_for(request)))
-        except Exception:
-            log.exception("webhook_failed", path=request.path)
-            return twiml(apology(voice_for(request)))
+    # Left bound on purpose: the access-log line written after this handler carries it too;
+    # `request_context` clears it before the next request on the same connection.
+    structlog.contextvars.bind_contextvars(call_sid=call_sid[:64])
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        log.warning("webhook_http_error", path=request.path, status=error.status)
+        return twiml(apology(voice_for(request)))
+    except Exception:
+        log.exception("webhook_failed", path=request.path)
+        return twiml(apology(voice_for(request)))
+
+
+@web.middleware
+async def request_context(request: web.Request, handler):
+    """A fresh logging context per request, with an id to tie its lines together."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=secrets.token_hex(6))
+    return await handler(request)

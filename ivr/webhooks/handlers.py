@@ -11,6 +11,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from crm import calls
 from crm.directory import find_manager_by_phone, find_request_target, manager_organization
+from crm.enums import CallOutcome
 from crm.models import Call
 from crm.numbers import parse_request_number
 from ivr.flows import manager_call as flow
@@ -118,7 +119,7 @@ async def dial_result(request: web.Request) -> web.Response:
                                   talk_seconds=event.talk_seconds,
                                   client_accepted=call.client_accepted)
         call.dial_status = event.dial_status
-        if step.state.outcome is flow.CallOutcome.BRIDGED:
+        if step.state.outcome is CallOutcome.BRIDGED:
             call.bridged_seconds += event.talk_seconds
         call.client_accepted = False
         await _record(session, call, step, name="dial_result", digits=None, now=now)
