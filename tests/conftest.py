@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from crm.db import create_engine, create_sessionmaker
 from crm.demo import seed_demo
@@ -23,34 +25,50 @@ SESSION_KEY = "yVtZ0ZqK3mH1Qe2cJm8Zr4o0b9sT6uW1xA2dF5gH7jE="
 PG_SKIP = "PostgreSQL variant: set IVR_TEST_DATABASE_URL (.ci/run sets it) to run it"
 
 
-async def _migrate_fresh(url: str) -> None:
+async def _migrate(url: str) -> None:
     engine = create_engine(url)
     try:
-        if engine.dialect.name == "postgresql":
-            async with engine.begin() as connection:
-                await connection.execute(text("DROP SCHEMA public CASCADE"))
-                await connection.execute(text("CREATE SCHEMA public"))
         await upgrade(engine)
     finally:
         await engine.dispose()
 
 
+async def _postgres_database(server_url: str, name: str, *, drop_only: bool = False) -> None:
+    """Create (or drop) a database of our own next to the one CI gives us."""
+    engine = create_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            if not drop_only:
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+
+
 def backend_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An empty database of `backend`, or a visible skip when PostgreSQL is not configured."""
+    """An empty database of `backend`, or a visible skip when PostgreSQL is not configured.
+
+    PostgreSQL gets a database of this test run's own, so two runs never share tables.
+    """
     if backend == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite')}/test.sqlite3"
-    url = os.environ.get("IVR_TEST_DATABASE_URL")
-    if not url:
+    server_url = os.environ.get("IVR_TEST_DATABASE_URL")
+    if not server_url:
         pytest.skip(PG_SKIP)
-    return url
+    name = f"ivr_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_postgres_database(server_url, name))
+    return str(make_url(server_url).set(database=name).render_as_string(hide_password=False))
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest,
-                 tmp_path_factory: pytest.TempPathFactory) -> str:
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = backend_url(request.param, tmp_path_factory)
-    asyncio.run(_migrate_fresh(url))
-    return url
+    asyncio.run(_migrate(url))
+    yield url
+    if request.param == "postgresql":
+        server_url = os.environ["IVR_TEST_DATABASE_URL"]
+        asyncio.run(_postgres_database(server_url, make_url(url).database, drop_only=True))
 
 
 @pytest.fixture
