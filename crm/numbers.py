@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from stdnum import damm
 
 LENGTH = 8
+BODY = re.compile(r"[0-9]{7}")
+NUMBER = re.compile(r"[1-9][0-9]{7}")
 
 
 def new_request_number() -> str:
@@ -19,7 +22,7 @@ def new_request_number() -> str:
 
 def with_check_digit(body: str) -> str:
     """Append the check digit to a 7-digit body (used for fixed demo numbers)."""
-    if len(body) != LENGTH - 1 or not body.isdigit():
+    if not BODY.fullmatch(body):
         raise ValueError(f"a request number body has {LENGTH - 1} digits")
     return body + damm.calc_check_digit(body)
 
@@ -29,6 +32,6 @@ def parse_request_number(digits: str | None) -> str | None:
     if not digits:
         return None
     cleaned = digits.strip().rstrip("#")
-    if len(cleaned) != LENGTH or not cleaned.isdigit() or cleaned[0] == "0":
+    if not NUMBER.fullmatch(cleaned):
         return None
     return cleaned if damm.is_valid(cleaned) else None

@@ -9,11 +9,16 @@ from typing import Any, TextIO
 
 import structlog
 
-PHONE = re.compile(r"(?<![\w+])\+?\d(?:[\s\-().]{0,2}\d){9,14}(?![\w])")
+# With a "+": 7 to 15 digits; without: 10 to 15 (8-digit request numbers stay readable);
+# never inside a word (Twilio SIDs) or an ISO date.
+PHONE = re.compile(
+    r"(?<![\w+])(?!\d{4}-\d\d-\d\d)"
+    r"(?:\+\d(?:[\s\-().]{0,2}\d){6,14}|\d(?:[\s\-().]{0,2}\d){9,14})(?![\w])"
+)
 
 
 def mask_phone(text: str) -> str:
-    """Mask every phone-like run of 10 to 15 digits: `+79161234567` -> `+7******4567`."""
+    """Mask every phone-like number: `+79161234567` -> `+7******4567`."""
 
     def _mask(match: re.Match[str]) -> str:
         digits = re.sub(r"\D", "", match.group())

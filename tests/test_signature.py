@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import io
-import json
-import logging
-
 import pytest
-import structlog
 from twilio.request_validator import RequestValidator
 
 from ivr.app import create_app
-from ivr.logging import configure_logging
 from ivr.simulator import new_sid
 from tests.conftest import AUTH_TOKEN, make_config
 from tests.helpers import ANNA, signed_post
+from tests.logcapture import captured_logs, log_events
 from tests.twiml import parse, spoken
 
 PUBLIC = "https://ivr.example.com"
@@ -30,19 +25,8 @@ def incoming(**extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def log_output():
-    """Everything logged during the test, as JSON lines."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    stream = io.StringIO()
-    configure_logging(stream=stream, format="json")
-    yield stream
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
-
-
-def events(stream: io.StringIO) -> list[dict]:
-    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    with captured_logs() as stream:
+        yield stream
 
 
 async def test_signed_call_is_answered(server, http, demo):
@@ -97,7 +81,7 @@ async def test_rejection_is_logged(server, http, demo, log_output):
     await signed_post(http, str(server.make_url("")), "/ivr/voice", incoming(), token="wrong")
     async with http.post(server.make_url("/ivr/number"), data=incoming()) as reply:
         assert reply.status == 403
-    rejected = [e for e in events(log_output) if e["event"] == "twilio_signature_rejected"]
+    rejected = [e for e in log_events(log_output) if e["event"] == "twilio_signature_rejected"]
     assert [(e["path"], e["signed"], e["level"]) for e in rejected] == [
         ("/ivr/voice", True, "warning"), ("/ivr/number", False, "warning")]
 

@@ -17,9 +17,12 @@ def _text(form: Mapping[str, Any], key: str, limit: int = 64) -> str:
     return value.strip()[:limit] if isinstance(value, str) else ""
 
 
+def _count(value: str) -> int | None:
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 def _int(form: Mapping[str, Any], key: str) -> int:
-    value = _text(form, key, 12)
-    return int(value) if value.isdigit() else 0
+    return _count(_text(form, key, 12)) or 0
 
 
 def _phone(form: Mapping[str, Any], key: str) -> str | None:
@@ -42,7 +45,7 @@ class CallEvent:
 
     @classmethod
     def parse(cls, form: Mapping[str, Any]) -> CallEvent:
-        sid = _text(form, "CallSid")
+        sid = _text(form, "CallSid", 65)
         return cls(call_sid=sid if SID.match(sid) else "", caller=_phone(form, "From"),
                    digits=_digits(form))
 
@@ -71,7 +74,7 @@ class WhisperEvent:
 
     @classmethod
     def parse(cls, form: Mapping[str, Any]) -> WhisperEvent:
-        sid = _text(form, "ParentCallSid")
+        sid = _text(form, "ParentCallSid", 65)
         return cls(parent_call_sid=sid if SID.match(sid) else "", digits=_digits(form))
 
 
@@ -84,8 +87,7 @@ class StatusEvent:
 
     @classmethod
     def parse(cls, form: Mapping[str, Any]) -> StatusEvent:
-        duration = _text(form, "CallDuration", 12)
         return cls(call_sid=CallEvent.parse(form).call_sid,
                    status=_text(form, "CallStatus", 32).lower(),
-                   duration=int(duration) if duration.isdigit() else None,
+                   duration=_count(_text(form, "CallDuration", 12)),
                    caller=_phone(form, "From"))

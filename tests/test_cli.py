@@ -1,0 +1,161 @@
+"""The `ivr` command as a newcomer runs it: real subprocesses, a real server, SQLite."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ANNA
+
+IVR = Path(sys.executable).parent / "ivr"
+TIMEOUT = 60
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(IVR), *args], env=env, cwd=env["HOME"], capture_output=True,
+                          text=True, timeout=TIMEOUT)
+
+
+def cli_env(folder: Path, **extra: str) -> dict[str, str]:
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith("IVR_")}
+    return {**inherited, "HOME": str(folder),
+            "IVR_DATABASE_URL": f"sqlite+aiosqlite:///{folder}/cli.sqlite3",
+            "IVR_TWILIO_AUTH_TOKEN": "cli-test-token-0123456789abcdef", **extra}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    """A migrated, twice-seeded database: (env, migrate run, first seed, second seed)."""
+    env = cli_env(tmp_path_factory.mktemp("cli"))
+    migrated = run(env, "migrate")
+    first, second = run(env, "seed-demo", "--json"), run(env, "seed-demo", "--json")
+    return env, migrated, first, second
+
+
+@pytest.fixture(scope="module")
+def served(seeded):
+    """`ivr serve` in the background on a free port; yields (env, url, demo data)."""
+    env, _, first, _ = seeded
+    port = free_port()
+    log = open(Path(env["HOME"]) / "serve.log", "w")
+    server = subprocess.Popen([str(IVR), "serve", "--port", str(port)], env=env,
+                              cwd=env["HOME"], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=1) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("ivr serve did not start") from None
+                time.sleep(0.1)
+        yield env, url, json.loads(first.stdout)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+def test_migrate_brings_an_empty_database_up_to_date(seeded):
+    _, migrated, _, _ = seeded
+    assert migrated.returncode == 0, migrated.stderr
+    assert "up to date" in migrated.stdout
+
+
+def test_seed_demo_is_idempotent(seeded):
+    _, _, first, second = seeded
+    assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
+    assert json.loads(first.stdout) == json.loads(second.stdout)
+
+
+def test_seed_demo_describes_what_a_newcomer_needs(seeded):
+    data = json.loads(seeded[2].stdout)
+    assert data["service_number"] == "+15005550006"
+    phones = {phone for partner in data["partners"] for manager in partner["managers"]
+              for phone in manager["phones"]}
+    assert ANNA in phones
+    requests = data["requests"]
+    assert {"open", "closed"} <= {request["status"] for request in requests}
+    assert len({request["partner"] for request in requests}) >= 2
+    assert all(len(request["number"]) == 8 for request in requests)
+
+
+def anna_open_request(demo: dict) -> dict:
+    return next(r for r in demo["requests"]
+                if r["partner"] == "Polis Insurance" and r["status"] == "open")
+
+
+def forms_of(phone: str) -> list[str]:
+    return [phone, phone.lstrip("+"), phone[2:]]
+
+
+def test_call_to_an_open_request_is_bridged(served):
+    env, url, demo = served
+    request = anna_open_request(demo)
+    done = run(env, "call", "--url", url, "--from", ANNA, "--press", f"{request['number']}#")
+    assert done.returncode == 0, done.stderr
+    assert "Bridged" in done.stdout
+    assert "Dialing the client +7******" in done.stdout
+    output = done.stdout + done.stderr
+    assert [form for form in forms_of(request["client_phone"]) if form in output] == []
+
+
+def test_call_with_a_busy_client_then_a_retry(served):
+    env, url, demo = served
+    request = anna_open_request(demo)
+    done = run(env, "call", "--url", url, "--from", ANNA, "--press", f"{request['number']}#",
+               "--dial-result", "busy", "--press", "1", "--dial-result", "answered")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    busy = lines.index("Client leg: busy")
+    assert any(line.startswith("Bridged") for line in lines[busy:])
+    output = done.stdout + done.stderr
+    assert [form for form in forms_of(request["client_phone"]) if form in output] == []
+
+
+def test_call_with_an_unreachable_client_ends_politely(served):
+    env, url, demo = served
+    request = anna_open_request(demo)
+    done = run(env, "call", "--url", url, "--from", ANNA, "--press", f"{request['number']}#",
+               "--dial-result", "no-answer")
+    assert done.returncode == 0, done.stderr
+    assert "Client leg: no-answer" in done.stdout
+    assert "Bridged" not in done.stdout
+    assert "ended by the IVR" in done.stdout
+
+
+def test_call_against_no_server_fails_with_exit_one(tmp_path):
+    done = run(cli_env(tmp_path), "call", "--url", f"http://127.0.0.1:{free_port()}",
+               "--from", ANNA, "--press", "1#")
+    assert done.returncode == 1
+    assert done.stderr.startswith("ivr call:")
+
+
+def test_invalid_config_fails_at_start_naming_the_key(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("ivr:\n  max_attempts: 0\n")
+    done = run(cli_env(tmp_path, IVR_CONFIG=str(config)), "migrate")
+    assert done.returncode == 2
+    assert "ivr.max_attempts" in done.stderr
+    assert not (tmp_path / "cli.sqlite3").exists()

@@ -1,0 +1,127 @@
+"""Configuration: validated once at start, the bad key named, the environment wins."""
+
+from __future__ import annotations
+
+import re
+import stat
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from ivr.config import DEFAULT_CONFIG, ConfigError, load_config
+
+TOKEN = {"IVR_TWILIO_AUTH_TOKEN": "env-token"}
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    """Development secrets are written under ./var: keep them out of the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
+def write(folder: Path, text: str, name: str = "config.yaml") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_config_is_valid(tmp_path):
+    config = load_config(DEFAULT_CONFIG, environ=TOKEN)
+    assert config.environment == "development"
+    assert (config.ivr.max_attempts, config.twilio.auth_token) == (3, "env-token")
+
+
+@pytest.mark.parametrize(("yaml_text", "key"), [
+    ("ivr:\n  max_attempts: 0\n", "ivr.max_attempts"),
+    ("ivr:\n  max_attempts: many\n", "ivr.max_attempts"),
+    ("ivr:\n  language: de\n", "ivr.language"),
+    ("ivr:\n  colour: red\n", "ivr.colour"),
+    ("twilio:\n  service_number: '123'\n", "twilio.service_number"),
+    ("databse_url: sqlite+aiosqlite:///x.db\n", "databse_url"),
+    ("database_url: postgresql://localhost/ivr\n", "database_url"),
+    ("public_url: ivr.example.com\n", "public_url"),
+    ("server:\n  port: 70000\n", "server.port"),
+    ("log:\n  level: verbose\n", "log.level"),
+])
+def test_invalid_value_is_refused_naming_its_key(tmp_path, yaml_text, key):
+    with pytest.raises(ConfigError, match=re.escape(f"'{key}'")):
+        load_config(write(tmp_path, yaml_text), environ=TOKEN)
+
+
+def test_invalid_environment_value_names_the_key_it_overrides(tmp_path):
+    with pytest.raises(ConfigError, match=re.escape("'ivr.language'")):
+        load_config(write(tmp_path, ""), environ={**TOKEN, "IVR_LANGUAGE": "de"})
+
+
+def test_environment_overrides_the_file(tmp_path):
+    path = write(tmp_path, "database_url: sqlite+aiosqlite:///file.db\n"
+                           "public_url: http://file.example.com\n"
+                           "twilio:\n  auth_token: file-token\n")
+    config = load_config(path, environ={
+        "IVR_DATABASE_URL": "postgresql+asyncpg://ivr@db/ivr",
+        "IVR_TWILIO_AUTH_TOKEN": "env-token",
+        "IVR_PUBLIC_URL": "https://ivr.example.com/",
+    })
+    assert config.database_url == "postgresql+asyncpg://ivr@db/ivr"
+    assert config.twilio.auth_token == "env-token"
+    assert config.public_url == "https://ivr.example.com"
+
+
+def test_file_values_are_used_without_environment(tmp_path):
+    path = write(tmp_path, "trust_proxy: true\ntwilio:\n  auth_token: file-token\n"
+                           "ivr:\n  max_attempts: 5\n  language: ru\n")
+    config = load_config(path, environ={})
+    assert (config.trust_proxy, config.twilio.auth_token) == (True, "file-token")
+    assert (config.ivr.max_attempts, config.ivr.language) == (5, "ru")
+    assert config.ivr.gather_timeout == 6
+
+
+def test_local_file_beside_the_config_is_merged_over_it(tmp_path):
+    path = write(tmp_path, "ivr:\n  max_attempts: 5\n  language: ru\n")
+    write(tmp_path, "ivr:\n  max_attempts: 2\n", name="config.local.yaml")
+    config = load_config(path, environ=TOKEN)
+    assert (config.ivr.max_attempts, config.ivr.language) == (2, "ru")
+
+
+def test_ivr_config_variable_selects_the_file(tmp_path):
+    chosen = write(tmp_path, "ivr:\n  max_attempts: 7\n", name="chosen.yaml")
+    other = write(tmp_path, "ivr:\n  max_attempts: 4\n", name="other.yaml")
+    config = load_config(other, environ={**TOKEN, "IVR_CONFIG": str(chosen)})
+    assert config.ivr.max_attempts == 7
+
+
+def test_production_without_a_token_fails_naming_it(tmp_path):
+    path = write(tmp_path, "environment: production\n")
+    with pytest.raises(ConfigError, match=re.escape("'twilio.auth_token'")):
+        load_config(path, environ={})
+    with pytest.raises(ConfigError, match=re.escape("'twilio.auth_token'")):
+        load_config(write(tmp_path, ""), environ={"IVR_ENVIRONMENT": "production"})
+    assert not (tmp_path / "var" / "dev-twilio-auth-token").exists()
+
+
+def test_development_without_a_token_generates_one_and_keeps_it(tmp_path):
+    path = write(tmp_path, "")
+    first = load_config(path, environ={})
+    token_file = tmp_path / "var" / "dev-twilio-auth-token"
+    assert len(first.twilio.auth_token) >= 32
+    assert token_file.read_text().strip() == first.twilio.auth_token
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert load_config(path, environ={}).twilio.auth_token == first.twilio.auth_token
+
+
+def test_loaded_config_is_frozen(tmp_path):
+    config = load_config(write(tmp_path, ""), environ=TOKEN)
+    with pytest.raises(pydantic.ValidationError):
+        config.ivr.max_attempts = 9  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "cannot read"), ("- just\n- a list\n", "mapping"), ("ivr: [unclosed\n", "YAML"),
+])
+def test_unreadable_file_is_a_config_error(tmp_path, content, message):
+    path = tmp_path / "config.yaml"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, environ=TOKEN)
