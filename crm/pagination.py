@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 T = TypeVar("T")
 PER_PAGE = 20
 MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Page(Generic[T]):
 def clamp(page: Any, per_page: Any = PER_PAGE) -> tuple[int, int]:
     """Sane page arguments from whatever was asked (garbage falls back to the defaults)."""
     try:
-        page = max(1, int(page))
+        page = min(MAX_PAGE, max(1, int(page)))
     except (TypeError, ValueError):
         page = 1
     try:

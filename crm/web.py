@@ -34,18 +34,21 @@ def setup_web(app: web.Application) -> None:
     setup_sessions(app, EncryptedCookieStorage(
         config.web.session_key, cookie_name="ivr_session", httponly=True, samesite="Lax",
         secure=secure, max_age=config.web.session_max_age))
+    # The actor must be loaded before the template context processors read it.
+    app.middlewares.append(actor_middleware)
     aiohttp_jinja2.setup(
         app, loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         context_processors=[_context], undefined=jinja2.StrictUndefined)
-    app.middlewares.append(actor_middleware)
     app.middlewares.append(csrf_middleware)
     app.middlewares.append(domain_errors)
     app.router.add_static("/static", HERE / "static", name="static")
 
 
 async def _context(request: web.Request) -> dict[str, Any]:
-    return {"actor": request.get(ACTOR), "csrf_token": await csrf_token(request),
+    # Only pages get a session: webhooks, the API and static files set no cookie.
+    token = await csrf_token(request) if _is_page(request) else ""
+    return {"actor": request.get(ACTOR), "csrf_token": token,
             "Role": Role, "url": lambda name, **parts: request.app.router[name].url_for(
                 **{key: str(value) for key, value in parts.items()})}
 
@@ -102,7 +105,7 @@ async def domain_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return await handler(request)
     try:
         return await handler(request)
-    except NotFound:
+    except (NotFound, web.HTTPNotFound):
         return aiohttp_jinja2.render_template(
             "error.html", request, {"title": "Not found",
                                     "message": "There is nothing here, or it is not yours."},

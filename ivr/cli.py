@@ -61,7 +61,12 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     print("  .venv/bin/ivr call          # interactive: type keys, say how the client answers")
     print("  .venv/bin/ivr call --from +79990000001 --press 48123573#")
     print("  .venv/bin/ivr seed-demo --json     # demo managers, requests and numbers")
-    web.run_app(create_app(config), host=host, port=port, print=None)
+    try:
+        web.run_app(create_app(config), host=host, port=port, print=None)
+    except OSError as error:
+        print(f"ivr serve: cannot listen on {host}:{port}: {error.strerror}. Stop the other "
+              f"server or choose another port: ivr serve --port {port + 1}", file=sys.stderr)
+        return 1
     return 0
 
 

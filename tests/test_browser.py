@@ -71,8 +71,7 @@ async def test_agent_files_a_request_and_sees_the_managers_call(
     await expect(history).to_contain_text("1 min 35 s")
     assert "+79123456789" not in await history.inner_text()
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     backend = database_url.split(":", 1)[0].split("+", 1)[0]
     shot = SCREENSHOTS / f"request-page-{backend}.png"
-    await page.screenshot(path=str(shot), full_page=True)
+    await page.screenshot(path=str(shot), full_page=True)  # creates the folder
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

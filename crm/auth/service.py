@@ -15,7 +15,7 @@ from crm.auth import throttle
 from crm.auth.models import ApiKey, User
 from crm.auth.passwords import DUMMY_HASH, MIN_LENGTH, hash_password, verify_password
 from crm.enums import Role
-from crm.errors import Conflict, Invalid, NotFound
+from crm.errors import Conflict, Forbidden, Invalid, NotFound
 from crm.models import Manager
 
 API_KEY_PREFIX = "ivr_"
@@ -111,7 +111,8 @@ def _digest(key: str) -> str:
 
 async def issue_api_key(session: AsyncSession, *, actor: Actor, user_id: int, name: str,
                         now: datetime) -> tuple[ApiKey, str]:
-    """A new key for `user_id`; the plain key is returned once and never stored."""
+    """A new key for `user_id` (admins only); the plain key is returned once, never stored."""
+    _require_admin(actor)
     if await session.get(User, user_id) is None:
         raise NotFound(f"user {user_id}")
     if not name.strip():
@@ -128,6 +129,8 @@ async def issue_api_key(session: AsyncSession, *, actor: Actor, user_id: int, na
 
 async def revoke_api_key(session: AsyncSession, *, actor: Actor, key_id: int,
                          now: datetime) -> ApiKey:
+    """Stop a key from working (admins only); revoking twice changes nothing."""
+    _require_admin(actor)
     key = await session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"API key {key_id}")
@@ -148,3 +151,23 @@ async def actor_for_api_key(session: AsyncSession, *, plain: str, now: datetime
         return None
     key.last_used_at = now
     return await load_actor(session, user_id=key.user_id)
+
+
+def _require_admin(actor: Actor) -> None:
+    if actor.role is not Role.ADMIN:
+        raise Forbidden("admins only")
+
+
+async def list_users(session: AsyncSession, *, actor: Actor) -> list[User]:
+    """Every active account by role and email, for choosing who gets an API key."""
+    _require_admin(actor)
+    return list(await session.scalars(select(User).where(User.is_active.is_(True))
+                                      .order_by(User.role, User.email)))
+
+
+async def list_api_keys(session: AsyncSession, *, actor: Actor) -> list[tuple[ApiKey, User]]:
+    """Every API key with its owner, newest first (only prefixes, never the keys)."""
+    _require_admin(actor)
+    rows = await session.execute(select(ApiKey, User).join(User, User.id == ApiKey.user_id)
+                                 .order_by(ApiKey.created_at.desc(), ApiKey.id.desc()))
+    return [(key, user) for key, user in rows]

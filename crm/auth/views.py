@@ -36,11 +36,14 @@ async def login(request: web.Request) -> web.StreamResponse:
     form = await form_data(request)
     email = form.get("email", "").strip()
     next_url = _safe_next(form.get("next"))
-    try:
-        async with request.app[SESSIONS].begin() as db:
+    refused: LoginRefused | None = None
+    async with request.app[SESSIONS].begin() as db:
+        try:
             actor = await authenticate(db, email=email, password=form.get("password", ""),
                                        ip=request.remote, now=datetime.now(UTC))
-    except LoginRefused as refused:
+        except LoginRefused as error:
+            refused = error  # caught inside the transaction so the counted failure is kept
+    if refused is not None:
         status = 429 if refused.retry_after else 401
         response = aiohttp_jinja2.render_template(
             "login.html", request, {"email": email, "error": str(refused), "next": next_url},

@@ -11,7 +11,7 @@ from crm import audit
 from crm.auth.service import Actor
 from crm.enums import Role
 from crm.errors import Forbidden, Invalid, NotFound
-from crm.models import Client
+from crm.models import Agent, Client
 from crm.pagination import Page, paginate
 from crm.schemas import ClientIn
 
@@ -40,6 +40,14 @@ async def list_clients(session: AsyncSession, *, actor: Actor, search: str | Non
     return await paginate(session, query, page=page, per_page=per_page)
 
 
+async def client_choices(session: AsyncSession, *, actor: Actor, limit: int = 500
+                         ) -> list[Client]:
+    """The actor's clients by name, for the request form's list."""
+    rows = await session.scalars(_scope(actor).order_by(Client.last_name, Client.first_name,
+                                                        Client.id).limit(limit))
+    return list(rows)
+
+
 async def get_client(session: AsyncSession, *, actor: Actor, client_id: int) -> Client:
     """The client, or NotFound when it is missing or someone else's."""
     client = await session.scalar(_scope(actor).where(Client.id == client_id))
@@ -57,6 +65,8 @@ async def create_client(session: AsyncSession, *, actor: Actor, data: ClientIn,
         raise Forbidden("managers cannot create clients")
     if agent_id is None:
         raise Invalid.one("agent_id", "choose the agent this client belongs to")
+    if actor.role is Role.ADMIN and await session.get(Agent, agent_id) is None:
+        raise Invalid.one("agent_id", "no such agent")
     client = Client(agent_id=agent_id, created_at=now, **data.model_dump())
     session.add(client)
     await session.flush()

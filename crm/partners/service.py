@@ -24,12 +24,23 @@ def require_admin(actor: Actor) -> None:
         raise Forbidden("admins only")
 
 
+def _partners():
+    return (select(Organization).where(Organization.kind == OrganizationKind.PARTNER)
+            .order_by(Organization.name, Organization.id))
+
+
 async def list_organizations(session: AsyncSession, *, actor: Actor, page: int = 1,
                              per_page: int = 20) -> Page[Organization]:
     require_admin(actor)
-    query = (select(Organization).where(Organization.kind == OrganizationKind.PARTNER)
-             .order_by(Organization.name, Organization.id))
-    return await paginate(session, query, page=page, per_page=per_page)
+    return await paginate(session, _partners(), page=page, per_page=per_page)
+
+
+async def list_partners(session: AsyncSession, *, actor: Actor, page: int = 1,
+                        per_page: int = 20) -> Page[Organization]:
+    """A page of partner companies for admins, and for agents choosing whom to file for."""
+    if actor.role not in (Role.ADMIN, Role.AGENT):
+        raise Forbidden("only admins and agents list partner companies")
+    return await paginate(session, _partners(), page=page, per_page=per_page)
 
 
 async def partner_choices(session: AsyncSession) -> list[Organization]:
@@ -101,6 +112,22 @@ async def list_agents(session: AsyncSession, *, actor: Actor, page: int = 1,
     require_admin(actor)
     return await paginate(session, select(Agent).order_by(Agent.name, Agent.id), page=page,
                           per_page=per_page)
+
+
+async def agent_choices(session: AsyncSession, *, actor: Actor) -> list[Agent]:
+    """Every agent by name, for an admin's choice of whose client it is."""
+    require_admin(actor)
+    return list(await session.scalars(select(Agent).order_by(Agent.name, Agent.id)))
+
+
+async def manager_logins(session: AsyncSession, *, actor: Actor, organization_id: int
+                         ) -> dict[int, str]:
+    """The login email of each of the company's managers that has one."""
+    require_admin(actor)
+    rows = await session.execute(
+        select(User.manager_id, User.email).join(Manager, Manager.id == User.manager_id)
+        .where(Manager.organization_id == organization_id))
+    return {manager_id: email for manager_id, email in rows}
 
 
 async def create_agent(session: AsyncSession, *, actor: Actor, data: AgentIn,

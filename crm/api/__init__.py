@@ -1,0 +1,20 @@
+"""The JSON API under /api/v1: bearer keys, JSON errors, an OpenAPI document."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from crm.api import clients, keys, partners, requests
+from crm.api.auth import bearer_auth
+from crm.api.errors import api_errors
+from crm.api.http import V1
+from crm.api.openapi import openapi_json
+
+
+def add_api(app: web.Application) -> None:
+    """Mount every API route; its errors are JSON, and all but the document need a key."""
+    app.middlewares.append(api_errors)
+    app.middlewares.append(bearer_auth)
+    app.router.add_get(f"{V1}/openapi.json", openapi_json, name="api.openapi")
+    for module in (clients, requests, partners, keys):
+        app.router.add_routes(module.routes)

@@ -1,0 +1,75 @@
+"""Every answer under /api/ that is not a success: one JSON shape, naming the field at fault."""
+
+from __future__ import annotations
+
+import structlog
+from aiohttp import web
+
+from crm.errors import Conflict, Forbidden, Invalid, NotFound
+
+log = structlog.get_logger("crm.api")
+API_PREFIX = "/api/"
+CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+         405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid"}
+REALM = 'Bearer realm="api"'
+
+
+class BadRequest(Exception):
+    """The request itself is unreadable (400); `fields` names the part, usually `body`."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {text}" for name, text in fields.items()))
+        self.fields = fields
+
+
+class Unauthorized(Exception):
+    """No usable bearer key (401); `invalid` when a key was given but is unknown or revoked."""
+
+    def __init__(self, message: str, *, invalid: bool) -> None:
+        super().__init__(message)
+        self.invalid = invalid
+
+
+def error_response(status: int, message: str, fields: dict[str, str] | None = None, *,
+                   headers: dict[str, str] | None = None) -> web.Response:
+    """The one JSON shape of every API error."""
+    body = {"error": {"code": CODES.get(status, "server_error" if status >= 500 else "error"),
+                      "message": message, "fields": fields or {}}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _from_http(error: web.HTTPException) -> web.Response:
+    headers = {name: error.headers[name] for name in ("Allow", "WWW-Authenticate")
+               if name in error.headers}
+    message = {404: "there is no such API route", 405: "this route does not take that method",
+               413: "the body is too large"}.get(error.status, error.reason)
+    return error_response(error.status, message, headers=headers)
+
+
+@web.middleware
+async def api_errors(request: web.Request, handler) -> web.StreamResponse:
+    """Domain and HTTP errors of an API call become JSON; nothing escapes as an HTML page."""
+    if not request.path.startswith(API_PREFIX):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except Conflict as error:
+        return error_response(409, "the value is already taken", error.errors)
+    except Invalid as error:
+        return error_response(422, "check the fields named in `fields`", error.errors)
+    except BadRequest as error:
+        return error_response(400, "the request could not be read", error.fields)
+    except Unauthorized as error:
+        challenge = REALM + (', error="invalid_token"' if error.invalid else "")
+        return error_response(401, str(error), headers={"WWW-Authenticate": challenge})
+    except Forbidden as error:
+        return error_response(403, f"your role may not do this: {error}")
+    except NotFound:
+        return error_response(404, "there is nothing here, or it is not yours")
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        return _from_http(error)
+    except Exception:
+        log.exception("api_failed", method=request.method, path=request.path)
+        return error_response(500, "something went wrong on our side; it has been logged")

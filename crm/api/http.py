@@ -1,0 +1,111 @@
+"""Reading an API call (JSON body, path ids, query) and writing its answer."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from crm.api.errors import BadRequest
+from crm.api.schemas import MAX_ID
+from crm.errors import Invalid, NotFound
+from crm.pagination import PER_PAGE, clamp
+
+E = TypeVar("E", bound=Enum)
+V1 = "/api/v1"
+# Past this, OFFSET would overflow a 64-bit integer long before any list is that long.
+MAX_QUERY = 200
+
+
+def storable(text: str) -> bool:
+    """False for text no database column takes: NUL characters, lone surrogates."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+def _unstorable_field(data: Any) -> str | None:
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str) and not storable(value):
+            return path or "body"
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not storable(key):
+                    return path or "body"
+                stack.append((f"{path}.{key}" if path else key, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{index}" if path else str(index), item)
+                         for index, item in enumerate(value))
+    return None
+
+
+async def json_body(request: web.Request) -> Any:
+    """The decoded JSON body; BadRequest naming `body` when it is empty or not JSON."""
+    raw = await request.read()
+    if not raw.strip():
+        raise BadRequest({"body": "send a JSON object"})
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise BadRequest({"body": "this is not valid JSON"}) from None
+    field = _unstorable_field(data)
+    if field is not None:
+        raise Invalid.one(field, "contains characters that cannot be stored (NUL or broken "
+                                 "Unicode)")
+    return data
+
+
+def path_id(request: web.Request, name: str) -> int:
+    """A numeric id from the path (the route allows digits only); too large is not found."""
+    value = int(request.match_info[name])
+    if not 0 < value <= MAX_ID:
+        raise NotFound(f"{name} {value}")
+    return value
+
+
+def query_text(request: web.Request, name: str) -> str | None:
+    """A text query parameter (None when blank); Invalid naming it when unusable."""
+    value = request.query.get(name)
+    if value is None or not value.strip():
+        return None
+    if len(value) > MAX_QUERY or not storable(value):
+        raise Invalid.one(name, f"use at most {MAX_QUERY} ordinary characters")
+    return value
+
+
+def query_enum(request: web.Request, name: str, enum: type[E]) -> E | None:
+    """A query parameter that must be one of `enum`'s values (None when absent)."""
+    value = query_text(request, name)
+    if value is None:
+        return None
+    try:
+        return enum(value.strip())
+    except ValueError:
+        choices = ", ".join(member.value for member in enum)
+        raise Invalid.one(name, f"use one of: {choices}") from None
+
+
+def page_args(request: web.Request) -> dict[str, int]:
+    """`page` and `per_page` from the query; garbage falls back to the defaults, never fails."""
+    page, per_page = clamp(request.query.get("page", 1), request.query.get("per_page", PER_PAGE))
+    return {"page": page, "per_page": per_page}
+
+
+def url_for(request: web.Request, name: str, **parts: Any) -> str:
+    """The path of a named route, for Location headers."""
+    return str(request.app.router[name].url_for(
+        **{key: str(value) for key, value in parts.items()}))
+
+
+def respond(model: BaseModel, *, status: int = 200, location: str | None = None
+            ) -> web.Response:
+    """The model as the JSON answer."""
+    headers = {"Location": location} if location else None
+    return web.json_response(text=model.model_dump_json(), status=status, headers=headers)

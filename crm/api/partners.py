@@ -1,0 +1,87 @@
+"""Partner companies and their managers (admins; agents may list the companies)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from crm.api.auth import actor_of
+from crm.api.http import V1, json_body, page_args, path_id, respond, url_for
+from crm.api.openapi import PAGING, operation
+from crm.api.schemas import ManagerList, ManagerOut, OrganizationOut, OrganizationPage
+from crm.partners.service import (
+    add_manager,
+    create_organization,
+    get_organization,
+    list_managers,
+    list_partners,
+)
+from crm.schemas import ManagerIn, OrganizationIn, parse
+from ivr.keys import SESSIONS
+
+routes = web.RouteTableDef()
+ONE = V1 + r"/organizations/{organization_id:\d+}"
+ADMINS = "Admins only."
+
+
+@routes.get(f"{V1}/organizations", name="api.organizations.list")
+@operation("List partner companies", tag="organizations", answer=OrganizationPage,
+           query=PAGING, description="Admins, and agents choosing whom to file a request for.")
+async def list_(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as db:
+        page = await list_partners(db, actor=actor_of(request), **page_args(request))
+    return respond(OrganizationPage.model_validate(page, from_attributes=True))
+
+
+@routes.post(f"{V1}/organizations", name="api.organizations.create")
+@operation("Add a partner company", tag="organizations", answer=OrganizationOut, status=201,
+           body=OrganizationIn, location=True, errors=(409,),
+           description=ADMINS + " The INN is checked (10 or 12 digits with check digits) and "
+                                "must be new.")
+async def create(request: web.Request) -> web.Response:
+    data = parse(OrganizationIn, await json_body(request))
+    async with request.app[SESSIONS].begin() as db:
+        organization = await create_organization(db, actor=actor_of(request), data=data,
+                                                 now=datetime.now(UTC))
+    return respond(OrganizationOut.model_validate(organization), status=201,
+                   location=url_for(request, "api.organizations.get",
+                                    organization_id=organization.id))
+
+
+@routes.get(ONE, name="api.organizations.get")
+@operation("One partner company", tag="organizations", answer=OrganizationOut,
+           description=ADMINS)
+async def get(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as db:
+        organization = await get_organization(db, actor=actor_of(request),
+                                              organization_id=path_id(request,
+                                                                      "organization_id"))
+    return respond(OrganizationOut.model_validate(organization))
+
+
+@routes.get(ONE + "/managers", name="api.managers.list")
+@operation("A partner company's managers", tag="organizations", answer=ManagerList,
+           description=ADMINS)
+async def managers(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as db:
+        found = await list_managers(db, actor=actor_of(request),
+                                    organization_id=path_id(request, "organization_id"))
+        items = [ManagerOut.of(manager, [phone.phone for phone in manager.phones])
+                 for manager in found]
+    return respond(ManagerList(items=items))
+
+
+@routes.post(ONE + "/managers", name="api.managers.create")
+@operation("Add a manager to a partner company", tag="organizations", answer=ManagerOut,
+           status=201, body=ManagerIn, errors=(409,),
+           description=ADMINS + " Phones are stored in E.164; each may belong to one manager "
+                                "only (409 naming `phones`). The IVR knows a manager by them.")
+async def add(request: web.Request) -> web.Response:
+    organization_id = path_id(request, "organization_id")
+    data = parse(ManagerIn, await json_body(request))
+    async with request.app[SESSIONS].begin() as db:
+        manager = await add_manager(db, actor=actor_of(request),
+                                    organization_id=organization_id, data=data,
+                                    now=datetime.now(UTC))
+    return respond(ManagerOut.of(manager, data.phones), status=201)

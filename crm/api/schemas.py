@@ -1,0 +1,204 @@
+"""What the JSON API accepts beyond the shared inputs, and everything it answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from crm.enums import CallOutcome, RequestStatus
+from crm.models import Manager
+from crm.requests.service import CallRow, RequestRow
+from crm.schemas import ClientIn, RequestIn
+
+# Ids are 32-bit integers in PostgreSQL; a larger one could never exist, so it never reaches SQL.
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Field(gt=0, le=MAX_ID)]
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite hands timestamps back without their zone; they were stored in UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
+
+
+class NewClient(ClientIn):
+    agent_id: Id | None = Field(None, description="Admins only: the agent the client "
+                                                  "belongs to. Ignored for an agent's key.")
+
+    def client_in(self) -> ClientIn:
+        return ClientIn.model_validate(self.model_dump(exclude={"agent_id"}))
+
+
+class NewRequest(RequestIn):
+    client_id: Id
+    organization_id: Id = Field(description="A partner company (GET /api/v1/organizations).")
+
+
+class NewApiKey(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    user_id: Id
+    name: str = Field(min_length=1, max_length=100, description="Who will use the key.")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ErrorBody(_Out):
+    code: str = Field(description="invalid, conflict, bad_request, unauthorized, forbidden, "
+                                  "not_found, method_not_allowed, too_large or server_error")
+    message: str
+    fields: dict[str, str] = Field(description="Each offending field (or `body`) and what is "
+                                               "wrong with it; empty when no field is at fault.")
+
+
+class ErrorOut(_Out):
+    error: ErrorBody
+
+
+class _Page(_Out):
+    page: int
+    per_page: int
+    total: int
+    pages: int
+
+
+class ClientOut(_Out):
+    id: int
+    agent_id: int
+    first_name: str
+    last_name: str
+    phone: str
+    email: str | None
+    street: str | None
+    house: str | None
+    postal_code: str | None
+    city: str | None
+    created_at: Timestamp
+
+
+class ClientPage(_Page):
+    items: list[ClientOut]
+
+
+class ClientRef(_Out):
+    id: int
+    first_name: str
+    last_name: str
+
+
+class OrganizationRef(_Out):
+    id: int
+    name: str
+
+
+class RequestOut(_Out):
+    number: str
+    status: RequestStatus
+    product: str
+    comment: str | None
+    agent_id: int
+    client: ClientRef
+    organization: OrganizationRef
+    created_at: Timestamp
+    closed_at: Timestamp | None
+    last_call_at: Timestamp | None
+    last_outcome: CallOutcome | None
+
+    @classmethod
+    def of(cls, row: RequestRow) -> RequestOut:
+        request = row.request
+        return cls(number=request.number, status=request.status, product=request.product,
+                   comment=request.comment, agent_id=request.agent_id,
+                   client=ClientRef.model_validate(row.client),
+                   organization=OrganizationRef.model_validate(row.organization),
+                   created_at=request.created_at, closed_at=request.closed_at,
+                   last_call_at=row.last_call_at, last_outcome=row.last_outcome)
+
+
+class RequestPage(_Page):
+    items: list[RequestOut]
+
+
+class PartnerRequestOut(_Out):
+    """A request as its partner company's manager sees it: no contact details."""
+
+    number: str
+    product: str
+    client_first_name: str
+    city: str | None
+    created_at: Timestamp
+
+
+class PartnerRequestPage(_Page):
+    items: list[PartnerRequestOut]
+
+
+class CallOut(_Out):
+    """One call about a request; the caller's and the client's numbers are never shown."""
+
+    started_at: Timestamp
+    ended_at: Timestamp | None
+    manager_name: str | None
+    organization_name: str | None
+    outcome: CallOutcome | None
+    bridged_seconds: int
+
+    @classmethod
+    def of(cls, row: CallRow) -> CallOut:
+        call = row.call
+        return cls(started_at=call.started_at, ended_at=call.ended_at,
+                   manager_name=row.manager_name, organization_name=row.organization_name,
+                   outcome=call.outcome, bridged_seconds=call.bridged_seconds)
+
+
+class CallList(_Out):
+    items: list[CallOut]
+
+
+class OrganizationOut(_Out):
+    id: int
+    name: str
+    inn: str | None
+    created_at: Timestamp
+
+
+class OrganizationPage(_Page):
+    items: list[OrganizationOut]
+
+
+class ManagerOut(_Out):
+    id: int
+    organization_id: int
+    name: str
+    phones: list[str]
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, manager: Manager, phones: list[str]) -> ManagerOut:
+        return cls(id=manager.id, organization_id=manager.organization_id, name=manager.name,
+                   phones=phones, created_at=manager.created_at)
+
+
+class ManagerList(_Out):
+    items: list[ManagerOut]
+
+
+class ApiKeyOut(_Out):
+    id: int
+    user_id: int
+    name: str
+    prefix: str = Field(description="The key's first characters, to tell keys apart.")
+    created_at: Timestamp
+    last_used_at: Timestamp | None
+    revoked_at: Timestamp | None
+
+
+class IssuedApiKey(ApiKeyOut):
+    key: str = Field(description="The bearer key itself. Shown only in this answer; the "
+                                 "service keeps its hash alone.")

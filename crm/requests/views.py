@@ -1,0 +1,130 @@
+"""Request pages: the list, filing, the request's page with its calls, close/reopen/repeat."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from crm.clients.service import client_choices
+from crm.enums import RequestStatus, Role
+from crm.errors import Invalid
+from crm.pages import field_errors, flash, page_arg, render
+from crm.partners.service import partner_choices
+from crm.requests.service import (
+    create_request,
+    get_request,
+    list_requests,
+    repeat_request,
+    request_calls,
+    set_status,
+)
+from crm.schemas import RequestIn, parse
+from crm.web import actor_of, form_data, redirect, requires
+from ivr.keys import SESSIONS
+
+FIELDS = ("client_id", "organization_id", "product", "comment")
+NUMBER = r"{number:\d{8}}"
+
+
+@requires(Role.AGENT, Role.ADMIN)
+async def request_list(request: web.Request) -> web.StreamResponse:
+    status = request.query.get("status", "")
+    chosen = RequestStatus(status) if status in set(RequestStatus) else None
+    async with request.app[SESSIONS]() as db:
+        requests = await list_requests(db, actor=actor_of(request), status=chosen,
+                                       page=page_arg(request))
+    return await render(request, "requests_list.html", {
+        "requests": requests, "status": chosen, "statuses": list(RequestStatus),
+        "query": {"status": chosen.value} if chosen else {}})
+
+
+async def _form(request: web.Request, *, values: dict[str, str],
+                errors: dict[str, str] | None = None, status: int = 200) -> web.Response:
+    async with request.app[SESSIONS]() as db:
+        clients = await client_choices(db, actor=actor_of(request))
+        partners = await partner_choices(db)
+    return await render(request, "request_form.html", {
+        "values": values, "errors": errors or {}, "clients": clients, "partners": partners},
+        status=status)
+
+
+@requires(Role.AGENT, Role.ADMIN)
+async def request_new(request: web.Request) -> web.StreamResponse:
+    return await _form(request, values={"client_id": request.query.get("client_id", "")})
+
+
+@requires(Role.AGENT, Role.ADMIN)
+async def request_create(request: web.Request) -> web.StreamResponse:
+    form = await form_data(request)
+    values = {name: form.get(name, "") for name in FIELDS}
+    try:
+        data = parse(RequestIn, values)
+        async with request.app[SESSIONS].begin() as db:
+            filed = await create_request(db, actor=actor_of(request), data=data,
+                                         now=datetime.now(UTC))
+    except Invalid as invalid:
+        return await _form(request, values=values, errors=field_errors(invalid), status=400)
+    await flash(request, f"Request {filed.number} filed. Give this number to the partner.")
+    raise redirect(request, "requests.detail", number=filed.number)
+
+
+async def _detail(request: web.Request, *, error: str | None = None,
+                  status: int = 200) -> web.Response:
+    actor = actor_of(request)
+    number = request.match_info["number"]
+    async with request.app[SESSIONS]() as db:
+        row = await get_request(db, actor=actor, number=number)
+        calls = await request_calls(db, actor=actor, number=number)
+    return await render(request, "request_detail.html",
+                        {"row": row, "calls": calls, "error": error}, status=status)
+
+
+@requires(Role.AGENT, Role.ADMIN)
+async def request_detail(request: web.Request) -> web.StreamResponse:
+    return await _detail(request)
+
+
+async def _set_status(request: web.Request, status: RequestStatus) -> None:
+    async with request.app[SESSIONS].begin() as db:
+        await set_status(db, actor=actor_of(request), number=request.match_info["number"],
+                         status=status, now=datetime.now(UTC))
+
+
+@requires(Role.AGENT, Role.ADMIN)
+async def request_close(request: web.Request) -> web.StreamResponse:
+    form = await form_data(request)
+    if form.get("confirm") != "yes":
+        return await _detail(request, status=400,
+                             error="Tick “Yes, close it” to confirm closing the request.")
+    await _set_status(request, RequestStatus.CLOSED)
+    await flash(request, "Request closed: partner managers can no longer call the client "
+                         "about it.")
+    raise redirect(request, "requests.detail", number=request.match_info["number"])
+
+
+@requires(Role.AGENT, Role.ADMIN)
+async def request_reopen(request: web.Request) -> web.StreamResponse:
+    await _set_status(request, RequestStatus.OPEN)
+    await flash(request, "Request reopened: the partner can call the client again.")
+    raise redirect(request, "requests.detail", number=request.match_info["number"])
+
+
+@requires(Role.AGENT, Role.ADMIN)
+async def request_repeat(request: web.Request) -> web.StreamResponse:
+    number = request.match_info["number"]
+    async with request.app[SESSIONS].begin() as db:
+        repeated = await repeat_request(db, actor=actor_of(request), number=number,
+                                        now=datetime.now(UTC))
+    await flash(request, f"New request {repeated.number} filed as a repeat of {number}.")
+    raise redirect(request, "requests.detail", number=repeated.number)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/requests", request_list, name="requests.list")
+    app.router.add_get("/requests/new", request_new, name="requests.new")
+    app.router.add_post("/requests/new", request_create, name="requests.create")
+    app.router.add_get(f"/requests/{NUMBER}", request_detail, name="requests.detail")
+    app.router.add_post(f"/requests/{NUMBER}/close", request_close, name="requests.close")
+    app.router.add_post(f"/requests/{NUMBER}/reopen", request_reopen, name="requests.reopen")
+    app.router.add_post(f"/requests/{NUMBER}/repeat", request_repeat, name="requests.repeat")

@@ -1,0 +1,232 @@
+"""The OpenAPI document: complete, built from the pydantic models, and true to the server."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections.abc import Callable
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.errors import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from crm.api.openapi import REF
+from crm.api.schemas import ClientOut, ErrorOut, NewClient
+from ivr.simulator import ScriptedCaller
+from tests.api_helpers import ADMIN, AGENT, MANAGER, NEW_CLIENT, account_actor, issue_key
+from tests.helpers import ANNA, open_polis
+
+pytest_plugins = ("tests.api_fixtures",)
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_schema_conformance]
+EXAMPLES = 12
+ROLES = {"agent": AGENT, "admin": ADMIN, "manager": MANAGER}
+
+
+@pytest.fixture
+async def document(apis) -> dict:
+    reply = await apis.with_key(None).get("/api/v1/openapi.json")
+    assert reply.status == 200
+    return reply.json
+
+
+def operations(document: dict):
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            yield method.upper(), path, operation
+
+
+async def test_document_covers_every_api_route_of_the_server(server, document):
+    routes = {(route.method, route.resource.canonical) for route in server.app.router.routes()
+              if (route.name or "").startswith("api.") and route.method != "HEAD"}
+    assert {(method, path) for method, path, _ in operations(document)} == routes
+    assert len(routes) == 20
+
+
+async def test_every_keyed_operation_documents_its_errors(document):
+    assert document["openapi"] == "3.1.0"
+    assert document["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer", "description": "An API key."}
+    for method, path, operation in operations(document):
+        codes = set(operation["responses"])
+        if path.endswith("openapi.json"):
+            assert operation["security"] == [] and codes == {"200"}
+            continue
+        assert {"401", "403"} <= codes, (method, path)
+        assert ("404" in codes) == ("{" in path), (method, path)
+        assert ("requestBody" in operation) == ({"400", "422"} <= codes), (method, path)
+        error = operation["responses"]["401"]["content"]["application/json"]["schema"]
+        assert error == {"$ref": "#/components/schemas/ErrorOut"}
+
+
+async def test_creations_document_201_with_location(document):
+    created = {(method, path) for method, path, operation in operations(document)
+               if "Location" in operation["responses"].get("201", {}).get("headers", {})}
+    assert created == {("POST", "/api/v1/clients"), ("POST", "/api/v1/requests"),
+                       ("POST", "/api/v1/requests/{number}/repeat"),
+                       ("POST", "/api/v1/organizations")}
+
+
+async def test_component_schemas_are_the_pydantic_models(document):
+    schemas = document["components"]["schemas"]
+    for model, mode in ((NewClient, "validation"), (ClientOut, "serialization"),
+                        (ErrorOut, "serialization")):
+        expected = model.model_json_schema(ref_template=REF, mode=mode)
+        expected.pop("$defs", None)
+        assert schemas[model.__name__] == expected
+
+
+async def test_parameters_and_bodies_are_documented(document):
+    listing = document["paths"]["/api/v1/requests"]["get"]
+    assert [p["name"] for p in listing["parameters"]] == ["status", "page", "per_page"]
+    create = document["paths"]["/api/v1/clients"]["post"]["requestBody"]
+    assert create["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/NewClient"}
+    managers = document["paths"]["/api/v1/organizations/{organization_id}/managers"]["post"]
+    assert "409" in managers["responses"]
+
+
+def fuzz_one(operation, mode: GenerationMode, key: str, http: requests.Session,
+             base_url: str) -> None:
+    """Call `operation` with generated data as the key's user; raise on the first failure."""
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(generation_mode=mode,
+                                      headers={"Authorization": f"Bearer {key}"}))
+    def check(case) -> None:
+        response = case.call(base_url=base_url, session=http)
+        case.validate_response(response, checks=CHECKS)
+
+    check()
+
+
+def fuzz(document: dict, base_url: str, fresh_key: Callable[[str], str]) -> list[str]:
+    """Every operation, as every role, with valid and invalid data; the failures found."""
+    schema = schemathesis.openapi.from_dict(document)
+    failures = []
+    with requests.Session() as http:
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            for role in ROLES:
+                # A fresh key per operation: fuzzing the revoke call may revoke the last one.
+                key = fresh_key(role)
+                for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                    try:
+                        fuzz_one(operation, mode, key, http, base_url)
+                    except Unsatisfiable:
+                        assert mode is GenerationMode.NEGATIVE  # nothing there to make invalid
+                    except (AssertionError, FailureGroup) as error:
+                        failures.append(f"{operation.label} as {role} ({mode.value}): {error}")
+    return failures
+
+
+async def run_fuzz(server, sessions, document: dict) -> list[str]:
+    loop = asyncio.get_running_loop()
+
+    def fresh_key(role: str) -> str:
+        return asyncio.run_coroutine_threadsafe(issue_key(sessions, ROLES[role]), loop).result()
+
+    # Schemathesis sends with blocking `requests`: a thread keeps this loop free to serve them.
+    return await asyncio.to_thread(fuzz, document, str(server.make_url("")).rstrip("/"),
+                                   fresh_key)
+
+
+async def test_fuzzed_calls_never_fail_and_match_the_document(server, document, sessions):
+    started = time.monotonic()
+    failures = await run_fuzz(server, sessions, document)
+    assert not failures, "\n\n".join(failures)
+    assert time.monotonic() - started < 120
+
+
+def _undocumented_422(document: dict) -> dict:
+    operation = copy.deepcopy(document["paths"]["/api/v1/clients"]["post"])
+    del operation["responses"]["422"]
+    return {"/api/v1/clients": {"post": operation}}
+
+
+def _total_as_text(document: dict) -> dict:
+    document["components"]["schemas"]["ClientPage"]["properties"]["total"] = {"type": "string"}
+    return {"/api/v1/clients": {"get": document["paths"]["/api/v1/clients"]["get"]}}
+
+
+@pytest.mark.parametrize("tamper", [_undocumented_422, _total_as_text])
+async def test_fuzzing_catches_a_document_that_lies(server, document, sessions, tamper):
+    lying = copy.deepcopy(document)
+    lying["paths"] = tamper(lying)
+    failures = await run_fuzz(server, sessions, lying)
+    assert failures and all("/api/v1/clients" in failure for failure in failures)
+
+
+def walk_every_success(document: dict, base_url: str, keys: dict[str, str], number: str,
+                       user_id: int) -> list[tuple[str, int]]:
+    """Each operation once with good data, each answer checked against the document."""
+    schema = schemathesis.openapi.from_dict(document)
+    seen = []
+
+    with requests.Session() as http:
+        def call(role: str, method: str, path: str, expected: int, **parts) -> dict:
+            case = schema[path][method].Case(
+                headers={"Authorization": f"Bearer {keys[role]}"}, **parts)
+            response = case.call(base_url=base_url, session=http)
+            case.validate_response(response, checks=CHECKS)
+            assert response.status_code == expected, (method, path, response.text)
+            seen.append((f"{method} {path}", response.status_code))
+            return response.json()
+
+        client = call("agent", "POST", "/api/v1/clients", 201, body=NEW_CLIENT)
+        one = {"client_id": client["id"]}
+        call("agent", "GET", "/api/v1/clients", 200, query={"search": "olga", "per_page": 5})
+        call("agent", "GET", "/api/v1/clients/{client_id}", 200, path_parameters=one)
+        call("agent", "PUT", "/api/v1/clients/{client_id}", 200, path_parameters=one,
+             body={**NEW_CLIENT, "city": "Tula"})
+        partner = call("admin", "POST", "/api/v1/organizations", 201,
+                       body={"name": "Volga Leasing", "inn": "7728168971"})
+        org = {"organization_id": partner["id"]}
+        call("agent", "GET", "/api/v1/organizations", 200)
+        call("admin", "GET", "/api/v1/organizations/{organization_id}", 200, path_parameters=org)
+        call("admin", "POST", "/api/v1/organizations/{organization_id}/managers", 201,
+             path_parameters=org, body={"name": "Vera Lis", "phones": ["+79160000007"]})
+        call("admin", "GET", "/api/v1/organizations/{organization_id}/managers", 200,
+             path_parameters=org)
+        filed = call("agent", "POST", "/api/v1/requests", 201, body={
+            "client_id": client["id"], "organization_id": partner["id"], "product": "Leasing"})
+        call("agent", "GET", "/api/v1/requests", 200, query={"status": "open"})
+        for suffix in ("", "/calls"):
+            call("agent", "GET", "/api/v1/requests/{number}" + suffix, 200,
+                 path_parameters={"number": number})
+        mine = {"number": filed["number"]}
+        call("agent", "POST", "/api/v1/requests/{number}/close", 200, path_parameters=mine)
+        call("agent", "POST", "/api/v1/requests/{number}/reopen", 200, path_parameters=mine)
+        call("agent", "POST", "/api/v1/requests/{number}/repeat", 201, path_parameters=mine)
+        call("manager", "GET", "/api/v1/partner/requests", 200)
+        issued = call("admin", "POST", "/api/v1/api-keys", 201,
+                      body={"user_id": user_id, "name": "site"})
+        call("admin", "POST", "/api/v1/api-keys/{key_id}/revoke", 200,
+             path_parameters={"key_id": issued["id"]})
+        call("agent", "GET", "/api/v1/openapi.json", 200)
+    return seen
+
+
+async def test_every_success_answer_matches_the_document(server, document, sessions, demo,
+                                                         simulator):
+    number = open_polis(demo)["number"]
+    await simulator.call(ScriptedCaller([f"{number}#"], talk_seconds=30), from_number=ANNA)
+    keys = {role: await issue_key(sessions, email) for role, email in ROLES.items()}
+    user_id = (await account_actor(sessions, MANAGER)).user_id
+    seen = await asyncio.to_thread(walk_every_success, document,
+                                   str(server.make_url("")).rstrip("/"), keys, number, user_id)
+    assert {operation for operation, _ in seen} == {
+        f"{method} {path}" for method, path, _ in operations(document)}
