@@ -142,21 +142,23 @@ def _create_admin(config: Config, args: argparse.Namespace) -> int:
 
     password = args.password or getpass.getpass("password for the new admin: ")
 
-    async def run() -> None:
+    async def run() -> str:
         engine = create_engine(config.database_url)
         try:
             async with create_sessionmaker(engine).begin() as session:
-                await create_user(session, email=args.email, name=args.name,
-                                  password=password, role=Role.ADMIN, now=datetime.now(UTC))
+                user = await create_user(session, email=args.email, name=args.name,
+                                         password=password, role=Role.ADMIN,
+                                         now=datetime.now(UTC))
+                return user.email
         finally:
             await engine.dispose()
 
     try:
-        asyncio.run(run())
+        email = asyncio.run(run())
     except Invalid as error:
         print(f"ivr create-admin: {error}", file=sys.stderr)
         return 2
-    print(f"admin {args.email} created")
+    print(f"admin {email} created")
     return 0
 
 

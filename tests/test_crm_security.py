@@ -1,0 +1,71 @@
+"""Session cookie flags, throttling by IP address, and the first admin from the command line."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from crm.auth.throttle import SLOW_AFTER
+from ivr.app import create_app
+from tests.conftest import make_config
+from tests.crm_client import AGENT, has_text
+from tests.helpers import signed_post
+from tests.test_cli import cli_env, run
+
+pytest_plugins = ("tests.crm_fixtures",)
+
+
+def session_cookie(headers) -> str:
+    cookies = [value for value in headers.getall("Set-Cookie", [])
+               if value.startswith("ivr_session=")]
+    assert len(cookies) == 1, headers
+    return cookies[0].lower()
+
+
+async def test_session_cookie_is_httponly_and_samesite_but_not_secure_over_http(server, http):
+    async with http.get(server.make_url("/login")) as reply:
+        cookie = session_cookie(reply.headers)
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert "secure" not in cookie.replace("samesite", "")
+
+
+async def test_session_cookie_is_secure_when_served_over_https(aiohttp_server, database_url,
+                                                                engine, http):
+    config = make_config(database_url, public_url="https://crm.example.com")
+    server = await aiohttp_server(create_app(config))
+    async with http.get(server.make_url("/login")) as reply:
+        cookie = session_cookie(reply.headers)
+    assert "; secure" in cookie and "httponly" in cookie
+
+
+async def test_webhooks_set_no_session_cookie(server, http, demo):
+    status, _, _ = await signed_post(http, str(server.make_url("")), "/ivr/voice",
+                                     {"CallSid": "CA" + "1" * 32, "From": "+79990000001"})
+    async with http.get(server.make_url("/healthz")) as reply:
+        assert "Set-Cookie" not in reply.headers
+    assert status == 200
+    assert not [cookie for cookie in http.cookie_jar if cookie.key == "ivr_session"]
+
+
+async def test_failures_on_many_accounts_from_one_address_lock_that_address(browser):
+    user = await browser()
+    for attempt in range(SLOW_AFTER):
+        assert (await user.login(f"guess{attempt}@example.com", "wrong")).status == 401
+    locked = await user.login(f"guess{SLOW_AFTER}@example.com", "wrong")
+    assert locked.status == 429
+    refused = await user.login(*AGENT)
+    assert refused.status == 429
+    assert has_text(refused.text, "Too many failed logins. Try again in")
+
+
+def test_create_admin_makes_an_admin_once_and_names_bad_fields(tmp_path):
+    env = cli_env(tmp_path)
+    assert run(env, "migrate").returncode == 0
+    made = run(env, "create-admin", "--email", "Root@Example.com", "--password", "long-enough")
+    assert made.returncode == 0 and "root@example.com created" in made.stdout
+    again = run(env, "create-admin", "--email", "root@example.com", "--password", "long-enough")
+    assert again.returncode == 2 and "email" in again.stderr
+    short = run(env, "create-admin", "--email", "two@example.com", "--password", "short")
+    assert short.returncode == 2 and "password" in short.stderr
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as db:
+        rows = db.execute("SELECT email, role FROM users").fetchall()
+    assert rows == [("root@example.com", "admin")]
