@@ -61,3 +61,20 @@ async def test_next_never_leaves_the_site(browser):
     reply = await user.submit("/login", {"email": AGENT[0], "password": AGENT[1],
                                          "next": "//evil.example.com/"})
     assert reply.path == "/requests"
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example", "/\\evil.example", "https://evil.example/",
+                                    "/%2F/evil.example"])
+async def test_next_with_tricks_still_stays_on_the_site(browser, target):
+    user = await browser()
+    reply = await user.submit("/login", {"email": AGENT[0], "password": AGENT[1],
+                                         "next": target}, follow=False)
+    assert reply.status == 303
+    assert reply.location == "/requests"
+
+
+async def test_next_to_a_page_of_the_site_is_followed(browser):
+    user = await browser()
+    reply = await user.submit("/login", {"email": AGENT[0], "password": AGENT[1],
+                                         "next": "/requests?status=closed"}, follow=False)
+    assert reply.location == "/requests?status=closed"

@@ -53,10 +53,10 @@ async def test_status_filter_shows_only_that_status(agent, demo):
 
 
 async def test_long_list_pages_keep_the_status_filter(agent, sessions):
+    data = RequestIn(client_id=await client_id(sessions, phone=IVAN["phone"]),
+                     organization_id=await polis_id(sessions), product="Loan")
     async with sessions.begin() as session:
         actor = await account_actor(session, AGENT[0])
-        data = RequestIn(client_id=await client_id(sessions, phone=IVAN["phone"]),
-                         organization_id=await polis_id(sessions), product="Loan")
         for _ in range(20):
             await create_request(session, actor=actor, data=data, now=datetime.now(UTC))
     first = await agent.get("/requests?status=open")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session, new_session
+from yarl import URL
 
 from crm.auth.service import LoginRefused, authenticate
 from crm.web import ACTOR, CSRF_FIELD, form_data, home_url
@@ -14,10 +15,17 @@ from ivr.keys import SESSIONS
 
 
 def _safe_next(value: str | None) -> str | None:
-    """Only local paths: never send a user to another site after login."""
-    if value and value.startswith("/") and not value.startswith("//"):
-        return value
-    return None
+    """Only a path of this site: never send a user to another site after login."""
+    if not value or any(char in value for char in "\\\t\r\n") or len(value) > 2000:
+        return None
+    try:
+        url = URL(value)
+    except ValueError:
+        return None
+    if url.scheme or url.host is not None or not url.path.startswith("/") or \
+            url.path.startswith("//"):
+        return None
+    return str(URL.build(path=url.path, query=url.query_string))
 
 
 async def index(request: web.Request) -> web.StreamResponse:

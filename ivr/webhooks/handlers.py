@@ -32,9 +32,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _live_call(session: AsyncSession, call_sid: str) -> Call:
+async def _live_call(session: AsyncSession, call_sid: str, *,
+                     allow_ended: bool = False) -> Call:
+    """The manager's call this step belongs to; UnknownCall if there is none (or it ended)."""
     call = await calls.get_call(session, call_sid=call_sid) if call_sid else None
-    if call is None or call.manager_id is None or call.ended_at is not None:
+    if call is None or call.manager_id is None or (
+            call.ended_at is not None and not allow_ended):
         raise UnknownCall(call_sid)
     return call
 
@@ -112,16 +115,23 @@ async def dial_result(request: web.Request) -> web.Response:
     event = DialEvent.parse(await request.post())
     ctx, now = flow_context(request), _now()
     async with request.app[SESSIONS].begin() as session:
-        call = await calls.get_call(session, call_sid=event.call_sid) if event.call_sid else None
-        if call is None or call.manager_id is None:
-            raise UnknownCall(event.call_sid)
+        call = await _live_call(session, event.call_sid, allow_ended=True)
         step = flow.dial_finished(ctx, state_of(call), dial_status=event.dial_status,
                                   talk_seconds=event.talk_seconds,
                                   client_accepted=call.client_accepted)
         call.dial_status = event.dial_status
-        if step.state.outcome is CallOutcome.BRIDGED:
-            call.bridged_seconds += event.talk_seconds
         call.client_accepted = False
+        bridged = step.state.outcome is CallOutcome.BRIDGED
+        if bridged:
+            call.bridged_seconds += event.talk_seconds
+        if call.ended_at is not None:
+            # The status callback came first: the caller is gone. Keep what the bridge tells
+            # about the conversation; the call's state is final and stays as it is.
+            if bridged:
+                call.outcome = CallOutcome.BRIDGED
+            await calls.add_event(session, call, step="dial_result", now=now,
+                                  result=f"after_end:{step.result}")
+            return twiml(VoiceResponse())
         await _record(session, call, step, name="dial_result", digits=None, now=now)
     return twiml(step.twiml)
 
