@@ -27,8 +27,25 @@ def normalize_phone(value: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def storable(text: str) -> bool:
+    """False for text no database column takes: NUL characters, lone surrogates."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 class _Input(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and not storable(text) for text in texts):
+            raise ValueError("contains characters that cannot be stored (NUL or broken Unicode)")
+        return value
 
 
 def _blank_to_none(value: Any) -> Any:

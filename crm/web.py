@@ -155,8 +155,17 @@ def redirect(request: web.Request, name: str, **parts: Any) -> web.HTTPSeeOther:
         **{key: str(value) for key, value in parts.items()}))
 
 
+def client_address(request: web.Request) -> str | None:
+    """The browser's address: behind a trusted proxy, the hop that proxy added last."""
+    if request.app[CONFIG].trust_proxy:
+        hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
+        if hops[-1]:
+            return hops[-1]
+    return request.remote
+
+
 async def form_data(request: web.Request) -> dict[str, str]:
-    """The posted form as plain strings (without the CSRF field)."""
+    """The posted form as plain strings (without the CSRF field and NUL characters)."""
     form = await request.post()
-    return {key: value for key, value in form.items()
+    return {key: value.replace("\x00", "") for key, value in form.items()
             if isinstance(value, str) and key != CSRF_FIELD}

@@ -35,9 +35,10 @@ class Reply:
 class CrmClient:
     """One browser: its own cookies, forms posted with the token read from their page."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, *, headers: dict[str, str] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                          headers=headers)
 
     async def close(self) -> None:
         await self.http.close()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from crm.auth.throttle import SLOW_AFTER
 from ivr.app import create_app
 from tests.conftest import make_config
-from tests.crm_client import AGENT, has_text
+from tests.crm_client import AGENT, CrmClient, has_text
 from tests.helpers import signed_post
 from tests.test_cli import cli_env, run
 
@@ -69,3 +71,49 @@ def test_create_admin_makes_an_admin_once_and_names_bad_fields(tmp_path):
     with sqlite3.connect(tmp_path / "cli.sqlite3") as db:
         rows = db.execute("SELECT email, role FROM users").fetchall()
     assert rows == [("root@example.com", "admin")]
+
+
+async def test_behind_a_trusted_proxy_each_browser_address_is_throttled_apart(
+    aiohttp_server, database_url, demo
+):
+    server = await aiohttp_server(create_app(make_config(database_url, trust_proxy=True)))
+    base = str(server.make_url(""))
+    guesser = CrmClient(base, headers={"X-Forwarded-For": "198.51.100.7"})
+    colleague = CrmClient(base, headers={"X-Forwarded-For": "10.0.0.1, 203.0.113.9"})
+    try:
+        for attempt in range(SLOW_AFTER + 1):
+            await guesser.login(f"guess{attempt}@example.com", "wrong")
+        assert (await guesser.login(*AGENT)).status == 429
+        assert (await colleague.login(*AGENT)).path == "/requests"
+    finally:
+        await guesser.close()
+        await colleague.close()
+
+
+@pytest.mark.parametrize("email", ["agent@example.com\x00", "a" * 400 + "@example.com"])
+async def test_odd_login_emails_are_refused_not_crashed(browser, email):
+    reply = await (await browser()).login(email, "whatever")
+    assert reply.status == 401 and "Wrong email or password." in reply.text
+
+
+async def test_a_nul_character_typed_into_a_form_is_dropped_not_a_crash(agent, sessions):
+    from sqlalchemy import select
+
+    from crm.models import Client
+
+    reply = await agent.submit("/clients/new", {"first_name": "An\x00na", "last_name": "Nul",
+                                                "phone": "+79161230000"})
+    assert reply.status == 200 and reply.path == "/clients"
+    async with sessions() as session:
+        names = list(await session.scalars(select(Client.first_name)
+                                           .where(Client.last_name == "Nul")))
+    assert names == ["Anna"]
+
+
+def test_input_schemas_name_a_field_with_unstorable_text():
+    from crm.errors import Invalid
+    from crm.schemas import ClientIn, parse
+
+    with pytest.raises(Invalid) as refused:
+        parse(ClientIn, {"first_name": "An\x00na", "last_name": "\ud800", "phone": "+79161230000"})
+    assert set(refused.value.errors) == {"first_name", "last_name"}

@@ -13,20 +13,12 @@ from crm.api.errors import BadRequest
 from crm.api.schemas import MAX_ID
 from crm.errors import Invalid, NotFound
 from crm.pagination import PER_PAGE, clamp
+from crm.schemas import storable
 
 E = TypeVar("E", bound=Enum)
 V1 = "/api/v1"
 # Past this, OFFSET would overflow a 64-bit integer long before any list is that long.
 MAX_QUERY = 200
-
-
-def storable(text: str) -> bool:
-    """False for text no database column takes: NUL characters, lone surrogates."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
 
 
 def _unstorable_field(data: Any) -> str | None:

@@ -6,6 +6,7 @@ doubling delay; at LOCK_AFTER failures the key is locked for LOCK_FOR.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -20,7 +21,9 @@ LOCK_FOR = timedelta(minutes=15)
 
 
 def keys_for(email: str, ip: str | None) -> list[str]:
-    return [f"account:{email.strip().lower()}"] + ([f"ip:{ip}"] if ip else [])
+    """Throttle keys of fixed length: whatever was typed as the email, it fits the column."""
+    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    return [f"account:{account}"] + ([f"ip:{ip[:64]}"] if ip else [])
 
 
 def _aware(moment: datetime | None, now: datetime) -> datetime | None:

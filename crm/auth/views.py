@@ -10,7 +10,7 @@ from aiohttp_session import get_session, new_session
 from yarl import URL
 
 from crm.auth.service import LoginRefused, authenticate
-from crm.web import ACTOR, CSRF_FIELD, form_data, home_url
+from crm.web import ACTOR, CSRF_FIELD, client_address, form_data, home_url
 from ivr.keys import SESSIONS
 
 
@@ -48,7 +48,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     async with request.app[SESSIONS].begin() as db:
         try:
             actor = await authenticate(db, email=email, password=form.get("password", ""),
-                                       ip=request.remote, now=datetime.now(UTC))
+                                       ip=client_address(request), now=datetime.now(UTC))
         except LoginRefused as error:
             refused = error  # caught inside the transaction so the counted failure is kept
     if refused is not None:
