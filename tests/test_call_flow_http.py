@@ -189,3 +189,13 @@ async def test_caller_hanging_up_before_typing_is_logged(simulator, demo, sessio
     call = await call_row(sessions, record.call_sid)
     assert call.outcome is CallOutcome.CALLER_HUNG_UP
     assert call.ended_at is not None
+
+
+async def test_a_wrong_key_at_the_choice_repeats_it(simulator, demo, sessions):
+    number = open_polis(demo)["number"]
+    record = await simulator.call(ScriptedCaller([f"{number}#", "7", "1"], ["busy", "answered"]),
+                                  from_number=ANNA)
+    keys = prompt_keys(record)
+    assert keys[keys.index("invalid_choice") + 1] == "unreachable_options"
+    call = await call_row(sessions, record.call_sid)
+    assert (call.outcome, call.attempts, call.dials) == (CallOutcome.BRIDGED, 2, 2)

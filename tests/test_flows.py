@@ -197,10 +197,26 @@ def test_press_two_asks_for_another_number_without_counting_an_attempt():
     assert step.state.attempts == 1
 
 
-@pytest.mark.parametrize("digits", [None, "3", "9", "*", "12"])
-def test_any_other_choice_says_goodbye(digits):
-    assert_ends(flow.unreachable_choice(CTX, UNREACHABLE, digits=digits, lookup=OPEN),
+def test_silence_at_the_choice_says_goodbye():
+    assert_ends(flow.unreachable_choice(CTX, UNREACHABLE, digits=None, lookup=OPEN),
                 "goodbye")
+
+
+@pytest.mark.parametrize("digits", ["3", "9", "*", "12"])
+def test_any_other_key_repeats_the_choices_and_counts_an_attempt(digits):
+    step = flow.unreachable_choice(CTX, UNREACHABLE, digits=digits, lookup=OPEN)
+    root = parse(step.twiml)
+    assert spoken(root.find("Gather")) == ["invalid_choice", "unreachable_options"]
+    assert root.find("Gather").get("action") == URLS.after_unreachable
+    assert (step.state.stage, step.state.attempts, step.state.outcome) == (
+        Stage.UNREACHABLE, 2, CallOutcome.CLIENT_BUSY)
+
+
+def test_a_wrong_key_at_the_attempt_limit_ends_the_call():
+    state = CallState(stage=Stage.UNREACHABLE, attempts=2, dials=2, request_id=7,
+                      outcome=CallOutcome.CLIENT_BUSY)
+    assert_ends(flow.unreachable_choice(CTX, state, digits="5", lookup=OPEN),
+                "invalid_choice", "too_many_attempts")
 
 
 def test_apology_says_error_and_hangs_up():

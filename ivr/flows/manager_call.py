@@ -161,19 +161,15 @@ def dial_finished(
     state = replace(state, attempts=state.attempts + 1, outcome=outcome)
     if state.attempts >= ctx.settings.max_attempts:
         return _end(ctx, state, "client_unreachable", "too_many_attempts", result=outcome)
-    response = VoiceResponse()
-    gather = response.gather(input="dtmf", num_digits=1, timeout=ctx.settings.gather_timeout,
-                             action=ctx.urls.after_unreachable, method="POST")
-    ctx.voice.speak(gather, "client_unreachable", "unreachable_options")
-    ctx.voice.speak(response, "goodbye")
-    response.hangup()
-    return Step(response, replace(state, stage=Stage.UNREACHABLE), outcome)
+    return _unreachable_menu(ctx, state, ("client_unreachable", "unreachable_options"),
+                             result=outcome)
 
 
 def unreachable_choice(
     ctx: Context, state: CallState, *, digits: str | None, lookup: RequestLookup | None
 ) -> Step:
-    """After an unreachable client: 1 dials again, 2 asks for another number, else goodbye."""
+    """After an unreachable client: 1 dials again, 2 asks for another number, silence says
+    goodbye, any other key repeats the choices (and counts as a failed attempt)."""
     match digits, lookup:
         case "1", OpenRequest():
             return _connect(ctx, state, lookup)
@@ -184,7 +180,13 @@ def unreachable_choice(
             return _failure(ctx, state, "not_found", CallOutcome.NOT_FOUND, result="not_found")
         case "2", _:
             return _ask_number(ctx, state, ("enter_number",), result="another_number")
-    return _end(ctx, state, "goodbye", result="goodbye")
+        case None, _:
+            return _end(ctx, state, "goodbye", result="goodbye")
+    state = replace(state, attempts=state.attempts + 1)
+    if state.attempts >= ctx.settings.max_attempts:
+        return _end(ctx, state, "invalid_choice", "too_many_attempts", result="invalid_choice")
+    return _unreachable_menu(ctx, state, ("invalid_choice", "unreachable_options"),
+                             result="invalid_choice")
 
 
 def apology(voice: Voice) -> VoiceResponse:
@@ -207,6 +209,17 @@ def _connect(ctx: Context, state: CallState, request: OpenRequest) -> Step:
     dialing = replace(state, stage=Stage.DIALING, dials=state.dials + 1,
                       request_id=request.request_id)
     return Step(response, dialing, "dialing")
+
+
+def _unreachable_menu(ctx: Context, state: CallState, prompts: tuple[str, ...], *,
+                      result: str) -> Step:
+    response = VoiceResponse()
+    gather = response.gather(input="dtmf", num_digits=1, timeout=ctx.settings.gather_timeout,
+                             action=ctx.urls.after_unreachable, method="POST")
+    ctx.voice.speak(gather, *prompts)
+    ctx.voice.speak(response, "goodbye")
+    response.hangup()
+    return Step(response, replace(state, stage=Stage.UNREACHABLE), result)
 
 
 def _failure(

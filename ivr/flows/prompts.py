@@ -66,6 +66,10 @@ PROMPTS: dict[str, dict[str, str]] = {
         "en": "Press 1 to try again. Press 2 to enter another request number.",
         "ru": "Нажмите 1, чтобы повторить звонок. Нажмите 2, чтобы набрать другой номер заявки.",
     },
+    "invalid_choice": {
+        "en": "That key is not one of the choices.",
+        "ru": "Такого варианта нет.",
+    },
     "call_ended": {
         "en": "The call with the client has ended. Goodbye.",
         "ru": "Разговор с клиентом завершён. До свидания.",
