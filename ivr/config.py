@@ -11,10 +11,12 @@ from typing import Any, Literal
 import yaml
 from cryptography.fernet import Fernet
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import make_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yaml"
-DEV_SECRETS = Path("var")
+DEV_SECRETS = "var"
+"""Development secrets live here, beside the config file (not wherever a command runs)."""
 
 ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "IVR_DATABASE_URL": ("database_url",),
@@ -126,14 +128,16 @@ def load_config(
         first = error.errors()[0]
         key = ".".join(str(part) for part in first["loc"])
         raise ConfigError(f"config key '{key}': {first['msg']}") from None
+    home = path.resolve().parent
+    config = _sqlite_beside(config, home)
     if not config.twilio.auth_token:
-        token = _development_secret(config, "twilio.auth_token", "IVR_TWILIO_AUTH_TOKEN",
+        token = _development_secret(config, home, "twilio.auth_token", "IVR_TWILIO_AUTH_TOKEN",
                                     "dev-twilio-auth-token", lambda: secrets.token_hex(16))
         config = config.model_copy(
             update={"twilio": config.twilio.model_copy(update={"auth_token": token})}
         )
     if not config.web.session_key:
-        key = _development_secret(config, "web.session_key", "IVR_SESSION_KEY",
+        key = _development_secret(config, home, "web.session_key", "IVR_SESSION_KEY",
                                   "dev-session-key", Fernet.generate_key().decode)
         config = config.model_copy(
             update={"web": config.web.model_copy(update={"session_key": key})}
@@ -172,12 +176,24 @@ def _set(data: dict[str, Any], key: tuple[str, ...], value: str) -> None:
     data[key[-1]] = value
 
 
-def _development_secret(config: Config, key: str, variable: str, filename: str,
+def _sqlite_beside(config: Config, home: Path) -> Config:
+    """A relative SQLite path is taken from the config file's folder, like its secrets."""
+    url = make_url(config.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return config
+    if Path(url.database).is_absolute():
+        return config
+    absolute = url.set(database=str(home / url.database))
+    return config.model_copy(
+        update={"database_url": absolute.render_as_string(hide_password=False)})
+
+
+def _development_secret(config: Config, home: Path, key: str, variable: str, filename: str,
                         make: Callable[[], str]) -> str:
     """A per-checkout secret under var/ in development; in production a missing one fails."""
     if config.environment == "production":
         raise ConfigError(f"config key '{key}': required in production (set {variable})")
-    path = DEV_SECRETS / filename
+    path = home / DEV_SECRETS / filename
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,12 +11,13 @@ import pytest
 
 from ivr.config import DEFAULT_CONFIG, ConfigError, load_config
 
-TOKEN = {"IVR_TWILIO_AUTH_TOKEN": "env-token"}
+TOKEN = {"IVR_TWILIO_AUTH_TOKEN": "env-token",
+         "IVR_SESSION_KEY": "yVtZ0ZqK3mH1Qe2cJm8Zr4o0b9sT6uW1xA2dF5gH7jE="}
 
 
 @pytest.fixture(autouse=True)
 def in_tmp_path(tmp_path, monkeypatch):
-    """Development secrets are written under ./var: keep them out of the checkout."""
+    """Nothing a test loads may depend on, or write to, the folder it runs in."""
     monkeypatch.chdir(tmp_path)
 
 
@@ -125,3 +126,19 @@ def test_unreadable_file_is_a_config_error(tmp_path, content, message):
         path.write_text(content)
     with pytest.raises(ConfigError, match=message):
         load_config(path, environ=TOKEN)
+
+
+def test_secrets_and_sqlite_file_are_found_beside_the_config_wherever_it_runs(tmp_path,
+                                                                             monkeypatch):
+    home = tmp_path / "checkout"
+    home.mkdir()
+    path = write(home, "database_url: sqlite+aiosqlite:///var/ivr.sqlite3\n")
+    first = load_config(path, environ={})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    second = load_config(path, environ={})
+    assert second.twilio.auth_token == first.twilio.auth_token
+    assert second.database_url == f"sqlite+aiosqlite:///{home}/var/ivr.sqlite3"
+    assert (home / "var" / "dev-session-key").exists()
+    assert not (elsewhere / "var").exists()
