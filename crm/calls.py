@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.enums import CallOutcome
-from crm.models import Call, CallEvent
+from crm.models import Call, CallEvent, DialAttempt
 
 FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 
@@ -43,6 +43,24 @@ async def add_event(
     session.add(CallEvent(call_id=call.id, at=now, step=step, digits=digits, result=result))
 
 
+async def start_dial(session: AsyncSession, call: Call, *, request_id: int,
+                     now: datetime) -> None:
+    """The call dials the client of `request_id`: one line of that request's history."""
+    session.add(DialAttempt(call_id=call.id, request_id=request_id, started_at=now,
+                            talk_seconds=0))
+
+
+async def finish_dial(session: AsyncSession, call: Call, *, outcome: CallOutcome,
+                      talk_seconds: int = 0) -> None:
+    """Give the call's latest open dial its outcome (nothing if none is open)."""
+    attempt = await session.scalar(
+        select(DialAttempt).where(DialAttempt.call_id == call.id, DialAttempt.outcome.is_(None))
+        .order_by(DialAttempt.id.desc()).limit(1))
+    if attempt is not None:
+        attempt.outcome = outcome
+        attempt.talk_seconds = talk_seconds
+
+
 async def finalize_call(
     session: AsyncSession, *, call_sid: str, status: str, duration: int | None,
     caller: str | None, now: datetime,
@@ -60,6 +78,8 @@ async def finalize_call(
         return False
     call.ended_at = now
     call.duration_seconds = duration
+    if call.stage == "dialing":
+        await finish_dial(session, call, outcome=CallOutcome.CALLER_HUNG_UP)
     if call.outcome is None or call.stage == "dialing":
         call.outcome = CallOutcome.CALLER_HUNG_UP
     call.stage = "ended"

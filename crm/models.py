@@ -162,6 +162,19 @@ class Call(Base):
     )
 
 
+class DialAttempt(Base):
+    """One time a call dialed a request's client: what a request's call history lists."""
+
+    __tablename__ = "dial_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(Timestamp)
+    outcome: Mapped[CallOutcome | None] = mapped_column(enum_column(CallOutcome))
+    talk_seconds: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class CallEvent(Base):
     """One audit row per webhook step of a call."""
 

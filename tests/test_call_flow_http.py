@@ -199,3 +199,22 @@ async def test_a_wrong_key_at_the_choice_repeats_it(simulator, demo, sessions):
     assert keys[keys.index("invalid_choice") + 1] == "unreachable_options"
     call = await call_row(sessions, record.call_sid)
     assert (call.outcome, call.attempts, call.dials) == (CallOutcome.BRIDGED, 2, 2)
+
+
+async def test_each_request_a_call_reached_lists_its_own_dial(simulator, demo, sessions):
+    from crm.auth.service import load_actor
+    from crm.requests.service import request_calls
+    from tests.crm_client import AGENT, account_actor
+
+    polis = open_polis(demo)["number"]
+    record = await simulator.call(
+        ScriptedCaller([f"{polis}#", "2", f"{polis}#"], ["busy", "answered"], talk_seconds=20),
+        from_number=ANNA)
+    assert (await call_row(sessions, record.call_sid)).outcome is CallOutcome.BRIDGED
+    async with sessions() as session:
+        actor = await load_actor(session, user_id=(await account_actor(session, AGENT[0])).user_id)
+        rows = await request_calls(session, actor=actor, number=polis)
+    assert [(row.outcome, row.bridged_seconds, row.manager_name) for row in rows] == [
+        (CallOutcome.BRIDGED, 20, "Anna Sokolova"),
+        (CallOutcome.CLIENT_BUSY, 0, "Anna Sokolova")]
+

@@ -70,3 +70,19 @@ async def test_dial_result_racing_the_status_callback_keeps_the_conversation(
         call = await call_row(sessions, sid)
         assert (call.outcome, call.bridged_seconds) == (CallOutcome.BRIDGED, 64), sid
         assert call.ended_at is not None
+
+
+async def test_a_dial_cut_short_by_the_manager_hanging_up_is_listed_as_such(
+    server, http, demo, sessions
+):
+    from sqlalchemy import select
+
+    from crm.models import DialAttempt
+
+    url, sid = await _dialing_call(server, http, demo)
+    await _hang_up(http, url, sid)
+    call = await call_row(sessions, sid)
+    async with sessions() as session:
+        outcomes = list(await session.scalars(
+            select(DialAttempt.outcome).where(DialAttempt.call_id == call.id)))
+    assert outcomes == [CallOutcome.CALLER_HUNG_UP]

@@ -61,3 +61,24 @@ async def test_each_revision_downgrades_one_step_and_back(engine):
         await upgrade(engine, revision)
         assert await current_revision(engine) == revision
     assert await schema_differences(engine) == []
+
+
+async def test_calls_logged_before_dial_attempts_keep_their_history(engine, sessions, demo):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from crm.models import Call, DialAttempt, Request
+
+    async with sessions.begin() as session:
+        request_id = await session.scalar(select(Request.id).limit(1))
+        session.add(Call(call_sid="CA" + "5" * 32, caller="+79990000001", stage="ended",
+                         request_id=request_id, outcome="bridged", attempts=0, dials=1,
+                         client_accepted=False, bridged_seconds=61,
+                         started_at=datetime.now(UTC)))
+    await downgrade(engine, "0002_accounts")
+    await upgrade(engine)
+    async with sessions() as session:
+        rows = (await session.execute(
+            select(DialAttempt.request_id, DialAttempt.outcome, DialAttempt.talk_seconds))).all()
+    assert [tuple(row) for row in rows] == [(request_id, "bridged", 61)]

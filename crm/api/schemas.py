@@ -151,10 +151,9 @@ class CallOut(_Out):
 
     @classmethod
     def of(cls, row: CallRow) -> CallOut:
-        call = row.call
-        return cls(started_at=call.started_at, ended_at=call.ended_at,
+        return cls(started_at=row.started_at, ended_at=row.ended_at,
                    manager_name=row.manager_name, organization_name=row.organization_name,
-                   outcome=call.outcome, bridged_seconds=call.bridged_seconds)
+                   outcome=row.outcome, bridged_seconds=row.bridged_seconds)
 
 
 class CallList(_Out):

@@ -14,7 +14,7 @@ from crm.auth.service import Actor
 from crm.clients.service import get_client
 from crm.enums import CallOutcome, OrganizationKind, RequestStatus, Role
 from crm.errors import Forbidden, Invalid, NotFound
-from crm.models import Call, Client, Manager, Organization, Request
+from crm.models import Call, Client, DialAttempt, Manager, Organization, Request
 from crm.numbers import new_request_number
 from crm.pagination import Page, paginate
 from crm.schemas import RequestIn
@@ -44,20 +44,26 @@ class PartnerRequestRow:
 
 @dataclass(frozen=True)
 class CallRow:
-    call: Call
+    """One time a manager's call dialed this request's client."""
+
+    started_at: datetime
+    ended_at: datetime | None
     manager_name: str | None
     organization_name: str | None
+    outcome: CallOutcome | None
+    bridged_seconds: int
 
 
 def _rows(actor: Actor) -> Select:
-    last = aliased(Call)
-    last_call = (select(last.id).where(last.request_id == Request.id)
+    last = aliased(DialAttempt)
+    last_dial = (select(last.id).where(last.request_id == Request.id)
                  .order_by(last.started_at.desc(), last.id.desc()).limit(1)
                  .correlate(Request).scalar_subquery())
-    query = (select(Request, Client, Organization, Call.started_at, Call.outcome)
+    query = (select(Request, Client, Organization, DialAttempt.started_at,
+                    DialAttempt.outcome)
              .join(Client, Client.id == Request.client_id)
              .join(Organization, Organization.id == Request.organization_id)
-             .outerjoin(Call, Call.id == last_call))
+             .outerjoin(DialAttempt, DialAttempt.id == last_dial))
     match actor.role:
         case Role.ADMIN:
             return query
@@ -92,16 +98,22 @@ async def get_request(session: AsyncSession, *, actor: Actor, number: str) -> Re
 
 
 async def request_calls(session: AsyncSession, *, actor: Actor, number: str) -> list[CallRow]:
-    """Every call made about the request, newest first: who called, when, what came of it."""
+    """Every time a call dialed the request's client, newest first: who, when, what came of it.
+
+    A manager may reach two requests in one call; each request lists its own dial.
+    """
     request = (await get_request(session, actor=actor, number=number)).request
     rows = await session.execute(
-        select(Call, Manager.name, Organization.name)
+        select(DialAttempt.started_at, Call.ended_at, Manager.name, Organization.name,
+               DialAttempt.outcome, DialAttempt.talk_seconds)
+        .join(Call, Call.id == DialAttempt.call_id)
         .outerjoin(Manager, Manager.id == Call.manager_id)
         .outerjoin(Organization, Organization.id == Manager.organization_id)
-        .where(Call.request_id == request.id)
-        .order_by(Call.started_at.desc(), Call.id.desc()))
-    return [CallRow(call=call, manager_name=manager, organization_name=organization)
-            for call, manager, organization in rows]
+        .where(DialAttempt.request_id == request.id)
+        .order_by(DialAttempt.started_at.desc(), DialAttempt.id.desc()))
+    return [CallRow(started_at=row[0], ended_at=row[1], manager_name=row[2],
+                    organization_name=row[3], outcome=row[4], bridged_seconds=row[5])
+            for row in rows]
 
 
 async def partner_requests(session: AsyncSession, *, actor: Actor, page: int = 1,

@@ -45,6 +45,8 @@ async def _live_call(session: AsyncSession, call_sid: str, *,
 async def _record(session: AsyncSession, call: Call, step: flow.Step, *, name: str,
                   digits: str | None, now: datetime) -> None:
     store(call, step.state)
+    if step.state.stage is flow.Stage.DIALING and step.state.request_id is not None:
+        await calls.start_dial(session, call, request_id=step.state.request_id, now=now)
     await calls.add_event(session, call, step=name, digits=digits, result=step.result, now=now)
     log.info("call_step", step=name, result=step.result, stage=step.state.stage,
              attempts=step.state.attempts)
@@ -122,8 +124,9 @@ async def dial_result(request: web.Request) -> web.Response:
         call.dial_status = event.dial_status
         call.client_accepted = False
         bridged = step.state.outcome is CallOutcome.BRIDGED
-        if bridged:
-            call.bridged_seconds += event.talk_seconds
+        talk = event.talk_seconds if bridged else 0
+        call.bridged_seconds += talk
+        await calls.finish_dial(session, call, outcome=step.state.outcome, talk_seconds=talk)
         if call.ended_at is not None:
             # The status callback came first: the caller is gone. Keep what the bridge tells
             # about the conversation; the call's state is final and stays as it is.
