@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.enums import CallOutcome
-from crm.models import Call, CallEvent, DialAttempt
+from crm.auth.service import Actor, require_admin
+from crm.enums import CallOutcome, CallStage
+from crm.models import Call, CallEvent, DialAttempt, Manager, Organization, Request
+from crm.pagination import Page, paginate
 
 FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 
@@ -20,9 +23,9 @@ async def open_call(
     """The call's row, created on its first webhook (a retried first webhook reuses it)."""
     call = await get_call(session, call_sid=call_sid)
     if call is None:
-        call = Call(call_sid=call_sid, caller=caller, manager_id=manager_id, stage="greeting",
-                    attempts=0, dials=0, client_accepted=False, bridged_seconds=0,
-                    started_at=now)
+        call = Call(call_sid=call_sid, caller=caller, manager_id=manager_id,
+                    stage=CallStage.GREETING, attempts=0, dials=0, client_accepted=False,
+                    bridged_seconds=0, started_at=now)
         session.add(call)
         await session.flush()
     return call
@@ -70,7 +73,7 @@ async def finalize_call(
         return False
     call = await get_call(session, call_sid=call_sid)
     if call is None:
-        call = Call(call_sid=call_sid, caller=caller, stage="ended", attempts=0, dials=0,
+        call = Call(call_sid=call_sid, caller=caller, stage=CallStage.ENDED, attempts=0, dials=0,
                     client_accepted=False, bridged_seconds=0, started_at=now)
         session.add(call)
         await session.flush()
@@ -78,10 +81,36 @@ async def finalize_call(
         return False
     call.ended_at = now
     call.duration_seconds = duration
-    if call.stage == "dialing":
+    if call.stage == CallStage.DIALING:
         await finish_dial(session, call, outcome=CallOutcome.CALLER_HUNG_UP)
-    if call.outcome is None or call.stage == "dialing":
+    if call.outcome is None or call.stage == CallStage.DIALING:
         call.outcome = CallOutcome.CALLER_HUNG_UP
-    call.stage = "ended"
+    call.stage = CallStage.ENDED
     await add_event(session, call, step="status", result=status, now=now)
     return True
+
+
+@dataclass(frozen=True)
+class CallLogRow:
+    call: Call
+    manager_name: str | None
+    organization_name: str | None
+    request_number: str | None
+
+
+async def list_calls(session: AsyncSession, *, actor: Actor,
+                     outcome: CallOutcome | None = None, page: int = 1,
+                     per_page: int = 20) -> Page[CallLogRow]:
+    """Every call, newest first, optionally of one outcome."""
+    require_admin(actor)
+    query = (select(Call, Manager.name, Organization.name, Request.number)
+             .outerjoin(Manager, Manager.id == Call.manager_id)
+             .outerjoin(Organization, Organization.id == Manager.organization_id)
+             .outerjoin(Request, Request.id == Call.request_id)
+             .order_by(Call.started_at.desc(), Call.id.desc()))
+    if outcome is not None:
+        query = query.where(Call.outcome == outcome)
+    result = await paginate(session, query, page=page, per_page=per_page, scalars=False)
+    items = [CallLogRow(call=r[0], manager_name=r[1], organization_name=r[2],
+                        request_number=r[3]) for r in result.items]
+    return Page(items=items, page=result.page, per_page=result.per_page, total=result.total)

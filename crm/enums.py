@@ -15,6 +15,16 @@ class OrganizationKind(StrEnum):
     AGENCY = "agency"
 
 
+class CallStage(StrEnum):
+    """Where a manager's call is in its flow; kept on the call's row between webhooks."""
+
+    GREETING = "greeting"
+    AWAITING_NUMBER = "awaiting_number"
+    DIALING = "dialing"
+    UNREACHABLE = "unreachable"
+    ENDED = "ended"
+
+
 class CallOutcome(StrEnum):
     BRIDGED = "bridged"
     CLIENT_BUSY = "client_busy"

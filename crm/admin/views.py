@@ -8,11 +8,11 @@ from aiohttp import web
 
 from crm import audit
 from crm.auth.service import issue_api_key, list_api_keys, list_users, revoke_api_key
+from crm.calls import list_calls
 from crm.enums import CallOutcome, Role
 from crm.errors import Invalid
 from crm.pages import field_errors, flash, int_or_none, page_arg, render
 from crm.pagination import PER_PAGE, Page
-from crm.partners.service import list_calls
 from crm.web import actor_of, form_data, redirect, requires
 from ivr.keys import SESSIONS
 

@@ -112,7 +112,7 @@ def _digest(key: str) -> str:
 async def issue_api_key(session: AsyncSession, *, actor: Actor, user_id: int, name: str,
                         now: datetime) -> tuple[ApiKey, str]:
     """A new key for `user_id` (admins only); the plain key is returned once, never stored."""
-    _require_admin(actor)
+    require_admin(actor)
     if await session.get(User, user_id) is None:
         raise NotFound(f"user {user_id}")
     if not name.strip():
@@ -130,7 +130,7 @@ async def issue_api_key(session: AsyncSession, *, actor: Actor, user_id: int, na
 async def revoke_api_key(session: AsyncSession, *, actor: Actor, key_id: int,
                          now: datetime) -> ApiKey:
     """Stop a key from working (admins only); revoking twice changes nothing."""
-    _require_admin(actor)
+    require_admin(actor)
     key = await session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"API key {key_id}")
@@ -153,21 +153,22 @@ async def actor_for_api_key(session: AsyncSession, *, plain: str, now: datetime
     return await load_actor(session, user_id=key.user_id)
 
 
-def _require_admin(actor: Actor) -> None:
+def require_admin(actor: Actor) -> None:
+    """Forbidden unless the actor is an admin."""
     if actor.role is not Role.ADMIN:
         raise Forbidden("admins only")
 
 
 async def list_users(session: AsyncSession, *, actor: Actor) -> list[User]:
     """Every active account by role and email, for choosing who gets an API key."""
-    _require_admin(actor)
+    require_admin(actor)
     return list(await session.scalars(select(User).where(User.is_active.is_(True))
                                       .order_by(User.role, User.email)))
 
 
 async def list_api_keys(session: AsyncSession, *, actor: Actor) -> list[tuple[ApiKey, User]]:
     """Every API key with its owner, newest first (only prefixes, never the keys)."""
-    _require_admin(actor)
+    require_admin(actor)
     rows = await session.execute(select(ApiKey, User).join(User, User.id == ApiKey.user_id)
                                  .order_by(ApiKey.created_at.desc(), ApiKey.id.desc()))
     return [(key, user) for key, user in rows]

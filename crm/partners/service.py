@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -11,17 +10,12 @@ from sqlalchemy.orm import selectinload
 
 from crm import audit
 from crm.auth.models import User
-from crm.auth.service import Actor, create_user
-from crm.enums import CallOutcome, OrganizationKind, Role
+from crm.auth.service import Actor, create_user, require_admin
+from crm.enums import OrganizationKind, Role
 from crm.errors import Conflict, Forbidden, NotFound
-from crm.models import Agent, Call, Manager, ManagerPhone, Organization, Request
+from crm.models import Agent, Manager, ManagerPhone, Organization
 from crm.pagination import Page, paginate
 from crm.schemas import AgentIn, ManagerIn, OrganizationIn
-
-
-def require_admin(actor: Actor) -> None:
-    if actor.role is not Role.ADMIN:
-        raise Forbidden("admins only")
 
 
 def _partners():
@@ -45,10 +39,7 @@ async def list_partners(session: AsyncSession, *, actor: Actor, page: int = 1,
 
 async def partner_choices(session: AsyncSession) -> list[Organization]:
     """Every partner company, for the request form's list (names are not personal data)."""
-    rows = await session.scalars(select(Organization)
-                                 .where(Organization.kind == OrganizationKind.PARTNER)
-                                 .order_by(Organization.name))
-    return list(rows)
+    return list(await session.scalars(_partners()))
 
 
 async def get_organization(session: AsyncSession, *, actor: Actor,
@@ -145,29 +136,3 @@ async def create_agent(session: AsyncSession, *, actor: Actor, data: AgentIn,
     await audit.record(session, actor=actor, action="create", entity="agent",
                        entity_id=agent.id, details={"name": data.name}, now=now)
     return agent
-
-
-@dataclass(frozen=True)
-class CallLogRow:
-    call: Call
-    manager_name: str | None
-    organization_name: str | None
-    request_number: str | None
-
-
-async def list_calls(session: AsyncSession, *, actor: Actor,
-                     outcome: CallOutcome | None = None, page: int = 1,
-                     per_page: int = 20) -> Page[CallLogRow]:
-    """Every call, newest first, optionally of one outcome."""
-    require_admin(actor)
-    query = (select(Call, Manager.name, Organization.name, Request.number)
-             .outerjoin(Manager, Manager.id == Call.manager_id)
-             .outerjoin(Organization, Organization.id == Manager.organization_id)
-             .outerjoin(Request, Request.id == Call.request_id)
-             .order_by(Call.started_at.desc(), Call.id.desc()))
-    if outcome is not None:
-        query = query.where(Call.outcome == outcome)
-    result = await paginate(session, query, page=page, per_page=per_page, scalars=False)
-    items = [CallLogRow(call=r[0], manager_name=r[1], organization_name=r[2],
-                        request_number=r[3]) for r in result.items]
-    return Page(items=items, page=result.page, per_page=result.per_page, total=result.total)

@@ -13,15 +13,8 @@ from enum import StrEnum
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from crm.enums import CallOutcome
+from crm.enums import CallStage as Stage
 from ivr.flows.voice import Voice
-
-
-class Stage(StrEnum):
-    GREETING = "greeting"
-    AWAITING_NUMBER = "awaiting_number"
-    DIALING = "dialing"
-    UNREACHABLE = "unreachable"
-    ENDED = "ended"
 
 
 class Lookup(StrEnum):
