@@ -17,14 +17,6 @@ class CallerManager:
     organization_id: int
 
 
-@dataclass(frozen=True)
-class RequestTarget:
-    request_id: int
-    organization_id: int
-    status: RequestStatus
-    client_phone: str
-
-
 async def find_manager_by_phone(session: AsyncSession, *, phone: str) -> CallerManager | None:
     """The manager one of whose numbers is `phone` (E.164), or None."""
     row = (
@@ -37,28 +29,32 @@ async def find_manager_by_phone(session: AsyncSession, *, phone: str) -> CallerM
     return CallerManager(manager_id=row.id, organization_id=row.organization_id) if row else None
 
 
-async def find_request_target(
-    session: AsyncSession, *, number: str | None = None, request_id: int | None = None
+@dataclass(frozen=True)
+class RequestTarget:
+    request_id: int
+    status: RequestStatus
+    client_phone: str
+
+
+async def find_request_for_manager(
+    session: AsyncSession, *, manager_id: int, number: str | None = None,
+    request_id: int | None = None,
 ) -> RequestTarget | None:
-    """A request by number or id, with its status and the client's phone, or None."""
-    query = select(Request.id, Request.organization_id, Request.status, Client.phone).join(
-        Client, Client.id == Request.client_id
-    )
+    """A request of the manager's own company by number or id, or None.
+
+    Another company's request is never loaded: to the caller it does not exist.
+    """
+    query = (select(Request.id, Request.status, Client.phone)
+             .join(Client, Client.id == Request.client_id)
+             .join(Manager, Manager.organization_id == Request.organization_id)
+             .where(Manager.id == manager_id))
     if number is not None:
         query = query.where(Request.number == number)
     elif request_id is not None:
         query = query.where(Request.id == request_id)
     else:
-        raise ValueError("find_request_target needs a number or a request_id")
+        raise ValueError("find_request_for_manager needs a number or a request_id")
     row = (await session.execute(query)).first()
     if row is None:
         return None
-    return RequestTarget(request_id=row.id, organization_id=row.organization_id,
-                         status=row.status, client_phone=row.phone)
-
-
-async def manager_organization(session: AsyncSession, *, manager_id: int | None) -> int | None:
-    """The organization a manager belongs to, or None."""
-    if manager_id is None:
-        return None
-    return await session.scalar(select(Manager.organization_id).where(Manager.id == manager_id))
+    return RequestTarget(request_id=row.id, status=row.status, client_phone=row.phone)

@@ -62,16 +62,10 @@ def int_or_none(value: str | None) -> int | None:
         return None
 
 
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands timestamps back without a zone; they were written in UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def when(moment: datetime | None, now: datetime | None = None) -> str:
     """'today, 14:05', 'yesterday, 09:30' or '3 Mar 2025, 14:05' (UTC)."""
     if moment is None:
         return "—"
-    moment = _utc(moment)
     today = (now or datetime.now(UTC)).date()
     clock = moment.strftime("%H:%M")
     if moment.date() == today:
@@ -82,7 +76,7 @@ def when(moment: datetime | None, now: datetime | None = None) -> str:
 
 
 def iso(moment: datetime | None) -> str:
-    return _utc(moment).isoformat(timespec="seconds") if moment else ""
+    return moment.isoformat(timespec="seconds") if moment else ""
 
 
 def duration(seconds: int | None) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from crm.enums import CallOutcome, RequestStatus
 from crm.models import Manager
@@ -17,12 +17,7 @@ MAX_ID = 2**31 - 1
 Id = Annotated[int, Field(gt=0, le=MAX_ID)]
 
 
-def _utc(value: datetime) -> datetime:
-    """SQLite hands timestamps back without their zone; they were stored in UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-Timestamp = Annotated[datetime, AfterValidator(_utc)]
+Timestamp = datetime
 
 
 class NewClient(ClientIn):

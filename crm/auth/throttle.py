@@ -26,17 +26,11 @@ def keys_for(email: str, ip: str | None) -> list[str]:
     return [f"account:{account}"] + ([f"ip:{ip[:64]}"] if ip else [])
 
 
-def _aware(moment: datetime | None, now: datetime) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=now.tzinfo)
-
-
 async def retry_after(session: AsyncSession, *, keys: list[str], now: datetime) -> int:
     """Seconds until a login may be tried again for these keys (0: now)."""
     rows = await session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))
-    waits = [(_aware(row.locked_until, now) - now).total_seconds() for row in rows
-             if row.locked_until is not None and _aware(row.locked_until, now) > now]
+    waits = [(row.locked_until - now).total_seconds() for row in rows
+             if row.locked_until is not None and row.locked_until > now]
     return int(max(waits, default=0) + 0.999)
 
 
@@ -48,7 +42,7 @@ async def register_failure(session: AsyncSession, *, keys: list[str], now: datet
         if row is None:
             row = LoginThrottle(key=key, failures=0, window_started_at=now)
             session.add(row)
-        elif now - _aware(row.window_started_at, now) > WINDOW:
+        elif now - row.window_started_at > WINDOW:
             row.failures, row.window_started_at = 0, now
         row.failures += 1
         lock = _lock_for(row.failures)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
 from crm import calls
-from crm.directory import find_manager_by_phone, find_request_target, manager_organization
+from crm.directory import find_manager_by_phone, find_request_for_manager
 from crm.enums import CallOutcome
 from crm.models import Call
 from crm.numbers import parse_request_number
@@ -74,9 +74,8 @@ async def number(request: web.Request) -> web.Response:
         typed = parse_request_number(event.digits)
         lookup = None
         if typed is not None:
-            target = await find_request_target(session, number=typed)
-            organization_id = await manager_organization(session, manager_id=call.manager_id)
-            lookup = as_lookup(target, organization_id=organization_id)
+            lookup = as_lookup(await find_request_for_manager(
+                session, manager_id=call.manager_id, number=typed))
         step = flow.number_entered(ctx, state_of(call), digits=event.digits, lookup=lookup)
         await _record(session, call, step, name="number", digits=event.digits, now=now)
     return twiml(step.twiml)
@@ -146,9 +145,8 @@ async def after_unreachable(request: web.Request) -> web.Response:
         call = await _live_call(session, event.call_sid)
         lookup = None
         if call.request_id is not None:
-            target = await find_request_target(session, request_id=call.request_id)
-            organization_id = await manager_organization(session, manager_id=call.manager_id)
-            lookup = as_lookup(target, organization_id=organization_id)
+            lookup = as_lookup(await find_request_for_manager(
+                session, manager_id=call.manager_id, request_id=call.request_id))
         step = flow.unreachable_choice(ctx, state_of(call), digits=event.digits, lookup=lookup)
         await _record(session, call, step, name="after_unreachable", digits=event.digits,
                       now=now)

@@ -21,9 +21,9 @@ def store(call: Call, state: CallState) -> None:
     call.outcome = state.outcome
 
 
-def as_lookup(target: RequestTarget | None, *, organization_id: int | None) -> RequestLookup:
-    """Another organization's request is reported exactly like a missing one."""
-    if target is None or target.organization_id != organization_id:
+def as_lookup(target: RequestTarget | None) -> RequestLookup:
+    """What the flow may know of a request: missing, closed, or open with its client."""
+    if target is None:
         return Lookup.NOT_FOUND
     if target.status is RequestStatus.CLOSED:
         return Lookup.CLOSED
