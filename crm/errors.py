@@ -18,9 +18,11 @@ class Forbidden(DomainError):
 class Invalid(DomainError):
     """A field's value is wrong; `errors` maps each offending field to a message."""
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    def __init__(self, errors: dict[str, str], kinds: dict[str, str] | None = None) -> None:
         super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
         self.errors = errors
+        self.kinds = kinds or {}
+        """Field -> what went wrong, as a word a page can reword: 'empty', 'int_parsing'."""
 
     @classmethod
     def one(cls, field: str, message: str) -> Invalid:

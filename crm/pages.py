@@ -40,18 +40,17 @@ def page_arg(request: web.Request) -> int:
     return clamp(request.query.get("page"))[0]
 
 
-# Validator wording for an empty form field, in words a person filling a form uses.
-_EMPTY = {"String should have at least 1 character": "fill this in",
-          "Field required": "fill this in",
-          "Input should be a valid integer, unable to parse string as an integer":
-              "choose one from the list"}
+# What a validator says of an empty or unchosen field, in the words of a person filling a form.
+_REWORDED = {"missing": "fill this in", "empty": "fill this in",
+             "int_parsing": "choose one from the list"}
 
 
 def field_errors(invalid: Invalid) -> dict[str, str]:
     """Errors keyed by form field: an item of a list field counts as the field itself."""
     errors: dict[str, str] = {}
     for key, message in invalid.errors.items():
-        errors.setdefault(key.split(".")[0], _EMPTY.get(message, message))
+        reworded = _REWORDED.get(invalid.kinds.get(key, ""), message)
+        errors.setdefault(key.split(".")[0], reworded)
     return errors
 
 

@@ -138,8 +138,12 @@ def parse(schema: type[_Input], data: Any) -> Any:
         return schema.model_validate(data)
     except ValidationError as error:
         errors: dict[str, str] = {}
+        kinds: dict[str, str] = {}
         for item in error.errors():
             field = ".".join(str(part) for part in item["loc"]) or "body"
-            message = item["msg"].removeprefix("Value error, ")
-            errors.setdefault(field, message)
-        raise Invalid(errors) from None
+            if field in errors:
+                continue
+            errors[field] = item["msg"].removeprefix("Value error, ")
+            empty = item["type"] == "string_too_short" and item.get("input") == ""
+            kinds[field] = "empty" if empty else item["type"]
+        raise Invalid(errors, kinds) from None
