@@ -144,6 +144,8 @@ def parse(schema: type[_Input], data: Any) -> Any:
             if field in errors:
                 continue
             errors[field] = item["msg"].removeprefix("Value error, ")
-            empty = item["type"] == "string_too_short" and item.get("input") == ""
+            typed = item.get("input")
+            empty = item["type"] == "string_too_short" and isinstance(typed, str) and \
+                not typed.strip()
             kinds[field] = "empty" if empty else item["type"]
         raise Invalid(errors, kinds) from None

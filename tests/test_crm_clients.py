@@ -82,7 +82,7 @@ async def test_invalid_phone_keeps_every_typed_value_and_names_the_phone(agent, 
 async def test_missing_last_name_is_shown_next_to_that_field(agent):
     reply = await agent.submit("/clients/new", {**NEW, "last_name": "  "})
     assert reply.status == 400
-    assert 'id="error-last_name"' in reply.text
+    assert 'id="error-last_name">fill this in</span>' in reply.text
     assert 'id="error-phone"' not in reply.text
 
 
