@@ -8,7 +8,7 @@ from crm.api import clients, keys, partners, requests
 from crm.api.auth import bearer_auth
 from crm.api.errors import api_errors
 from crm.api.http import V1
-from crm.api.openapi import openapi_json
+from crm.api.openapi import build_on_startup, openapi_json
 
 
 def add_api(app: web.Application) -> None:
@@ -18,3 +18,4 @@ def add_api(app: web.Application) -> None:
     app.router.add_get(f"{V1}/openapi.json", openapi_json, name="api.openapi")
     for module in (clients, requests, partners, keys):
         app.router.add_routes(module.routes)
+    app.on_startup.append(build_on_startup)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,9 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     "number": {"type": "string", "pattern": "^[0-9]+$",
                "description": "The request's 8-digit keypad number."},
 }
+
+DOCUMENT = web.AppKey("openapi_document", str)
+"""The document as JSON text, built once at start-up when every route is in place."""
 
 
 @dataclass(frozen=True)
@@ -179,4 +183,8 @@ def build_document(app: web.Application) -> dict[str, Any]:
 
 @operation("This document", tag="meta", answer=None, public=True)
 async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(build_document(request.app))
+    return web.Response(text=request.app[DOCUMENT], content_type="application/json")
+
+
+async def build_on_startup(app: web.Application) -> None:
+    app[DOCUMENT] = json.dumps(build_document(app))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,8 @@ from crm.errors import Conflict, Forbidden, Invalid, NotFound
 from crm.models import Manager
 
 API_KEY_PREFIX = "ivr_"
+LAST_USED_PRECISION = timedelta(minutes=1)
+"""A key's last use is written at most this often, not on every call."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,8 @@ async def actor_for_api_key(session: AsyncSession, *, plain: str, now: datetime
     key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == _digest(plain)))
     if key is None or key.revoked_at is not None:
         return None
-    key.last_used_at = now
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
+        key.last_used_at = now
     return await load_actor(session, user_id=key.user_id)
 
 

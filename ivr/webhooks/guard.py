@@ -31,7 +31,10 @@ async def twilio_guard(request: web.Request, handler):
     if not request.path.startswith(PREFIX):
         return await handler(request)
     config = request.app[CONFIG]
-    form = await request.post() if request.method == "POST" else {}
+    try:
+        form = await request.post() if request.method == "POST" else {}
+    except web.HTTPException:  # too large or unreadable: Twilio never sends such a body
+        form = {}
     params = {key: form[key] for key in form}
     signature = request.headers.get("X-Twilio-Signature", "")
     url = signed_url(request, config)
