@@ -10,10 +10,12 @@ from typing import Any
 
 import aiohttp_jinja2
 import jinja2
+import structlog
 from aiohttp import web
 from aiohttp_session import get_session
 from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from sqlalchemy.exc import IntegrityError
 
 from crm.auth.service import Actor, load_actor
 from crm.enums import Role
@@ -21,6 +23,7 @@ from crm.errors import Forbidden, NotFound
 from ivr.keys import CONFIG, SESSIONS
 
 HERE = Path(__file__).parent
+log = structlog.get_logger("crm.web")
 ACTOR = "actor"
 CSRF_FIELD = "_csrf"
 OPEN_PREFIXES = ("/ivr/", "/sounds/", "/api/", "/static/", "/healthz")
@@ -115,6 +118,22 @@ async def domain_errors(request: web.Request, handler: Handler) -> web.StreamRes
             "error.html", request, {"title": "Not allowed",
                                     "message": "Your role does not open this page."},
             status=403)
+    except IntegrityError:
+        log.warning("page_conflict", method=request.method, path=request.path)
+        return aiohttp_jinja2.render_template(
+            "error.html", request, {"title": "Changed at the same moment",
+                                    "message": "Someone saved the same record just now. Go "
+                                               "back and send the form again."},
+            status=409)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("page_failed", method=request.method, path=request.path)
+        return aiohttp_jinja2.render_template(
+            "error.html", request, {"title": "Something went wrong",
+                                    "message": "It has been logged. Go back and try again in "
+                                               "a moment; what you typed is still in the form."},
+            status=500)
 
 
 def requires(*roles: Role) -> Callable[[Handler], Handler]:

@@ -117,3 +117,15 @@ def test_input_schemas_name_a_field_with_unstorable_text():
     with pytest.raises(Invalid) as refused:
         parse(ClientIn, {"first_name": "An\x00na", "last_name": "\ud800", "phone": "+79161230000"})
     assert set(refused.value.errors) == {"first_name", "last_name"}
+
+
+async def test_a_failure_inside_a_page_answers_a_friendly_page_not_a_trace(aiohttp_server):
+    dead = make_config("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    server = await aiohttp_server(create_app(dead))
+    user = CrmClient(str(server.make_url("")))
+    try:
+        reply = await user.submit("/login", {"email": AGENT[0], "password": AGENT[1]})
+    finally:
+        await user.close()
+    assert reply.status == 500
+    assert "Something went wrong" in reply.text and "Traceback" not in reply.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import structlog
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 
 from crm.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -70,6 +71,9 @@ async def api_errors(request: web.Request, handler) -> web.StreamResponse:
         if error.status < 400:
             raise
         return _from_http(error)
+    except IntegrityError:
+        log.warning("api_conflict", method=request.method, path=request.path)
+        return error_response(409, "the same record changed at the same moment: send again")
     except Exception:
         log.exception("api_failed", method=request.method, path=request.path)
         return error_response(500, "something went wrong on our side; it has been logged")
