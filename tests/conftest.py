@@ -123,3 +123,17 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 def simulator(server, http, config) -> TwilioSimulator:
     return TwilioSimulator(http, server_url=str(server.make_url("")), auth_token=AUTH_TOKEN,
                            service_number=config.twilio.service_number)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if os.environ.get("IVR_TEST_DATABASE_URL"):
+        return "databases: SQLite and PostgreSQL (IVR_TEST_DATABASE_URL)"
+    return f"databases: SQLite only. {PG_SKIP}"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    skipped = [report for report in terminalreporter.stats.get("skipped", [])
+               if PG_SKIP in str(report.longrepr)]
+    if skipped:
+        terminalreporter.write_line(f"{len(skipped)} PostgreSQL variants skipped. {PG_SKIP}",
+                                    yellow=True)
