@@ -14,19 +14,18 @@ from crm.models import Client, Manager, ManagerPhone, Request
 @dataclass(frozen=True)
 class CallerManager:
     manager_id: int
-    organization_id: int
 
 
 async def find_manager_by_phone(session: AsyncSession, *, phone: str) -> CallerManager | None:
     """The manager one of whose numbers is `phone` (E.164), or None."""
     row = (
         await session.execute(
-            select(Manager.id, Manager.organization_id)
+            select(Manager.id)
             .join(ManagerPhone, ManagerPhone.manager_id == Manager.id)
             .where(ManagerPhone.phone == phone)
         )
     ).first()
-    return CallerManager(manager_id=row.id, organization_id=row.organization_id) if row else None
+    return CallerManager(manager_id=row.id) if row else None
 
 
 @dataclass(frozen=True)

@@ -92,12 +92,9 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
         given = form.get(CSRF_FIELD)
         if not expected or not isinstance(given, str) or not secrets.compare_digest(
                 given, expected):
-            return aiohttp_jinja2.render_template(
-                "error.html", request,
-                {"title": "Form expired",
-                 "message": "This form was not accepted (its security token is missing or "
-                            "out of date). Go back, reload the page and send it again."},
-                status=403)
+            return error_page(request, 403, "Form expired",
+                              "This form was not accepted (its security token is missing or "
+                              "out of date). Go back, reload the page and send it again.")
     return await handler(request)
 
 
@@ -109,31 +106,28 @@ async def domain_errors(request: web.Request, handler: Handler) -> web.StreamRes
     try:
         return await handler(request)
     except (NotFound, web.HTTPNotFound):
-        return aiohttp_jinja2.render_template(
-            "error.html", request, {"title": "Not found",
-                                    "message": "There is nothing here, or it is not yours."},
-            status=404)
+        return error_page(request, 404, "Not found",
+                          "There is nothing here, or it is not yours.")
     except Forbidden:
-        return aiohttp_jinja2.render_template(
-            "error.html", request, {"title": "Not allowed",
-                                    "message": "Your role does not open this page."},
-            status=403)
+        return error_page(request, 403, "Not allowed", "Your role does not open this page.")
     except IntegrityError:
         log.warning("page_conflict", method=request.method, path=request.path)
-        return aiohttp_jinja2.render_template(
-            "error.html", request, {"title": "Changed at the same moment",
-                                    "message": "Someone saved the same record just now. Go "
-                                               "back and send the form again."},
-            status=409)
+        return error_page(request, 409, "Changed at the same moment",
+                          "Someone saved the same record just now. Go back and send the "
+                          "form again.")
     except web.HTTPException:
         raise
     except Exception:
         log.exception("page_failed", method=request.method, path=request.path)
-        return aiohttp_jinja2.render_template(
-            "error.html", request, {"title": "Something went wrong",
-                                    "message": "It has been logged. Go back and try again in "
-                                               "a moment; what you typed is still in the form."},
-            status=500)
+        return error_page(request, 500, "Something went wrong",
+                          "It has been logged. Go back and try again in a moment; what you "
+                          "typed is still in the form.")
+
+
+def error_page(request: web.Request, status: int, title: str, message: str) -> web.Response:
+    """The one page every refusal and failure of a page request is shown on."""
+    return aiohttp_jinja2.render_template("error.html", request,
+                                          {"title": title, "message": message}, status=status)
 
 
 def requires(*roles: Role) -> Callable[[Handler], Handler]:
