@@ -26,21 +26,39 @@ class AuditEntry(Base):
     details: Mapped[str] = mapped_column(Text, default="{}")
 
 
-async def record(session: AsyncSession, *, actor: Any, action: str, entity: str,
-                 entity_id: Any = None, details: dict[str, Any] | None = None,
-                 now: datetime) -> None:
+async def record(
+    session: AsyncSession,
+    *,
+    actor: Any,
+    action: str,
+    entity: str,
+    entity_id: Any = None,
+    details: dict[str, Any] | None = None,
+    now: datetime,
+) -> None:
     """Append one audit row; `actor` is an `Actor` or None for the system itself."""
-    session.add(AuditEntry(
-        at=now, user_id=getattr(actor, "user_id", None),
-        actor=getattr(actor, "email", "system"), action=action, entity=entity,
-        entity_id=None if entity_id is None else str(entity_id),
-        details=json.dumps(details or {}, ensure_ascii=False, default=str)))
+    session.add(
+        AuditEntry(
+            at=now,
+            user_id=getattr(actor, "user_id", None),
+            actor=getattr(actor, "email", "system"),
+            action=action,
+            entity=entity,
+            entity_id=None if entity_id is None else str(entity_id),
+            details=json.dumps(details or {}, ensure_ascii=False, default=str),
+        )
+    )
 
 
-async def list_entries(session: AsyncSession, *, page: int, per_page: int
-                       ) -> tuple[list[AuditEntry], int]:
+async def list_entries(
+    session: AsyncSession, *, page: int, per_page: int
+) -> tuple[list[AuditEntry], int]:
     """A page of the audit log, newest first, and the total count."""
     total = await session.scalar(select(func.count()).select_from(AuditEntry)) or 0
-    rows = await session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())
-                                 .offset((page - 1) * per_page).limit(per_page))
+    rows = await session.scalars(
+        select(AuditEntry)
+        .order_by(AuditEntry.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
     return list(rows), total

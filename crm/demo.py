@@ -17,33 +17,71 @@ from crm.models import Agent, Client, Manager, ManagerPhone, Organization, Reque
 from crm.numbers import with_check_digit
 
 PARTNERS = [
-    {"name": "Polis Insurance", "inn": "7707083893",
-     "managers": [{"name": "Anna Sokolova", "phones": ["+79990000001", "+79990000011"]}]},
-    {"name": "Sunny Tours", "inn": "7736207543",
-     "managers": [{"name": "Boris Orlov", "phones": ["+79990000002"]}]},
+    {
+        "name": "Polis Insurance",
+        "inn": "7707083893",
+        "managers": [{"name": "Anna Sokolova", "phones": ["+79990000001", "+79990000011"]}],
+    },
+    {
+        "name": "Sunny Tours",
+        "inn": "7736207543",
+        "managers": [{"name": "Boris Orlov", "phones": ["+79990000002"]}],
+    },
 ]
 AGENT = {"name": "Demo Agent", "email": "agent@example.com"}
 ACCOUNTS = {
     Role.ADMIN: {"email": "admin@example.com", "password": "demo-admin-pass", "name": "Demo Admin"},
     Role.AGENT: {"email": "agent@example.com", "password": "demo-agent-pass", "name": "Demo Agent"},
-    Role.MANAGER: {"email": "anna@polis.example.com", "password": "demo-manager-pass",
-                   "name": "Anna Sokolova"},
+    Role.MANAGER: {
+        "email": "anna@polis.example.com",
+        "password": "demo-manager-pass",
+        "name": "Anna Sokolova",
+    },
 }
 CLIENTS = [
-    {"first_name": "Ivan", "last_name": "Petrov", "phone": "+79161234567",
-     "email": "ivan.petrov@example.com", "street": "Tverskaya", "house": "12",
-     "postal_code": "125009", "city": "Moscow"},
-    {"first_name": "Maria", "last_name": "Smirnova", "phone": "+79037654321",
-     "email": "maria.smirnova@example.com", "street": "Nevsky prospekt", "house": "28",
-     "postal_code": "191186", "city": "Saint Petersburg"},
+    {
+        "first_name": "Ivan",
+        "last_name": "Petrov",
+        "phone": "+79161234567",
+        "email": "ivan.petrov@example.com",
+        "street": "Tverskaya",
+        "house": "12",
+        "postal_code": "125009",
+        "city": "Moscow",
+    },
+    {
+        "first_name": "Maria",
+        "last_name": "Smirnova",
+        "phone": "+79037654321",
+        "email": "maria.smirnova@example.com",
+        "street": "Nevsky prospekt",
+        "house": "28",
+        "postal_code": "191186",
+        "city": "Saint Petersburg",
+    },
 ]
 REQUESTS = [
-    {"body": "4812357", "partner": "Polis Insurance", "client": 0,
-     "product": "CASCO renewal", "status": RequestStatus.OPEN},
-    {"body": "5120394", "partner": "Polis Insurance", "client": 1,
-     "product": "OSAGO", "status": RequestStatus.CLOSED},
-    {"body": "6375021", "partner": "Sunny Tours", "client": 1,
-     "product": "Package tour to Sochi", "status": RequestStatus.OPEN},
+    {
+        "body": "4812357",
+        "partner": "Polis Insurance",
+        "client": 0,
+        "product": "CASCO renewal",
+        "status": RequestStatus.OPEN,
+    },
+    {
+        "body": "5120394",
+        "partner": "Polis Insurance",
+        "client": 1,
+        "product": "OSAGO",
+        "status": RequestStatus.CLOSED,
+    },
+    {
+        "body": "6375021",
+        "partner": "Sunny Tours",
+        "client": 1,
+        "product": "Package tour to Sochi",
+        "status": RequestStatus.OPEN,
+    },
 ]
 
 
@@ -55,8 +93,9 @@ async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> di
     for spec in PARTNERS:
         org = await session.scalar(select(Organization).where(Organization.inn == spec["inn"]))
         if org is None:
-            org = Organization(name=spec["name"], inn=spec["inn"],
-                               kind=OrganizationKind.PARTNER, created_at=now)
+            org = Organization(
+                name=spec["name"], inn=spec["inn"], kind=OrganizationKind.PARTNER, created_at=now
+            )
             session.add(org)
             await session.flush()
         partners[spec["name"]] = org
@@ -79,29 +118,50 @@ async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> di
         request = await session.scalar(select(Request).where(Request.number == number))
         if request is None:
             client = clients[spec["client"]]
-            request = Request(number=number, agent_id=agent.id, client_id=client.id,
-                              organization_id=partners[spec["partner"]].id,
-                              product=spec["product"], status=spec["status"], created_at=now,
-                              closed_at=now if spec["status"] is RequestStatus.CLOSED else None)
+            request = Request(
+                number=number,
+                agent_id=agent.id,
+                client_id=client.id,
+                organization_id=partners[spec["partner"]].id,
+                product=spec["product"],
+                status=spec["status"],
+                created_at=now,
+                closed_at=now if spec["status"] is RequestStatus.CLOSED else None,
+            )
             session.add(request)
             await session.flush()
-        summary_requests.append({
-            "number": request.number, "status": request.status.value,
-            "partner": spec["partner"], "product": request.product,
-            "client_phone": clients[spec["client"]].phone,
-        })
+        summary_requests.append(
+            {
+                "number": request.number,
+                "status": request.status.value,
+                "partner": spec["partner"],
+                "product": request.product,
+                "client_phone": clients[spec["client"]].phone,
+            }
+        )
     first_phone = PARTNERS[0]["managers"][0]["phones"][0]
-    anna = await session.scalar(select(ManagerPhone.manager_id)
-                                .where(ManagerPhone.phone == first_phone))
+    anna = await session.scalar(
+        select(ManagerPhone.manager_id).where(ManagerPhone.phone == first_phone)
+    )
     links = {Role.ADMIN: {}, Role.AGENT: {"agent_id": agent.id}, Role.MANAGER: {"manager_id": anna}}
     accounts = []
     for role, account in ACCOUNTS.items():
         if not await session.scalar(select(User.id).where(User.email == account["email"])):
-            await create_user(session, role=role, now=now, **account, **links[role],
-                              password_hash=_demo_hash(account["password"]))
+            await create_user(
+                session,
+                role=role,
+                now=now,
+                **account,
+                **links[role],
+                password_hash=_demo_hash(account["password"]),
+            )
         accounts.append({"role": role.value, **account})
-    return {"agent": AGENT, "accounts": accounts, "partners": summary_partners,
-            "requests": summary_requests}
+    return {
+        "agent": AGENT,
+        "accounts": accounts,
+        "partners": summary_partners,
+        "requests": summary_requests,
+    }
 
 
 @functools.cache
@@ -110,11 +170,16 @@ def _demo_hash(password: str) -> str:
     return hash_password(password)
 
 
-async def _ensure_manager(session: AsyncSession, org: Organization, spec: dict[str, Any],
-                          now: datetime) -> None:
-    known = set((await session.scalars(
-        select(ManagerPhone.phone).where(ManagerPhone.phone.in_(spec["phones"]))
-    )).all())
+async def _ensure_manager(
+    session: AsyncSession, org: Organization, spec: dict[str, Any], now: datetime
+) -> None:
+    known = set(
+        (
+            await session.scalars(
+                select(ManagerPhone.phone).where(ManagerPhone.phone.in_(spec["phones"]))
+            )
+        ).all()
+    )
     if known:
         return
     manager = Manager(organization_id=org.id, name=spec["name"], created_at=now)
@@ -123,8 +188,9 @@ async def _ensure_manager(session: AsyncSession, org: Organization, spec: dict[s
     session.add_all(ManagerPhone(manager_id=manager.id, phone=phone) for phone in spec["phones"])
 
 
-async def _ensure_client(session: AsyncSession, agent: Agent, spec: dict[str, Any],
-                         now: datetime) -> Client:
+async def _ensure_client(
+    session: AsyncSession, agent: Agent, spec: dict[str, Any], now: datetime
+) -> Client:
     client = await session.scalar(
         select(Client).where(Client.agent_id == agent.id, Client.phone == spec["phone"])
     )

@@ -36,17 +36,22 @@ class RequestTarget:
 
 
 async def find_request_for_manager(
-    session: AsyncSession, *, manager_id: int, number: str | None = None,
+    session: AsyncSession,
+    *,
+    manager_id: int,
+    number: str | None = None,
     request_id: int | None = None,
 ) -> RequestTarget | None:
     """A request of the manager's own company by number or id, or None.
 
     Another company's request is never loaded: to the caller it does not exist.
     """
-    query = (select(Request.id, Request.status, Client.phone)
-             .join(Client, Client.id == Request.client_id)
-             .join(Manager, Manager.organization_id == Request.organization_id)
-             .where(Manager.id == manager_id))
+    query = (
+        select(Request.id, Request.status, Client.phone)
+        .join(Client, Client.id == Request.client_id)
+        .join(Manager, Manager.organization_id == Request.organization_id)
+        .where(Manager.id == manager_id)
+    )
     if number is not None:
         query = query.where(Request.number == number)
     elif request_id is not None:

@@ -22,13 +22,15 @@ def setup_pages(app: web.Application) -> None:
     env.globals.update(page_window=page_window)
 
 
-async def render(request: web.Request, template: str, context: dict[str, Any], *,
-                 status: int = 200) -> web.Response:
+async def render(
+    request: web.Request, template: str, context: dict[str, Any], *, status: int = 200
+) -> web.Response:
     """A page with the one-time notice left by the previous action, if any."""
     session = await get_session(request)
     notice = session.pop(NOTICE, None)
-    return aiohttp_jinja2.render_template(template, request, {NOTICE: notice, **context},
-                                          status=status)
+    return aiohttp_jinja2.render_template(
+        template, request, {NOTICE: notice, **context}, status=status
+    )
 
 
 async def flash(request: web.Request, message: str) -> None:
@@ -41,8 +43,11 @@ def page_arg(request: web.Request) -> int:
 
 
 # What a validator says of an empty or unchosen field, in the words of a person filling a form.
-_REWORDED = {"missing": "fill this in", "empty": "fill this in",
-             "int_parsing": "choose one from the list"}
+_REWORDED = {
+    "missing": "fill this in",
+    "empty": "fill this in",
+    "int_parsing": "choose one from the list",
+}
 
 
 def field_errors(invalid: Invalid) -> dict[str, str]:

@@ -39,10 +39,12 @@ def clamp(page: Any, per_page: Any = PER_PAGE) -> tuple[int, int]:
     return page, per_page
 
 
-async def paginate(session: AsyncSession, query: Select, *, page: int, per_page: int,
-                   scalars: bool = True) -> Page:
-    total = await session.scalar(select(func.count()).select_from(query.order_by(None)
-                                                                   .subquery())) or 0
+async def paginate(
+    session: AsyncSession, query: Select, *, page: int, per_page: int, scalars: bool = True
+) -> Page:
+    total = (
+        await session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    )
     window = query.offset((page - 1) * per_page).limit(per_page)
     result = await session.execute(window)
     items = list(result.scalars()) if scalars else list(result)

@@ -62,8 +62,9 @@ class ClientIn(_Input):
     postal_code: str | None = Field(None, max_length=20)
     city: str | None = Field(None, max_length=100)
 
-    _blanks = field_validator("email", "street", "house", "postal_code", "city",
-                              mode="before")(_blank_to_none)
+    _blanks = field_validator("email", "street", "house", "postal_code", "city", mode="before")(
+        _blank_to_none
+    )
 
     @field_validator("phone")
     @classmethod
@@ -97,8 +98,9 @@ class OrganizationIn(_Input):
         try:
             return ru_inn.validate(value)
         except StdnumError:
-            raise ValueError("this is not a valid INN (10 or 12 digits with check digits)")\
-                from None
+            raise ValueError(
+                "this is not a valid INN (10 or 12 digits with check digits)"
+            ) from None
 
 
 class ManagerIn(_Input):
@@ -145,7 +147,8 @@ def parse(schema: type[_Input], data: Any) -> Any:
                 continue
             errors[field] = item["msg"].removeprefix("Value error, ")
             typed = item.get("input")
-            empty = item["type"] == "string_too_short" and isinstance(typed, str) and \
-                not typed.strip()
+            empty = (
+                item["type"] == "string_too_short" and isinstance(typed, str) and not typed.strip()
+            )
             kinds[field] = "empty" if empty else item["type"]
         raise Invalid(errors, kinds) from None

@@ -34,15 +34,26 @@ def setup_web(app: web.Application) -> None:
     """Sessions in an encrypted cookie, Jinja templates with escaping, static files."""
     config = app[CONFIG]
     secure = (config.public_url or "").startswith("https://")
-    setup_sessions(app, EncryptedCookieStorage(
-        config.web.session_key, cookie_name="ivr_session", httponly=True, samesite="Lax",
-        secure=secure, max_age=config.web.session_max_age))
+    setup_sessions(
+        app,
+        EncryptedCookieStorage(
+            config.web.session_key,
+            cookie_name="ivr_session",
+            httponly=True,
+            samesite="Lax",
+            secure=secure,
+            max_age=config.web.session_max_age,
+        ),
+    )
     # The actor must be loaded before the template context processors read it.
     app.middlewares.append(actor_middleware)
     aiohttp_jinja2.setup(
-        app, loader=jinja2.FileSystemLoader(HERE / "templates"),
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-        context_processors=[_context], undefined=jinja2.StrictUndefined)
+        context_processors=[_context],
+        undefined=jinja2.StrictUndefined,
+    )
     app.middlewares.append(csrf_middleware)
     app.middlewares.append(domain_errors)
     app.router.add_static("/static", HERE / "static", name="static")
@@ -51,9 +62,14 @@ def setup_web(app: web.Application) -> None:
 async def _context(request: web.Request) -> dict[str, Any]:
     # Only pages get a session: webhooks, the API and static files set no cookie.
     token = await csrf_token(request) if _is_page(request) else ""
-    return {"actor": request.get(ACTOR), "csrf_token": token,
-            "Role": Role, "url": lambda name, **parts: request.app.router[name].url_for(
-                **{key: str(value) for key, value in parts.items()})}
+    return {
+        "actor": request.get(ACTOR),
+        "csrf_token": token,
+        "Role": Role,
+        "url": lambda name, **parts: request.app.router[name].url_for(
+            **{key: str(value) for key, value in parts.items()}
+        ),
+    }
 
 
 async def csrf_token(request: web.Request) -> str:
@@ -90,11 +106,18 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
         session = await get_session(request)
         expected = session.get(CSRF_FIELD)
         given = form.get(CSRF_FIELD)
-        if not expected or not isinstance(given, str) or not secrets.compare_digest(
-                given, expected):
-            return error_page(request, 403, "Form expired",
-                              "This form was not accepted (its security token is missing or "
-                              "out of date). Go back, reload the page and send it again.")
+        if (
+            not expected
+            or not isinstance(given, str)
+            or not secrets.compare_digest(given, expected)
+        ):
+            return error_page(
+                request,
+                403,
+                "Form expired",
+                "This form was not accepted (its security token is missing or "
+                "out of date). Go back, reload the page and send it again.",
+            )
     return await handler(request)
 
 
@@ -106,28 +129,35 @@ async def domain_errors(request: web.Request, handler: Handler) -> web.StreamRes
     try:
         return await handler(request)
     except (NotFound, web.HTTPNotFound):
-        return error_page(request, 404, "Not found",
-                          "There is nothing here, or it is not yours.")
+        return error_page(request, 404, "Not found", "There is nothing here, or it is not yours.")
     except Forbidden:
         return error_page(request, 403, "Not allowed", "Your role does not open this page.")
     except IntegrityError:
         log.warning("page_conflict", method=request.method, path=request.path)
-        return error_page(request, 409, "Changed at the same moment",
-                          "Someone saved the same record just now. Go back and send the "
-                          "form again.")
+        return error_page(
+            request,
+            409,
+            "Changed at the same moment",
+            "Someone saved the same record just now. Go back and send the form again.",
+        )
     except web.HTTPException:
         raise
     except Exception:
         log.exception("page_failed", method=request.method, path=request.path)
-        return error_page(request, 500, "Something went wrong",
-                          "It has been logged. Go back and try again in a moment; what you "
-                          "typed is still in the form.")
+        return error_page(
+            request,
+            500,
+            "Something went wrong",
+            "It has been logged. Go back and try again in a moment; what you "
+            "typed is still in the form.",
+        )
 
 
 def error_page(request: web.Request, status: int, title: str, message: str) -> web.Response:
     """The one page every refusal and failure of a page request is shown on."""
-    return aiohttp_jinja2.render_template("error.html", request,
-                                          {"title": title, "message": message}, status=status)
+    return aiohttp_jinja2.render_template(
+        "error.html", request, {"title": title, "message": message}, status=status
+    )
 
 
 def requires(*roles: Role) -> Callable[[Handler], Handler]:
@@ -157,15 +187,19 @@ def actor_of(request: web.Request) -> Actor:
 
 
 def home_url(request: web.Request, actor: Actor) -> str:
-    name = {Role.ADMIN: "admin.organizations", Role.AGENT: "requests.list",
-            Role.MANAGER: "partner.requests"}[actor.role]
+    name = {
+        Role.ADMIN: "admin.organizations",
+        Role.AGENT: "requests.list",
+        Role.MANAGER: "partner.requests",
+    }[actor.role]
     return str(request.app.router[name].url_for())
 
 
 def redirect(request: web.Request, name: str, **parts: Any) -> web.HTTPSeeOther:
     """A 303 to a named route (raise it)."""
-    return web.HTTPSeeOther(request.app.router[name].url_for(
-        **{key: str(value) for key, value in parts.items()}))
+    return web.HTTPSeeOther(
+        request.app.router[name].url_for(**{key: str(value) for key, value in parts.items()})
+    )
 
 
 def client_address(request: web.Request) -> str | None:
@@ -180,5 +214,8 @@ def client_address(request: web.Request) -> str | None:
 async def form_data(request: web.Request) -> dict[str, str]:
     """The posted form as plain strings (without the CSRF field and NUL characters)."""
     form = await request.post()
-    return {key: value.replace("\x00", "") for key, value in form.items()
-            if isinstance(value, str) and key != CSRF_FIELD}
+    return {
+        key: value.replace("\x00", "")
+        for key, value in form.items()
+        if isinstance(value, str) and key != CSRF_FIELD
+    }

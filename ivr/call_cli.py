@@ -22,7 +22,8 @@ from ivr.simulator import (
 )
 
 CHOICES = {result[0]: result for result in CLIENT_RESULTS if result != "canceled"} | {
-    "c": "canceled"}
+    "c": "canceled"
+}
 
 
 class TerminalCaller:
@@ -80,15 +81,24 @@ async def run_call(config: Config, args: argparse.Namespace) -> int:
         if interactive:
             typed = await _ask(f"calling from [{from_number}]> ")
             from_number = (typed or "").strip() or from_number
-    caller = TerminalCaller() if interactive else ScriptedCaller(
-        presses=args.press, dial_results=args.dial_result, talk_seconds=args.talk_seconds)
+    caller = (
+        TerminalCaller()
+        if interactive
+        else ScriptedCaller(
+            presses=args.press, dial_results=args.dial_result, talk_seconds=args.talk_seconds
+        )
+    )
     url = args.url or f"http://{config.server.host}:{config.server.port}"
     language = config.ivr.language
     async with aiohttp.ClientSession() as session:
         simulator = TwilioSimulator(
-            session, server_url=url, auth_token=config.twilio.auth_token,
-            public_url=config.public_url, service_number=config.twilio.service_number,
-            on_heard=lambda heard: print(describe(heard, language), flush=True))
+            session,
+            server_url=url,
+            auth_token=config.twilio.auth_token,
+            public_url=config.public_url,
+            service_number=config.twilio.service_number,
+            on_heard=lambda heard: print(describe(heard, language), flush=True),
+        )
         print(f"Calling {config.twilio.service_number} from {from_number} via {url}")
         try:
             record = await simulator.call(caller, from_number=from_number)

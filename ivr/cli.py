@@ -23,11 +23,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     call = commands.add_parser("call", help="simulate a manager's call against a server")
     call.add_argument("--url", help="server address (default: from the config's server keys)")
     call.add_argument("--from", dest="from_number", help="caller number, E.164")
-    call.add_argument("--press", action="append", default=[],
-                      help="keys for one <Gather>, e.g. 48123575# (repeat; 'hangup' hangs up)")
-    call.add_argument("--dial-result", action="append", default=[],
-                      choices=["answered", "busy", "no-answer", "failed", "canceled",
-                               "voicemail"], help="how the client's leg ends (repeatable)")
+    call.add_argument(
+        "--press",
+        action="append",
+        default=[],
+        help="keys for one <Gather>, e.g. 48123575# (repeat; 'hangup' hangs up)",
+    )
+    call.add_argument(
+        "--dial-result",
+        action="append",
+        default=[],
+        choices=["answered", "busy", "no-answer", "failed", "canceled", "voicemail"],
+        help="how the client's leg ends (repeatable)",
+    )
     call.add_argument("--talk-seconds", type=int, default=42)
     commands.add_parser("render-sounds", help="render sounds/ from the prompt catalogue")
     admin = commands.add_parser("create-admin", help="create an admin account")
@@ -49,14 +57,15 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     from ivr.app import create_app
     from ivr.logging import configure_logging
 
-    log_format = config.log.format or (
-        "json" if config.environment == "production" else "console")
+    log_format = config.log.format or ("json" if config.environment == "production" else "console")
     configure_logging(format=log_format, level=config.log.level)
     host = args.host or config.server.host
     port = args.port or config.server.port
     base = f"http://{host}:{port}"
-    print(f"Serving on {base}  (Twilio voice webhook: {config.public_url or base}/ivr/voice,"
-          f" status callback: /ivr/status)")
+    print(
+        f"Serving on {base}  (Twilio voice webhook: {config.public_url or base}/ivr/voice,"
+        f" status callback: /ivr/status)"
+    )
     print("Try a demo call in another terminal:")
     print("  .venv/bin/ivr call          # interactive: type keys, say how the client answers")
     print("  .venv/bin/ivr call --from +79990000001 --press 48123573#")
@@ -64,8 +73,11 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     try:
         web.run_app(create_app(config), host=host, port=port, print=None)
     except OSError as error:
-        print(f"ivr serve: cannot listen on {host}:{port}: {error.strerror}. Stop the other "
-              f"server or choose another port: ivr serve --port {port + 1}", file=sys.stderr)
+        print(
+            f"ivr serve: cannot listen on {host}:{port}: {error.strerror}. Stop the other "
+            f"server or choose another port: ivr serve --port {port + 1}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -109,11 +121,14 @@ def _seed_demo(config: Config, args: argparse.Namespace) -> int:
         print(f"  {account['role']:<8} {account['email']:<24} password {account['password']}")
     for partner in data["partners"]:
         for manager in partner["managers"]:
-            print(f"  manager {manager['name']} ({partner['name']}): "
-                  f"{', '.join(manager['phones'])}")
+            print(
+                f"  manager {manager['name']} ({partner['name']}): {', '.join(manager['phones'])}"
+            )
     for request in data["requests"]:
-        print(f"  request {request['number']}  {request['status']:<6}  {request['partner']}: "
-              f"{request['product']}")
+        print(
+            f"  request {request['number']}  {request['status']:<6}  {request['partner']}: "
+            f"{request['product']}"
+        )
     return 0
 
 
@@ -146,9 +161,14 @@ def _create_admin(config: Config, args: argparse.Namespace) -> int:
         engine = create_engine(config.database_url)
         try:
             async with create_sessionmaker(engine).begin() as session:
-                user = await create_user(session, email=args.email, name=args.name,
-                                         password=password, role=Role.ADMIN,
-                                         now=datetime.now(UTC))
+                user = await create_user(
+                    session,
+                    email=args.email,
+                    name=args.name,
+                    password=password,
+                    role=Role.ADMIN,
+                    now=datetime.now(UTC),
+                )
                 return user.email
         finally:
             await engine.dispose()
@@ -162,8 +182,14 @@ def _create_admin(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": _serve, "migrate": _migrate, "seed-demo": _seed_demo, "call": _call,
-            "render-sounds": _render_sounds, "create-admin": _create_admin}
+COMMANDS = {
+    "serve": _serve,
+    "migrate": _migrate,
+    "seed-demo": _seed_demo,
+    "call": _call,
+    "render-sounds": _render_sounds,
+    "create-admin": _create_admin,
+}
 
 if __name__ == "__main__":
     raise SystemExit(main())

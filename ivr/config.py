@@ -109,9 +109,7 @@ class Config(_Frozen):
         return value
 
 
-def load_config(
-    path: Path | None = None, environ: Mapping[str, str] | None = None
-) -> Config:
+def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Read, merge and validate the configuration; raise ConfigError naming the bad key."""
     environ = os.environ if environ is None else environ
     path = Path(environ.get("IVR_CONFIG") or path or DEFAULT_CONFIG)
@@ -131,22 +129,35 @@ def load_config(
     home = path.resolve().parent
     config = _sqlite_beside(config, home)
     if not config.twilio.auth_token:
-        token = _development_secret(config, home, "twilio.auth_token", "IVR_TWILIO_AUTH_TOKEN",
-                                    "dev-twilio-auth-token", lambda: secrets.token_hex(16))
+        token = _development_secret(
+            config,
+            home,
+            "twilio.auth_token",
+            "IVR_TWILIO_AUTH_TOKEN",
+            "dev-twilio-auth-token",
+            lambda: secrets.token_hex(16),
+        )
         config = config.model_copy(
             update={"twilio": config.twilio.model_copy(update={"auth_token": token})}
         )
     if not config.web.session_key:
-        key = _development_secret(config, home, "web.session_key", "IVR_SESSION_KEY",
-                                  "dev-session-key", Fernet.generate_key().decode)
+        key = _development_secret(
+            config,
+            home,
+            "web.session_key",
+            "IVR_SESSION_KEY",
+            "dev-session-key",
+            Fernet.generate_key().decode,
+        )
         config = config.model_copy(
             update={"web": config.web.model_copy(update={"session_key": key})}
         )
     try:
         Fernet(config.web.session_key)
     except ValueError:
-        raise ConfigError("config key 'web.session_key': must be a Fernet key "
-                          "(32 url-safe base64-encoded bytes)") from None
+        raise ConfigError(
+            "config key 'web.session_key': must be a Fernet key (32 url-safe base64-encoded bytes)"
+        ) from None
     return config
 
 
@@ -185,11 +196,13 @@ def _sqlite_beside(config: Config, home: Path) -> Config:
         return config
     absolute = url.set(database=str(home / url.database))
     return config.model_copy(
-        update={"database_url": absolute.render_as_string(hide_password=False)})
+        update={"database_url": absolute.render_as_string(hide_password=False)}
+    )
 
 
-def _development_secret(config: Config, home: Path, key: str, variable: str, filename: str,
-                        make: Callable[[], str]) -> str:
+def _development_secret(
+    config: Config, home: Path, key: str, variable: str, filename: str, make: Callable[[], str]
+) -> str:
     """A per-checkout secret under var/ in development; in production a missing one fails."""
     if config.environment == "production":
         raise ConfigError(f"config key '{key}': required in production (set {variable})")

@@ -45,8 +45,9 @@ def mask_phones(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[
     return {key: _mask_value(value) for key, value in event_dict.items()}
 
 
-def configure_logging(*, format: str = "console", level: str = "info",
-                      stream: TextIO | None = None) -> None:
+def configure_logging(
+    *, format: str = "console", level: str = "info", stream: TextIO | None = None
+) -> None:
     """Route structlog and standard-library logging through one masked renderer."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

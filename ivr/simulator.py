@@ -20,8 +20,14 @@ from ivr.logging import mask_phone
 
 MAX_DOCUMENTS = 60
 ClientResult = Literal["answered", "busy", "no-answer", "failed", "canceled", "voicemail"]
-CLIENT_RESULTS: tuple[str, ...] = ("answered", "busy", "no-answer", "failed", "canceled",
-                                   "voicemail")
+CLIENT_RESULTS: tuple[str, ...] = (
+    "answered",
+    "busy",
+    "no-answer",
+    "failed",
+    "canceled",
+    "voicemail",
+)
 HANG_UP = "hangup"
 
 
@@ -95,10 +101,18 @@ def new_sid(prefix: str = "CA") -> str:
 class TwilioSimulator:
     """Plays Twilio against a running server at `server_url`."""
 
-    def __init__(self, session: aiohttp.ClientSession, *, server_url: str, auth_token: str,
-                 public_url: str | None = None, service_number: str = "+15005550006",
-                 account_sid: str = "AC" + "0" * 32, fetch_media: bool = True,
-                 on_heard: Callable[[Heard], None] | None = None) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        server_url: str,
+        auth_token: str,
+        public_url: str | None = None,
+        service_number: str = "+15005550006",
+        account_sid: str = "AC" + "0" * 32,
+        fetch_media: bool = True,
+        on_heard: Callable[[Heard], None] | None = None,
+    ) -> None:
         self.session = session
         self.server_url = server_url.rstrip("/")
         self.public_url = (public_url or server_url).rstrip("/")
@@ -108,14 +122,25 @@ class TwilioSimulator:
         self.fetch_media = fetch_media
         self.on_heard = on_heard
 
-    async def call(self, caller: Caller, *, from_number: str, call_sid: str | None = None,
-                   voice_path: str = "/ivr/voice", status_path: str = "/ivr/status",
-                   ) -> CallRecord:
+    async def call(
+        self,
+        caller: Caller,
+        *,
+        from_number: str,
+        call_sid: str | None = None,
+        voice_path: str = "/ivr/voice",
+        status_path: str = "/ivr/status",
+    ) -> CallRecord:
         """One whole inbound call, ended by a status callback as Twilio sends it."""
         record = CallRecord(call_sid=call_sid or new_sid())
-        base = {"CallSid": record.call_sid, "AccountSid": self.account_sid,
-                "From": from_number, "To": self.service_number, "Direction": "inbound",
-                "ApiVersion": "2010-04-01"}
+        base = {
+            "CallSid": record.call_sid,
+            "AccountSid": self.account_sid,
+            "From": from_number,
+            "To": self.service_number,
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+        }
         url = self.public_url + voice_path
         document = await self._post(record, url, {**base, "CallStatus": "ringing"})
         for _ in range(MAX_DOCUMENTS):
@@ -123,17 +148,26 @@ class TwilioSimulator:
             if next_url is None:
                 break
             url = next_url
-            document = await self._post(record, url, {**base, "CallStatus": "in-progress",
-                                                      **params})
+            document = await self._post(
+                record, url, {**base, "CallStatus": "in-progress", **params}
+            )
         else:
             raise SimulatorError(f"more than {MAX_DOCUMENTS} TwiML documents in one call")
-        await self._post(record, self.public_url + status_path,
-                         {**base, "CallStatus": "completed",
-                          "CallDuration": str(record.seconds)})
+        await self._post(
+            record,
+            self.public_url + status_path,
+            {**base, "CallStatus": "completed", "CallDuration": str(record.seconds)},
+        )
         return record
 
-    async def _run(self, record: CallRecord, url: str, document: ET.Element, caller: Caller,
-                   base: dict[str, str]) -> tuple[str | None, dict[str, str]]:
+    async def _run(
+        self,
+        record: CallRecord,
+        url: str,
+        document: ET.Element,
+        caller: Caller,
+        base: dict[str, str],
+    ) -> tuple[str | None, dict[str, str]]:
         """Execute one document; return the next URL to post (and its extra params)."""
         for verb in document:
             match verb.tag:
@@ -144,8 +178,11 @@ class TwilioSimulator:
                 case "Gather":
                     for child in verb:
                         await self._speak(record, child, "caller")
-                    wanted = (f"{verb.get('numDigits')} key" if verb.get("numDigits")
-                              else f"keys ending with {verb.get('finishOnKey', '#')}")
+                    wanted = (
+                        f"{verb.get('numDigits')} key"
+                        if verb.get("numDigits")
+                        else f"keys ending with {verb.get('finishOnKey', '#')}"
+                    )
                     self._hear(record, Heard("gather", text=wanted))
                     keys = await caller.keypad(record.heard)
                     if keys == HANG_UP:
@@ -168,8 +205,9 @@ class TwilioSimulator:
         self._hear(record, Heard("hangup"))
         return None, {}
 
-    async def _dial(self, record: CallRecord, url: str, dial: ET.Element, caller: Caller,
-                    base: dict[str, str]) -> dict[str, str]:
+    async def _dial(
+        self, record: CallRecord, url: str, dial: ET.Element, caller: Caller, base: dict[str, str]
+    ) -> dict[str, str]:
         number = dial.find("Number")
         if number is None or not (number.text or "").strip():
             raise SimulatorError("<Dial> without a <Number>")
@@ -184,25 +222,40 @@ class TwilioSimulator:
             return {**params, "DialCallStatus": leg.result}
         accepted, whisper_seconds = True, 0
         if number.get("url"):
-            child = {"CallSid": child_sid, "ParentCallSid": record.call_sid,
-                     "AccountSid": self.account_sid, "From": dial.get("callerId", ""),
-                     "To": client_number, "Direction": "outbound-dial",
-                     "CallStatus": "in-progress", "ApiVersion": "2010-04-01"}
+            child = {
+                "CallSid": child_sid,
+                "ParentCallSid": record.call_sid,
+                "AccountSid": self.account_sid,
+                "From": dial.get("callerId", ""),
+                "To": client_number,
+                "Direction": "outbound-dial",
+                "CallStatus": "in-progress",
+                "ApiVersion": "2010-04-01",
+            }
             whisper_url = urljoin(url, number.get("url"))
             document = await self._post(record, whisper_url, child)
-            accepted, whisper_seconds = await self._client_screen(record, whisper_url, document,
-                                                                  child, leg)
+            accepted, whisper_seconds = await self._client_screen(
+                record, whisper_url, document, child, leg
+            )
         if not accepted:
             self._hear(record, Heard("client", text="not accepted (voicemail)"))
-            return {**params, "DialCallStatus": "completed",
-                    "DialCallDuration": str(whisper_seconds)}
+            return {
+                **params,
+                "DialCallStatus": "completed",
+                "DialCallDuration": str(whisper_seconds),
+            }
         self._hear(record, Heard("bridged", text=f"{leg.talk_seconds} s"))
         record.seconds += leg.talk_seconds
-        return {**params, "DialCallStatus": "completed",
-                "DialCallDuration": str(leg.talk_seconds)}
+        return {**params, "DialCallStatus": "completed", "DialCallDuration": str(leg.talk_seconds)}
 
-    async def _client_screen(self, record: CallRecord, url: str, document: ET.Element,
-                             child: dict[str, str], leg: ClientLeg) -> tuple[bool, int]:
+    async def _client_screen(
+        self,
+        record: CallRecord,
+        url: str,
+        document: ET.Element,
+        child: dict[str, str],
+        leg: ClientLeg,
+    ) -> tuple[bool, int]:
         """Run the whisper on the client's leg; a person presses 1, a voicemail stays silent."""
         seconds = 0
         for _ in range(5):
@@ -250,14 +303,15 @@ class TwilioSimulator:
 
     def _to_server(self, url: str) -> str:
         if url.startswith(self.public_url):
-            return self.server_url + url[len(self.public_url):]
+            return self.server_url + url[len(self.public_url) :]
         parts = urlsplit(url)
         return self.server_url + parts.path + (f"?{parts.query}" if parts.query else "")
 
     async def _post(self, record: CallRecord, url: str, params: dict[str, str]) -> ET.Element:
         signature = self.validator.compute_signature(url, params)
-        async with self.session.post(self._to_server(url), data=params,
-                                     headers={"X-Twilio-Signature": signature}) as response:
+        async with self.session.post(
+            self._to_server(url), data=params, headers={"X-Twilio-Signature": signature}
+        ) as response:
             body = await response.text()
             if response.status != 200:
                 raise SimulatorError(f"POST {url}: HTTP {response.status}: {body[:200]}")

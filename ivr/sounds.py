@@ -71,12 +71,40 @@ def render(folder: Path = SOUNDS_DIR) -> list[str]:
                 continue
             with tempfile.TemporaryDirectory() as tmp:
                 raw = Path(tmp) / "raw.wav"
-                subprocess.run(["espeak-ng", "-v", ESPEAK_VOICES[language], "-s", "150",
-                                "-w", str(raw), texts[language]], check=True)
-                subprocess.run(["sox", "-V1", str(raw), "-r", "8000", "-c", "1", "-b", "16",
-                                str(target), "gain", "-n", "-1"], check=True)
+                subprocess.run(
+                    [
+                        "espeak-ng",
+                        "-v",
+                        ESPEAK_VOICES[language],
+                        "-s",
+                        "150",
+                        "-w",
+                        str(raw),
+                        texts[language],
+                    ],
+                    check=True,
+                )
+                subprocess.run(
+                    [
+                        "sox",
+                        "-V1",
+                        str(raw),
+                        "-r",
+                        "8000",
+                        "-c",
+                        "1",
+                        "-b",
+                        "16",
+                        str(target),
+                        "gain",
+                        "-n",
+                        "-1",
+                    ],
+                    check=True,
+                )
             manifest[name] = text_hash(texts[language])
             written.append(name)
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
-                             encoding="utf-8")
+    manifest_path.write_text(
+        json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     return written

@@ -23,9 +23,16 @@ MANAGER = ACCOUNTS[Role.MANAGER]["email"]
 OTHER_AGENT = "other.agent@example.com"
 IVAN = CLIENTS[0]
 MARIA = CLIENTS[1]
-NEW_CLIENT = {"first_name": "Olga", "last_name": "Ivanova", "phone": "8 (912) 345-67-89",
-              "email": "Olga@Example.com", "street": "Lenina", "house": "5",
-              "postal_code": "620014", "city": "Yekaterinburg"}
+NEW_CLIENT = {
+    "first_name": "Olga",
+    "last_name": "Ivanova",
+    "phone": "8 (912) 345-67-89",
+    "email": "Olga@Example.com",
+    "street": "Lenina",
+    "house": "5",
+    "postal_code": "620014",
+    "city": "Yekaterinburg",
+}
 
 
 @dataclass(frozen=True)
@@ -50,11 +57,17 @@ class Api:
     def __init__(self, http: aiohttp.ClientSession, base: str, key: str | None) -> None:
         self.http, self.base, self.key = http, base.rstrip("/"), key
 
-    async def call(self, method: str, path: str, *, headers: dict[str, str] | None = None,
-                   **kwargs: Any) -> Reply:
+    async def call(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> Reply:
         sent = {"Authorization": f"Bearer {self.key}"} if self.key else {}
-        async with self.http.request(method, self.base + path, headers={**sent, **(headers or {})},
-                                     allow_redirects=False, **kwargs) as reply:
+        async with self.http.request(
+            method,
+            self.base + path,
+            headers={**sent, **(headers or {})},
+            allow_redirects=False,
+            **kwargs,
+        ) as reply:
             return Reply(reply.status, reply.headers, await reply.text())
 
     async def get(self, path: str, **kwargs: Any) -> Reply:
@@ -78,8 +91,9 @@ async def issue_key(sessions, email: str) -> str:
     admin = await account_actor(sessions, ADMIN)
     async with sessions.begin() as session:
         user_id = await session.scalar(select(User.id).where(User.email == email))
-        _, plain = await issue_api_key(session, actor=admin, user_id=user_id, name="tests",
-                                       now=datetime.now(UTC))
+        _, plain = await issue_api_key(
+            session, actor=admin, user_id=user_id, name="tests", now=datetime.now(UTC)
+        )
     return plain
 
 
@@ -99,8 +113,12 @@ class Apis:
         """A second agent, with no clients or requests of its own."""
         admin = await account_actor(self.sessions, ADMIN)
         async with self.sessions.begin() as session:
-            await create_agent(session, actor=admin, now=datetime.now(UTC), data=AgentIn(
-                name="Other Agent", email=OTHER_AGENT, password="other-agent-pass"))
+            await create_agent(
+                session,
+                actor=admin,
+                now=datetime.now(UTC),
+                data=AgentIn(name="Other Agent", email=OTHER_AGENT, password="other-agent-pass"),
+            )
         return await self.as_user(OTHER_AGENT)
 
 

@@ -61,8 +61,9 @@ def backend_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest,
-                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     url = backend_url(request.param, tmp_path_factory)
     asyncio.run(_migrate(url))
     yield url
@@ -121,8 +122,12 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 @pytest.fixture
 def simulator(server, http, config) -> TwilioSimulator:
-    return TwilioSimulator(http, server_url=str(server.make_url("")), auth_token=AUTH_TOKEN,
-                           service_number=config.twilio.service_number)
+    return TwilioSimulator(
+        http,
+        server_url=str(server.make_url("")),
+        auth_token=AUTH_TOKEN,
+        service_number=config.twilio.service_number,
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -132,8 +137,12 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    skipped = [report for report in terminalreporter.stats.get("skipped", [])
-               if PG_SKIP in str(report.longrepr)]
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if PG_SKIP in str(report.longrepr)
+    ]
     if skipped:
-        terminalreporter.write_line(f"{len(skipped)} PostgreSQL variants skipped. {PG_SKIP}",
-                                    yellow=True)
+        terminalreporter.write_line(
+            f"{len(skipped)} PostgreSQL variants skipped. {PG_SKIP}", yellow=True
+        )

@@ -37,15 +37,20 @@ class CrmClient:
 
     def __init__(self, base_url: str, *, headers: dict[str, str] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                          headers=headers)
+        self.http = aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True), headers=headers
+        )
 
     async def close(self) -> None:
         await self.http.close()
 
     async def _reply(self, response: aiohttp.ClientResponse) -> Reply:
-        return Reply(status=response.status, text=await response.text(),
-                     path=response.url.path_qs, location=response.headers.get("Location", ""))
+        return Reply(
+            status=response.status,
+            text=await response.text(),
+            path=response.url.path_qs,
+            location=response.headers.get("Location", ""),
+        )
 
     async def get(self, path: str, *, follow: bool = True) -> Reply:
         async with self.http.get(self.base_url + path, allow_redirects=follow) as response:
@@ -58,16 +63,18 @@ class CrmClient:
         assert found, f"no CSRF field on {page} (status {reply.status})"
         return html.unescape(found.group(1))
 
-    async def submit(self, page: str, data: dict[str, str], *, action: str | None = None,
-                     follow: bool = True) -> Reply:
+    async def submit(
+        self, page: str, data: dict[str, str], *, action: str | None = None, follow: bool = True
+    ) -> Reply:
         """Open `page`, then post `data` with its token to `action` (default: the page)."""
         form = {"_csrf": await self.token(page), **data}
         return await self.post(action or page, form, follow=follow)
 
     async def post(self, path: str, data: dict[str, str], *, follow: bool = True) -> Reply:
         """A raw post: no token unless `data` carries one."""
-        async with self.http.post(self.base_url + path, data=data,
-                                  allow_redirects=follow) as response:
+        async with self.http.post(
+            self.base_url + path, data=data, allow_redirects=follow
+        ) as response:
             return await self._reply(response)
 
     async def login(self, email: str, password: str) -> Reply:

@@ -51,7 +51,10 @@ async def manager(browser) -> CrmClient:
 async def other_agent(browser, sessions) -> CrmClient:
     """A second agent with no clients of its own."""
     async with sessions.begin() as session:
-        await create_agent(session, actor=await account_actor(session, ADMIN[0]),
-                           now=datetime.now(UTC), data=AgentIn(
-            name="Other Agent", email=OTHER_AGENT[0], password=OTHER_AGENT[1]))
+        await create_agent(
+            session,
+            actor=await account_actor(session, ADMIN[0]),
+            now=datetime.now(UTC),
+            data=AgentIn(name="Other Agent", email=OTHER_AGENT[0], password=OTHER_AGENT[1]),
+        )
     return await browser(OTHER_AGENT)

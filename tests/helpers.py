@@ -17,24 +17,33 @@ BORIS = "+79990000002"
 
 
 def request_number(demo: dict, *, partner: str, status: str) -> str:
-    return next(r["number"] for r in demo["requests"]
-                if r["partner"] == partner and r["status"] == status)
+    return next(
+        r["number"] for r in demo["requests"] if r["partner"] == partner and r["status"] == status
+    )
 
 
 def open_polis(demo: dict) -> dict:
-    return next(r for r in demo["requests"]
-                if r["partner"] == "Polis Insurance" and r["status"] == "open")
+    return next(
+        r for r in demo["requests"] if r["partner"] == "Polis Insurance" and r["status"] == "open"
+    )
 
 
-async def signed_post(http: aiohttp.ClientSession, server_url: str, path: str,
-                      params: dict[str, str], *, signed_url: str | None = None,
-                      token: str = AUTH_TOKEN, headers: dict[str, str] | None = None,
-                      ) -> tuple[int, str, str]:
+async def signed_post(
+    http: aiohttp.ClientSession,
+    server_url: str,
+    path: str,
+    params: dict[str, str],
+    *,
+    signed_url: str | None = None,
+    token: str = AUTH_TOKEN,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, str, str]:
     """POST a form signed like Twilio over `signed_url` (default: the URL posted to)."""
     url = server_url.rstrip("/") + path
     signature = RequestValidator(token).compute_signature(signed_url or url, params)
-    async with http.post(url, data=params,
-                         headers={"X-Twilio-Signature": signature, **(headers or {})}) as reply:
+    async with http.post(
+        url, data=params, headers={"X-Twilio-Signature": signature, **(headers or {})}
+    ) as reply:
         return reply.status, reply.headers.get("Content-Type", ""), await reply.text()
 
 
@@ -50,8 +59,11 @@ async def call_row(sessions, call_sid: str) -> Call:
 async def call_steps(sessions, call_sid: str) -> list[tuple[str, str]]:
     async with sessions() as session:
         rows = await session.execute(
-            select(CallEvent.step, CallEvent.result).join(Call)
-            .where(Call.call_sid == call_sid).order_by(CallEvent.id))
+            select(CallEvent.step, CallEvent.result)
+            .join(Call)
+            .where(Call.call_sid == call_sid)
+            .order_by(CallEvent.id)
+        )
         return [tuple(row) for row in rows]
 
 

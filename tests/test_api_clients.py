@@ -18,15 +18,24 @@ async def test_agent_lists_its_clients_in_an_envelope(api_agent):
     assert reply.status == 200
     page = reply.json
     assert {key: page[key] for key in ("page", "per_page", "total", "pages")} == {
-        "page": 1, "per_page": 20, "total": 2, "pages": 1}
+        "page": 1,
+        "per_page": 20,
+        "total": 2,
+        "pages": 1,
+    }
     assert [item["last_name"] for item in page["items"]] == ["Petrov", "Smirnova"]
     assert page["items"][0]["phone"] == IVAN["phone"]
 
 
-@pytest.mark.parametrize(("search", "expected"), [
-    ("smirn", ["Smirnova"]), ("MOSCOW", ["Petrov"]), ("916 123", ["Petrov"]),
-    ("nobody-like-this", []),
-])
+@pytest.mark.parametrize(
+    ("search", "expected"),
+    [
+        ("smirn", ["Smirnova"]),
+        ("MOSCOW", ["Petrov"]),
+        ("916 123", ["Petrov"]),
+        ("nobody-like-this", []),
+    ],
+)
 async def test_search_filters_by_name_city_or_phone_digits(api_agent, search, expected):
     reply = await api_agent.get("/api/v1/clients", params={"search": search})
     assert [item["last_name"] for item in reply.json["items"]] == expected
@@ -41,12 +50,17 @@ async def test_per_page_splits_the_list_into_pages(api_agent):
     assert beyond["items"] == [] and beyond["total"] == 2
 
 
-@pytest.mark.parametrize(("page", "per_page", "expected"), [
-    ("abc", "xyz", (1, 20)), ("-3", "0", (1, 1)), ("0", "100000", (1, 100)),
-    ("99999999999999999999999", "1e3", (1_000_000, 20)), ("", "", (1, 20)),
-])
-async def test_garbage_paging_falls_back_instead_of_failing(api_agent, page, per_page,
-                                                             expected):
+@pytest.mark.parametrize(
+    ("page", "per_page", "expected"),
+    [
+        ("abc", "xyz", (1, 20)),
+        ("-3", "0", (1, 1)),
+        ("0", "100000", (1, 100)),
+        ("99999999999999999999999", "1e3", (1_000_000, 20)),
+        ("", "", (1, 20)),
+    ],
+)
+async def test_garbage_paging_falls_back_instead_of_failing(api_agent, page, per_page, expected):
     reply = await api_agent.get("/api/v1/clients", params={"page": page, "per_page": per_page})
     assert reply.status == 200
     assert (reply.json["page"], reply.json["per_page"]) == expected
@@ -65,11 +79,16 @@ async def test_agent_adds_a_client_with_201_and_location(api_agent):
 
 async def test_put_replaces_the_clients_details(api_agent):
     client_id = await ivan_id(api_agent)
-    reply = await api_agent.put(f"/api/v1/clients/{client_id}", json={
-        **IVAN, "city": "Tula", "street": None, "phone": "+7 916 765-43-21"})
+    reply = await api_agent.put(
+        f"/api/v1/clients/{client_id}",
+        json={**IVAN, "city": "Tula", "street": None, "phone": "+7 916 765-43-21"},
+    )
     assert reply.status == 200
     assert (reply.json["city"], reply.json["street"], reply.json["phone"]) == (
-        "Tula", None, "+79167654321")
+        "Tula",
+        None,
+        "+79167654321",
+    )
     assert (await api_agent.get(f"/api/v1/clients/{client_id}")).json == reply.json
 
 
@@ -105,9 +124,13 @@ async def test_admin_sees_every_client_and_adds_one_for_a_named_agent(api_admin,
     assert (await api_agent.get("/api/v1/clients")).json["total"] == 3
 
 
-@pytest.mark.parametrize(("agent_id", "message"), [
-    (None, "choose the agent this client belongs to"), (999999, "no such agent"),
-])
+@pytest.mark.parametrize(
+    ("agent_id", "message"),
+    [
+        (None, "choose the agent this client belongs to"),
+        (999999, "no such agent"),
+    ],
+)
 async def test_admin_must_name_an_existing_agent(api_admin, agent_id, message):
     reply = await api_admin.post("/api/v1/clients", json={**NEW_CLIENT, "agent_id": agent_id})
     assert reply.status == 422
@@ -116,10 +139,12 @@ async def test_admin_must_name_an_existing_agent(api_admin, agent_id, message):
 
 async def test_manager_is_refused_every_client_call(api_manager, api_agent):
     client_id = await ivan_id(api_agent)
-    replies = [await api_manager.get("/api/v1/clients"),
-               await api_manager.get(f"/api/v1/clients/{client_id}"),
-               await api_manager.post("/api/v1/clients", json=NEW_CLIENT),
-               await api_manager.put(f"/api/v1/clients/{client_id}", json=IVAN)]
+    replies = [
+        await api_manager.get("/api/v1/clients"),
+        await api_manager.get(f"/api/v1/clients/{client_id}"),
+        await api_manager.post("/api/v1/clients", json=NEW_CLIENT),
+        await api_manager.put(f"/api/v1/clients/{client_id}", json=IVAN),
+    ]
     assert [reply.status for reply in replies] == [403] * 4
     for reply in replies:
         assert IVAN["phone"] not in reply.text and MARIA["phone"] not in reply.text

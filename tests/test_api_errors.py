@@ -11,8 +11,9 @@ pytest_plugins = ("tests.api_fixtures",)
 
 @pytest.mark.parametrize("raw", [b"{not json", b"", b"   ", b"\xff\xfe{}", b"[" * 100_000])
 async def test_unreadable_body_is_400_naming_body(api_agent, raw):
-    reply = await api_agent.post("/api/v1/clients", data=raw,
-                                 headers={"Content-Type": "application/json"})
+    reply = await api_agent.post(
+        "/api/v1/clients", data=raw, headers={"Content-Type": "application/json"}
+    )
     assert reply.status == 400
     assert reply.json["error"]["code"] == "bad_request"
     assert set(reply.fields) == {"body"}
@@ -26,8 +27,10 @@ async def test_body_that_is_not_an_object_is_422_naming_body(api_agent, raw):
 
 
 async def test_every_wrong_field_is_named_with_its_message(api_agent):
-    reply = await api_agent.post("/api/v1/clients", json={
-        **NEW_CLIENT, "phone": "12345", "email": "nobody", "first_name": "", "nickname": "x"})
+    reply = await api_agent.post(
+        "/api/v1/clients",
+        json={**NEW_CLIENT, "phone": "12345", "email": "nobody", "first_name": "", "nickname": "x"},
+    )
     assert reply.status == 422
     assert reply.json["error"]["code"] == "invalid"
     assert reply.fields["phone"] == "this is not a valid phone number"
@@ -56,14 +59,23 @@ async def test_nul_in_search_is_422_naming_search(api_agent):
 
 
 async def test_ids_beyond_any_column_are_422_not_a_crash(api_agent):
-    reply = await api_agent.post("/api/v1/requests", json={
-        "client_id": 2**63, "organization_id": 2**40, "product": "OSAGO"})
+    reply = await api_agent.post(
+        "/api/v1/requests", json={"client_id": 2**63, "organization_id": 2**40, "product": "OSAGO"}
+    )
     assert reply.status == 422
     assert set(reply.fields) == {"client_id", "organization_id"}
 
 
-@pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/api/v2/clients", "/api/",
-                                  "/api/v1/clients/abc", "/api/v1/requests/12ab/close"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/nothing-here",
+        "/api/v2/clients",
+        "/api/",
+        "/api/v1/clients/abc",
+        "/api/v1/requests/12ab/close",
+    ],
+)
 async def test_unknown_api_route_is_a_json_404(apis, api_agent, path):
     for caller in (api_agent, apis.with_key(None)):
         reply = await caller.get(path)
@@ -80,8 +92,7 @@ async def test_wrong_method_is_a_json_405_with_allow(api_agent):
 
 
 async def test_body_over_the_size_limit_is_a_json_413(api_agent):
-    reply = await api_agent.post("/api/v1/clients", json={**NEW_CLIENT,
-                                                          "street": "x" * 300_000})
+    reply = await api_agent.post("/api/v1/clients", json={**NEW_CLIENT, "street": "x" * 300_000})
     assert reply.status == 413
     assert reply.json["error"]["code"] == "too_large"
 

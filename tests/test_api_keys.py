@@ -26,10 +26,16 @@ async def test_missing_key_is_401_with_a_bearer_challenge(apis):
     assert reply.json["error"]["code"] == "unauthorized"
 
 
-@pytest.mark.parametrize("header", [
-    "Bearer ivr_this-key-was-never-issued", "Bearer not-even-our-prefix", "Basic YWJjOmRlZg==",
-    "Bearer", "Bearer ivr_ключ",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer ivr_this-key-was-never-issued",
+        "Bearer not-even-our-prefix",
+        "Basic YWJjOmRlZg==",
+        "Bearer",
+        "Bearer ivr_ключ",
+    ],
+)
 async def test_unknown_or_malformed_key_is_401(apis, header):
     reply = await apis.with_key(None).get("/api/v1/clients", headers={"Authorization": header})
     assert reply.status == 401
@@ -38,8 +44,10 @@ async def test_unknown_or_malformed_key_is_401(apis, header):
 
 
 async def test_admin_issues_a_key_that_acts_as_its_user(apis, api_admin, sessions):
-    reply = await api_admin.post("/api/v1/api-keys", json={
-        "user_id": await user_id(sessions, AGENT), "name": "platform site"})
+    reply = await api_admin.post(
+        "/api/v1/api-keys",
+        json={"user_id": await user_id(sessions, AGENT), "name": "platform site"},
+    )
     assert reply.status == 201
     issued = reply.json
     assert issued["key"].startswith("ivr_") and issued["key"][:12] == issued["prefix"]
@@ -58,8 +66,12 @@ async def test_key_is_stored_only_as_its_hash(apis, sessions):
 
 
 async def test_revoked_key_is_401_from_then_on(apis, api_admin):
-    issued = (await api_admin.post("/api/v1/api-keys", json={
-        "user_id": await user_id(apis.sessions, AGENT), "name": "to revoke"})).json
+    issued = (
+        await api_admin.post(
+            "/api/v1/api-keys",
+            json={"user_id": await user_id(apis.sessions, AGENT), "name": "to revoke"},
+        )
+    ).json
     agent = apis.with_key(issued["key"])
     assert (await agent.get("/api/v1/requests")).status == 200
     revoked = await api_admin.post(f"/api/v1/api-keys/{issued['id']}/revoke")
@@ -86,8 +98,9 @@ async def test_issuing_for_an_unknown_user_names_user_id(api_admin):
 
 
 async def test_issuing_without_a_name_names_name(api_admin, sessions):
-    reply = await api_admin.post("/api/v1/api-keys", json={
-        "user_id": await user_id(sessions, MANAGER), "name": "  "})
+    reply = await api_admin.post(
+        "/api/v1/api-keys", json={"user_id": await user_id(sessions, MANAGER), "name": "  "}
+    )
     assert reply.status == 422
     assert set(reply.fields) == {"name"}
 

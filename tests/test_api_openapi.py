@@ -29,8 +29,12 @@ from tests.helpers import ANNA, open_polis
 
 pytest_plugins = ("tests.api_fixtures",)
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 EXAMPLES = 12
 ROLES = {"agent": AGENT, "admin": ADMIN, "manager": MANAGER}
 
@@ -49,8 +53,11 @@ def operations(document: dict):
 
 
 async def test_document_covers_every_api_route_of_the_server(server, document):
-    routes = {(route.method, route.resource.canonical) for route in server.app.router.routes()
-              if (route.name or "").startswith("api.") and route.method != "HEAD"}
+    routes = {
+        (route.method, route.resource.canonical)
+        for route in server.app.router.routes()
+        if (route.name or "").startswith("api.") and route.method != "HEAD"
+    }
     assert {(method, path) for method, path, _ in operations(document)} == routes
     assert len(routes) == 20
 
@@ -58,7 +65,10 @@ async def test_document_covers_every_api_route_of_the_server(server, document):
 async def test_every_keyed_operation_documents_its_errors(document):
     assert document["openapi"] == "3.1.0"
     assert document["components"]["securitySchemes"]["bearer"] == {
-        "type": "http", "scheme": "bearer", "description": "An API key."}
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key.",
+    }
     for method, path, operation in operations(document):
         codes = set(operation["responses"])
         if path.endswith("openapi.json"):
@@ -72,17 +82,26 @@ async def test_every_keyed_operation_documents_its_errors(document):
 
 
 async def test_creations_document_201_with_location(document):
-    created = {(method, path) for method, path, operation in operations(document)
-               if "Location" in operation["responses"].get("201", {}).get("headers", {})}
-    assert created == {("POST", "/api/v1/clients"), ("POST", "/api/v1/requests"),
-                       ("POST", "/api/v1/requests/{number}/repeat"),
-                       ("POST", "/api/v1/organizations")}
+    created = {
+        (method, path)
+        for method, path, operation in operations(document)
+        if "Location" in operation["responses"].get("201", {}).get("headers", {})
+    }
+    assert created == {
+        ("POST", "/api/v1/clients"),
+        ("POST", "/api/v1/requests"),
+        ("POST", "/api/v1/requests/{number}/repeat"),
+        ("POST", "/api/v1/organizations"),
+    }
 
 
 async def test_component_schemas_are_the_pydantic_models(document):
     schemas = document["components"]["schemas"]
-    for model, mode in ((NewClient, "validation"), (ClientOut, "serialization"),
-                        (ErrorOut, "serialization")):
+    for model, mode in (
+        (NewClient, "validation"),
+        (ClientOut, "serialization"),
+        (ErrorOut, "serialization"),
+    ):
         expected = model.model_json_schema(ref_template=REF, mode=mode)
         expected.pop("$defs", None)
         assert schemas[model.__name__] == expected
@@ -93,19 +112,27 @@ async def test_parameters_and_bodies_are_documented(document):
     assert [p["name"] for p in listing["parameters"]] == ["status", "page", "per_page"]
     create = document["paths"]["/api/v1/clients"]["post"]["requestBody"]
     assert create["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/NewClient"}
+        "$ref": "#/components/schemas/NewClient"
+    }
     managers = document["paths"]["/api/v1/organizations/{organization_id}/managers"]["post"]
     assert "409" in managers["responses"]
 
 
-def fuzz_one(operation, mode: GenerationMode, key: str, http: requests.Session,
-             base_url: str) -> None:
+def fuzz_one(
+    operation, mode: GenerationMode, key: str, http: requests.Session, base_url: str
+) -> None:
     """Call `operation` with generated data as the key's user; raise on the first failure."""
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
-    @given(case=operation.as_strategy(generation_mode=mode,
-                                      headers={"Authorization": f"Bearer {key}"}))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(
+        case=operation.as_strategy(generation_mode=mode, headers={"Authorization": f"Bearer {key}"})
+    )
     def check(case) -> None:
         response = case.call(base_url=base_url, session=http)
         case.validate_response(response, checks=CHECKS)
@@ -140,8 +167,7 @@ async def run_fuzz(server, sessions, document: dict) -> list[str]:
         return asyncio.run_coroutine_threadsafe(issue_key(sessions, ROLES[role]), loop).result()
 
     # Schemathesis sends with blocking `requests`: a thread keeps this loop free to serve them.
-    return await asyncio.to_thread(fuzz, document, str(server.make_url("")).rstrip("/"),
-                                   fresh_key)
+    return await asyncio.to_thread(fuzz, document, str(server.make_url("")).rstrip("/"), fresh_key)
 
 
 async def test_fuzzed_calls_never_fail_and_match_the_document(server, document, sessions):
@@ -170,16 +196,19 @@ async def test_fuzzing_catches_a_document_that_lies(server, document, sessions, 
     assert failures and all("/api/v1/clients" in failure for failure in failures)
 
 
-def walk_every_success(document: dict, base_url: str, keys: dict[str, str], number: str,
-                       user_id: int) -> list[tuple[str, int]]:
+def walk_every_success(
+    document: dict, base_url: str, keys: dict[str, str], number: str, user_id: int
+) -> list[tuple[str, int]]:
     """Each operation once with good data, each answer checked against the document."""
     schema = schemathesis.openapi.from_dict(document)
     seen = []
 
     with requests.Session() as http:
+
         def call(role: str, method: str, path: str, expected: int, **parts) -> dict:
             case = schema[path][method].Case(
-                headers={"Authorization": f"Bearer {keys[role]}"}, **parts)
+                headers={"Authorization": f"Bearer {keys[role]}"}, **parts
+            )
             response = case.call(base_url=base_url, session=http)
             case.validate_response(response, checks=CHECKS)
             assert response.status_code == expected, (method, path, response.text)
@@ -190,43 +219,88 @@ def walk_every_success(document: dict, base_url: str, keys: dict[str, str], numb
         one = {"client_id": client["id"]}
         call("agent", "GET", "/api/v1/clients", 200, query={"search": "olga", "per_page": 5})
         call("agent", "GET", "/api/v1/clients/{client_id}", 200, path_parameters=one)
-        call("agent", "PUT", "/api/v1/clients/{client_id}", 200, path_parameters=one,
-             body={**NEW_CLIENT, "city": "Tula"})
-        partner = call("admin", "POST", "/api/v1/organizations", 201,
-                       body={"name": "Volga Leasing", "inn": "7728168971"})
+        call(
+            "agent",
+            "PUT",
+            "/api/v1/clients/{client_id}",
+            200,
+            path_parameters=one,
+            body={**NEW_CLIENT, "city": "Tula"},
+        )
+        partner = call(
+            "admin",
+            "POST",
+            "/api/v1/organizations",
+            201,
+            body={"name": "Volga Leasing", "inn": "7728168971"},
+        )
         org = {"organization_id": partner["id"]}
         call("agent", "GET", "/api/v1/organizations", 200)
         call("admin", "GET", "/api/v1/organizations/{organization_id}", 200, path_parameters=org)
-        call("admin", "POST", "/api/v1/organizations/{organization_id}/managers", 201,
-             path_parameters=org, body={"name": "Vera Lis", "phones": ["+79160000007"]})
-        call("admin", "GET", "/api/v1/organizations/{organization_id}/managers", 200,
-             path_parameters=org)
-        filed = call("agent", "POST", "/api/v1/requests", 201, body={
-            "client_id": client["id"], "organization_id": partner["id"], "product": "Leasing"})
+        call(
+            "admin",
+            "POST",
+            "/api/v1/organizations/{organization_id}/managers",
+            201,
+            path_parameters=org,
+            body={"name": "Vera Lis", "phones": ["+79160000007"]},
+        )
+        call(
+            "admin",
+            "GET",
+            "/api/v1/organizations/{organization_id}/managers",
+            200,
+            path_parameters=org,
+        )
+        filed = call(
+            "agent",
+            "POST",
+            "/api/v1/requests",
+            201,
+            body={
+                "client_id": client["id"],
+                "organization_id": partner["id"],
+                "product": "Leasing",
+            },
+        )
         call("agent", "GET", "/api/v1/requests", 200, query={"status": "open"})
         for suffix in ("", "/calls"):
-            call("agent", "GET", "/api/v1/requests/{number}" + suffix, 200,
-                 path_parameters={"number": number})
+            call(
+                "agent",
+                "GET",
+                "/api/v1/requests/{number}" + suffix,
+                200,
+                path_parameters={"number": number},
+            )
         mine = {"number": filed["number"]}
         call("agent", "POST", "/api/v1/requests/{number}/close", 200, path_parameters=mine)
         call("agent", "POST", "/api/v1/requests/{number}/reopen", 200, path_parameters=mine)
         call("agent", "POST", "/api/v1/requests/{number}/repeat", 201, path_parameters=mine)
         call("manager", "GET", "/api/v1/partner/requests", 200)
-        issued = call("admin", "POST", "/api/v1/api-keys", 201,
-                      body={"user_id": user_id, "name": "site"})
-        call("admin", "POST", "/api/v1/api-keys/{key_id}/revoke", 200,
-             path_parameters={"key_id": issued["id"]})
+        issued = call(
+            "admin", "POST", "/api/v1/api-keys", 201, body={"user_id": user_id, "name": "site"}
+        )
+        call(
+            "admin",
+            "POST",
+            "/api/v1/api-keys/{key_id}/revoke",
+            200,
+            path_parameters={"key_id": issued["id"]},
+        )
         call("agent", "GET", "/api/v1/openapi.json", 200)
     return seen
 
 
-async def test_every_success_answer_matches_the_document(server, document, sessions, demo,
-                                                         simulator):
+async def test_every_success_answer_matches_the_document(
+    server, document, sessions, demo, simulator
+):
     number = open_polis(demo)["number"]
     await simulator.call(ScriptedCaller([f"{number}#"], talk_seconds=30), from_number=ANNA)
     keys = {role: await issue_key(sessions, email) for role, email in ROLES.items()}
     user_id = (await account_actor(sessions, MANAGER)).user_id
-    seen = await asyncio.to_thread(walk_every_success, document,
-                                   str(server.make_url("")).rstrip("/"), keys, number, user_id)
+    seen = await asyncio.to_thread(
+        walk_every_success, document, str(server.make_url("")).rstrip("/"), keys, number, user_id
+    )
     assert {operation for operation, _ in seen} == {
-        f"{method} {path}" for method, path, _ in operations(document)}
+        f"{method} {path}" for method, path, _ in operations(document)
+    }

@@ -12,8 +12,14 @@ from tests.helpers import ANNA, open_polis, request_number
 
 pytest_plugins = ("tests.api_fixtures",)
 
-CONTACTS = [IVAN["phone"], IVAN["email"], IVAN["street"], MARIA["phone"], MARIA["email"],
-            MARIA["street"]]
+CONTACTS = [
+    IVAN["phone"],
+    IVAN["email"],
+    IVAN["street"],
+    MARIA["phone"],
+    MARIA["email"],
+    MARIA["street"],
+]
 
 
 def closed_polis(demo: dict) -> str:
@@ -47,21 +53,32 @@ async def test_request_shows_its_client_partner_and_last_call(api_agent, demo):
     assert reply.status == 200
     body = reply.json
     assert (body["client"]["last_name"], body["organization"]["name"]) == (
-        "Petrov", "Polis Insurance")
+        "Petrov",
+        "Polis Insurance",
+    )
     assert (body["status"], body["last_call_at"], body["last_outcome"]) == ("open", None, None)
 
 
 async def test_agent_files_a_request_with_201_and_location(api_agent):
     client_id = demo_client_id((await api_agent.get("/api/v1/clients")).json["items"], MARIA)
-    reply = await api_agent.post("/api/v1/requests", json={
-        "client_id": client_id, "organization_id": await polis_id(api_agent),
-        "product": "Mortgage insurance", "comment": "renewal in May"})
+    reply = await api_agent.post(
+        "/api/v1/requests",
+        json={
+            "client_id": client_id,
+            "organization_id": await polis_id(api_agent),
+            "product": "Mortgage insurance",
+            "comment": "renewal in May",
+        },
+    )
     assert reply.status == 201
     filed = reply.json
     assert re.fullmatch(r"[1-9][0-9]{7}", filed["number"])
     assert reply.headers["Location"] == f"/api/v1/requests/{filed['number']}"
     assert (filed["status"], filed["client"]["id"], filed["comment"]) == (
-        "open", client_id, "renewal in May")
+        "open",
+        client_id,
+        "renewal in May",
+    )
     assert (await api_agent.get(reply.headers["Location"])).json == filed
 
 
@@ -69,11 +86,15 @@ async def test_filing_names_each_wrong_reference(apis, api_agent):
     other = await apis.other_agent()
     client_id = demo_client_id((await api_agent.get("/api/v1/clients")).json["items"], IVAN)
     polis = await polis_id(api_agent)
-    reply = await other.post("/api/v1/requests", json={
-        "client_id": client_id, "organization_id": polis, "product": "OSAGO"})
+    reply = await other.post(
+        "/api/v1/requests",
+        json={"client_id": client_id, "organization_id": polis, "product": "OSAGO"},
+    )
     assert reply.status == 422 and reply.fields == {"client_id": "no such client"}
-    reply = await api_agent.post("/api/v1/requests", json={
-        "client_id": client_id, "organization_id": 999999, "product": "OSAGO"})
+    reply = await api_agent.post(
+        "/api/v1/requests",
+        json={"client_id": client_id, "organization_id": 999999, "product": "OSAGO"},
+    )
     assert reply.status == 422 and reply.fields == {"organization_id": "no such partner company"}
     reply = await api_agent.post("/api/v1/requests", json={"client_id": client_id})
     assert reply.status == 422 and set(reply.fields) == {"organization_id", "product"}
@@ -98,7 +119,11 @@ async def test_repeat_files_a_new_open_request_like_the_old(api_agent, demo):
     assert new["number"] != old["number"]
     assert reply.headers["Location"] == f"/api/v1/requests/{new['number']}"
     assert (new["status"], new["product"], new["client"], new["organization"]) == (
-        "open", old["product"], old["client"], old["organization"])
+        "open",
+        old["product"],
+        old["client"],
+        old["organization"],
+    )
 
 
 async def test_calls_say_who_called_and_never_a_phone(api_agent, simulator, demo):
@@ -107,19 +132,29 @@ async def test_calls_say_who_called_and_never_a_phone(api_agent, simulator, demo
     reply = await api_agent.get(f"/api/v1/requests/{number}/calls")
     assert reply.status == 200
     [call] = reply.json["items"]
-    assert (call["manager_name"], call["organization_name"], call["outcome"],
-            call["bridged_seconds"]) == ("Anna Sokolova", "Polis Insurance", "bridged", 64)
+    assert (
+        call["manager_name"],
+        call["organization_name"],
+        call["outcome"],
+        call["bridged_seconds"],
+    ) == ("Anna Sokolova", "Polis Insurance", "bridged", 64)
     assert ANNA not in reply.text and IVAN["phone"] not in reply.text
     assert ANNA.lstrip("+") not in reply.text and IVAN["phone"].lstrip("+") not in reply.text
     request = (await api_agent.get(f"/api/v1/requests/{number}")).json
     assert request["last_outcome"] == "bridged" and request["last_call_at"] == call["started_at"]
 
 
-@pytest.mark.parametrize(("method", "suffix"), [
-    ("GET", ""), ("POST", "/close"), ("POST", "/reopen"), ("POST", "/repeat"), ("GET", "/calls"),
-])
-async def test_another_agent_gets_404_for_the_agents_request(apis, api_agent, demo, method,
-                                                             suffix):
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [
+        ("GET", ""),
+        ("POST", "/close"),
+        ("POST", "/reopen"),
+        ("POST", "/repeat"),
+        ("GET", "/calls"),
+    ],
+)
+async def test_another_agent_gets_404_for_the_agents_request(apis, api_agent, demo, method, suffix):
     other = await apis.other_agent()
     number = open_polis(demo)["number"]
     reply = await other.call(method, f"/api/v1/requests/{number}{suffix}")
@@ -137,9 +172,15 @@ async def test_admin_sees_and_closes_any_request(api_admin, demo):
     assert reply.status == 200 and reply.json["status"] == "closed"
 
 
-@pytest.mark.parametrize(("method", "suffix"), [
-    ("GET", ""), ("POST", "/close"), ("POST", "/repeat"), ("GET", "/calls"),
-])
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [
+        ("GET", ""),
+        ("POST", "/close"),
+        ("POST", "/repeat"),
+        ("GET", "/calls"),
+    ],
+)
 async def test_manager_is_refused_the_agents_request_calls(api_manager, demo, method, suffix):
     number = open_polis(demo)["number"]
     reply = await api_manager.call(method, f"/api/v1/requests/{number}{suffix}")

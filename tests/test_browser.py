@@ -13,20 +13,26 @@ from tests.helpers import ANNA
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(os.environ.get("IVR_SCREENSHOTS", "var/screenshots"))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
-    reason=f"{CHROMIUM} missing: apt-get install -y chromium (.ci/run does it)")
+    reason=f"{CHROMIUM} missing: apt-get install -y chromium (.ci/run does it)",
+)
 
 
 @pytest.fixture
 async def browser_page():
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM,
-                                                   args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = await browser.new_page(viewport={"width": 1100, "height": 900})
         page.set_default_timeout(10_000)
         yield page
@@ -60,8 +66,7 @@ async def test_agent_files_a_request_and_sees_the_managers_call(
     assert len(number) == 8 and number.isdigit()
     await expect(page.get_by_text("No calls yet.")).to_be_visible()
 
-    record = await simulator.call(ScriptedCaller([f"{number}#"], talk_seconds=95),
-                                  from_number=ANNA)
+    record = await simulator.call(ScriptedCaller([f"{number}#"], talk_seconds=95), from_number=ANNA)
     assert [h.kind for h in record.heard if h.kind == "bridged"] == ["bridged"]
 
     await page.reload()

@@ -21,8 +21,7 @@ from tests.helpers import (
 
 async def test_open_request_bridges_the_manager_to_the_client(simulator, demo, sessions):
     number = open_polis(demo)["number"]
-    record = await simulator.call(ScriptedCaller([f"{number}#"], talk_seconds=95),
-                                  from_number=ANNA)
+    record = await simulator.call(ScriptedCaller([f"{number}#"], talk_seconds=95), from_number=ANNA)
     assert prompt_keys(record) == ["rules", "enter_number", "connecting", "call_ended"]
     assert prompt_keys(record, leg="client") == ["client_whisper"]
     assert [h.kind for h in record.heard if h.kind in ("dial", "bridged")] == ["dial", "bridged"]
@@ -32,8 +31,11 @@ async def test_open_request_bridges_the_manager_to_the_client(simulator, demo, s
     assert call.attempts == 0
     assert call.ended_at is not None and call.duration_seconds == record.seconds
     assert await call_steps(sessions, record.call_sid) == [
-        ("voice", "greeted"), ("number", "dialing"), ("whisper", "client_answered"),
-        ("whisper_answer", "accepted"), ("dial_result", "bridged:95s"),
+        ("voice", "greeted"),
+        ("number", "dialing"),
+        ("whisper", "client_answered"),
+        ("whisper_answer", "accepted"),
+        ("dial_result", "bridged:95s"),
         ("status", "completed"),
     ]
 
@@ -64,8 +66,13 @@ async def test_the_manager_may_type_during_the_rules(simulator, demo):
 async def test_silence_reprompts_then_a_number_connects(simulator, demo, sessions):
     number = open_polis(demo)["number"]
     record = await simulator.call(ScriptedCaller([None, f"{number}#"]), from_number=ANNA)
-    assert prompt_keys(record)[:5] == ["rules", "enter_number", "no_input", "enter_number",
-                                       "connecting"]
+    assert prompt_keys(record)[:5] == [
+        "rules",
+        "enter_number",
+        "no_input",
+        "enter_number",
+        "connecting",
+    ]
     call = await call_row(sessions, record.call_sid)
     assert (call.outcome, call.attempts) == (CallOutcome.BRIDGED, 1)
 
@@ -112,21 +119,29 @@ async def test_attempt_limit_ends_with_a_polite_goodbye(simulator, demo, session
     assert (call.outcome, call.attempts) == (CallOutcome.REQUEST_CLOSED, 3)
 
 
-@pytest.mark.parametrize(("dial_result", "outcome"), [
-    ("busy", CallOutcome.CLIENT_BUSY),
-    ("no-answer", CallOutcome.CLIENT_NO_ANSWER),
-    ("failed", CallOutcome.CLIENT_FAILED),
-    ("canceled", CallOutcome.CLIENT_NO_ANSWER),
-    ("voicemail", CallOutcome.VOICEMAIL),
-])
+@pytest.mark.parametrize(
+    ("dial_result", "outcome"),
+    [
+        ("busy", CallOutcome.CLIENT_BUSY),
+        ("no-answer", CallOutcome.CLIENT_NO_ANSWER),
+        ("failed", CallOutcome.CLIENT_FAILED),
+        ("canceled", CallOutcome.CLIENT_NO_ANSWER),
+        ("voicemail", CallOutcome.VOICEMAIL),
+    ],
+)
 async def test_unreachable_client_is_reported_and_logged(
     simulator, demo, sessions, dial_result, outcome
 ):
     number = open_polis(demo)["number"]
-    record = await simulator.call(ScriptedCaller([f"{number}#", None], [dial_result]),
-                                  from_number=ANNA)
-    assert prompt_keys(record)[2:] == ["connecting", "client_unreachable",
-                                       "unreachable_options", "goodbye"]
+    record = await simulator.call(
+        ScriptedCaller([f"{number}#", None], [dial_result]), from_number=ANNA
+    )
+    assert prompt_keys(record)[2:] == [
+        "connecting",
+        "client_unreachable",
+        "unreachable_options",
+        "goodbye",
+    ]
     assert not [h for h in record.heard if h.kind == "bridged"]
     call = await call_row(sessions, record.call_sid)
     assert (call.outcome, call.bridged_seconds) == (outcome, 0)
@@ -134,8 +149,9 @@ async def test_unreachable_client_is_reported_and_logged(
 
 async def test_voicemail_hears_the_whisper_but_never_accepts(simulator, demo, sessions):
     number = open_polis(demo)["number"]
-    record = await simulator.call(ScriptedCaller([f"{number}#", HANG_UP], ["voicemail"]),
-                                  from_number=ANNA)
+    record = await simulator.call(
+        ScriptedCaller([f"{number}#", HANG_UP], ["voicemail"]), from_number=ANNA
+    )
     assert prompt_keys(record, leg="client") == ["client_whisper"]
     steps = await call_steps(sessions, record.call_sid)
     assert ("whisper_answer", "accepted") not in steps
@@ -144,8 +160,9 @@ async def test_voicemail_hears_the_whisper_but_never_accepts(simulator, demo, se
 
 async def test_press_one_tries_the_client_again(simulator, demo, sessions):
     number = open_polis(demo)["number"]
-    record = await simulator.call(ScriptedCaller([f"{number}#", "1"], ["busy", "answered"],
-                                                 talk_seconds=30), from_number=ANNA)
+    record = await simulator.call(
+        ScriptedCaller([f"{number}#", "1"], ["busy", "answered"], talk_seconds=30), from_number=ANNA
+    )
     assert prompt_keys(record).count("connecting") == 2
     call = await call_row(sessions, record.call_sid)
     assert (call.outcome, call.dials, call.bridged_seconds) == (CallOutcome.BRIDGED, 2, 30)
@@ -155,7 +172,8 @@ async def test_press_two_enters_another_request(simulator, demo, sessions):
     number = open_polis(demo)["number"]
     record = await simulator.call(
         ScriptedCaller([f"{number}#", "2", f"{number}#"], ["no-answer", "answered"]),
-        from_number=ANNA)
+        from_number=ANNA,
+    )
     keys = prompt_keys(record)
     assert keys[keys.index("unreachable_options") + 1] == "enter_number"
     assert (await call_row(sessions, record.call_sid)).outcome is CallOutcome.BRIDGED
@@ -174,12 +192,16 @@ async def test_retry_after_the_agent_closed_the_request_says_closed(simulator, d
             keys = await super().keypad(heard)
             if keys == "1":
                 async with sessions.begin() as session:
-                    await session.execute(update(Request).where(Request.number == number)
-                                          .values(status=RequestStatus.CLOSED))
+                    await session.execute(
+                        update(Request)
+                        .where(Request.number == number)
+                        .values(status=RequestStatus.CLOSED)
+                    )
             return keys
 
-    record = await simulator.call(ClosingCaller([f"{number}#", "1", HANG_UP], ["busy"]),
-                                  from_number=ANNA)
+    record = await simulator.call(
+        ClosingCaller([f"{number}#", "1", HANG_UP], ["busy"]), from_number=ANNA
+    )
     assert prompt_keys(record)[-2:] == ["request_closed", "enter_another"]
 
 
@@ -193,8 +215,9 @@ async def test_caller_hanging_up_before_typing_is_logged(simulator, demo, sessio
 
 async def test_a_wrong_key_at_the_choice_repeats_it(simulator, demo, sessions):
     number = open_polis(demo)["number"]
-    record = await simulator.call(ScriptedCaller([f"{number}#", "7", "1"], ["busy", "answered"]),
-                                  from_number=ANNA)
+    record = await simulator.call(
+        ScriptedCaller([f"{number}#", "7", "1"], ["busy", "answered"]), from_number=ANNA
+    )
     keys = prompt_keys(record)
     assert keys[keys.index("invalid_choice") + 1] == "unreachable_options"
     call = await call_row(sessions, record.call_sid)
@@ -209,12 +232,13 @@ async def test_each_request_a_call_reached_lists_its_own_dial(simulator, demo, s
     polis = open_polis(demo)["number"]
     record = await simulator.call(
         ScriptedCaller([f"{polis}#", "2", f"{polis}#"], ["busy", "answered"], talk_seconds=20),
-        from_number=ANNA)
+        from_number=ANNA,
+    )
     assert (await call_row(sessions, record.call_sid)).outcome is CallOutcome.BRIDGED
     async with sessions() as session:
         actor = await load_actor(session, user_id=(await account_actor(session, AGENT[0])).user_id)
         rows = await request_calls(session, actor=actor, number=polis)
     assert [(row.outcome, row.bridged_seconds, row.manager_name) for row in rows] == [
         (CallOutcome.BRIDGED, 20, "Anna Sokolova"),
-        (CallOutcome.CLIENT_BUSY, 0, "Anna Sokolova")]
-
+        (CallOutcome.CLIENT_BUSY, 0, "Anna Sokolova"),
+    ]

@@ -20,15 +20,20 @@ TIMEOUT = 60
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(IVR), *args], env=env, cwd=env["HOME"], capture_output=True,
-                          text=True, timeout=TIMEOUT)
+    return subprocess.run(
+        [str(IVR), *args], env=env, cwd=env["HOME"], capture_output=True, text=True, timeout=TIMEOUT
+    )
 
 
 def cli_env(folder: Path, **extra: str) -> dict[str, str]:
     inherited = {key: value for key, value in os.environ.items() if not key.startswith("IVR_")}
-    return {**inherited, "HOME": str(folder),
-            "IVR_DATABASE_URL": f"sqlite+aiosqlite:///{folder}/cli.sqlite3",
-            "IVR_TWILIO_AUTH_TOKEN": "cli-test-token-0123456789abcdef", **extra}
+    return {
+        **inherited,
+        "HOME": str(folder),
+        "IVR_DATABASE_URL": f"sqlite+aiosqlite:///{folder}/cli.sqlite3",
+        "IVR_TWILIO_AUTH_TOKEN": "cli-test-token-0123456789abcdef",
+        **extra,
+    }
 
 
 def free_port() -> int:
@@ -52,8 +57,13 @@ def served(seeded):
     env, _, first, _ = seeded
     port = free_port()
     log = open(Path(env["HOME"]) / "serve.log", "w")
-    server = subprocess.Popen([str(IVR), "serve", "--port", str(port)], env=env,
-                              cwd=env["HOME"], stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [str(IVR), "serve", "--port", str(port)],
+        env=env,
+        cwd=env["HOME"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
@@ -92,8 +102,12 @@ def test_seed_demo_is_idempotent(seeded):
 def test_seed_demo_describes_what_a_newcomer_needs(seeded):
     data = json.loads(seeded[2].stdout)
     assert data["service_number"] == "+15005550006"
-    phones = {phone for partner in data["partners"] for manager in partner["managers"]
-              for phone in manager["phones"]}
+    phones = {
+        phone
+        for partner in data["partners"]
+        for manager in partner["managers"]
+        for phone in manager["phones"]
+    }
     assert ANNA in phones
     requests = data["requests"]
     assert {"open", "closed"} <= {request["status"] for request in requests}
@@ -102,8 +116,9 @@ def test_seed_demo_describes_what_a_newcomer_needs(seeded):
 
 
 def anna_open_request(demo: dict) -> dict:
-    return next(r for r in demo["requests"]
-                if r["partner"] == "Polis Insurance" and r["status"] == "open")
+    return next(
+        r for r in demo["requests"] if r["partner"] == "Polis Insurance" and r["status"] == "open"
+    )
 
 
 def forms_of(phone: str) -> list[str]:
@@ -124,8 +139,22 @@ def test_call_to_an_open_request_is_bridged(served):
 def test_call_with_a_busy_client_then_a_retry(served):
     env, url, demo = served
     request = anna_open_request(demo)
-    done = run(env, "call", "--url", url, "--from", ANNA, "--press", f"{request['number']}#",
-               "--dial-result", "busy", "--press", "1", "--dial-result", "answered")
+    done = run(
+        env,
+        "call",
+        "--url",
+        url,
+        "--from",
+        ANNA,
+        "--press",
+        f"{request['number']}#",
+        "--dial-result",
+        "busy",
+        "--press",
+        "1",
+        "--dial-result",
+        "answered",
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     busy = lines.index("Client leg: busy")
@@ -137,8 +166,18 @@ def test_call_with_a_busy_client_then_a_retry(served):
 def test_call_with_an_unreachable_client_ends_politely(served):
     env, url, demo = served
     request = anna_open_request(demo)
-    done = run(env, "call", "--url", url, "--from", ANNA, "--press", f"{request['number']}#",
-               "--dial-result", "no-answer")
+    done = run(
+        env,
+        "call",
+        "--url",
+        url,
+        "--from",
+        ANNA,
+        "--press",
+        f"{request['number']}#",
+        "--dial-result",
+        "no-answer",
+    )
     assert done.returncode == 0, done.stderr
     assert "Client leg: no-answer" in done.stdout
     assert "Bridged" not in done.stdout
@@ -146,8 +185,16 @@ def test_call_with_an_unreachable_client_ends_politely(served):
 
 
 def test_call_against_no_server_fails_with_exit_one(tmp_path):
-    done = run(cli_env(tmp_path), "call", "--url", f"http://127.0.0.1:{free_port()}",
-               "--from", ANNA, "--press", "1#")
+    done = run(
+        cli_env(tmp_path),
+        "call",
+        "--url",
+        f"http://127.0.0.1:{free_port()}",
+        "--from",
+        ANNA,
+        "--press",
+        "1#",
+    )
     assert done.returncode == 1
     assert done.stderr.startswith("ivr call:")
 

@@ -11,8 +11,10 @@ import pytest
 
 from ivr.config import DEFAULT_CONFIG, ConfigError, load_config
 
-TOKEN = {"IVR_TWILIO_AUTH_TOKEN": "env-token",
-         "IVR_SESSION_KEY": "yVtZ0ZqK3mH1Qe2cJm8Zr4o0b9sT6uW1xA2dF5gH7jE="}
+TOKEN = {
+    "IVR_TWILIO_AUTH_TOKEN": "env-token",
+    "IVR_SESSION_KEY": "yVtZ0ZqK3mH1Qe2cJm8Zr4o0b9sT6uW1xA2dF5gH7jE=",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -33,18 +35,21 @@ def test_shipped_config_is_valid(tmp_path):
     assert (config.ivr.max_attempts, config.twilio.auth_token) == (3, "env-token")
 
 
-@pytest.mark.parametrize(("yaml_text", "key"), [
-    ("ivr:\n  max_attempts: 0\n", "ivr.max_attempts"),
-    ("ivr:\n  max_attempts: many\n", "ivr.max_attempts"),
-    ("ivr:\n  language: de\n", "ivr.language"),
-    ("ivr:\n  colour: red\n", "ivr.colour"),
-    ("twilio:\n  service_number: '123'\n", "twilio.service_number"),
-    ("databse_url: sqlite+aiosqlite:///x.db\n", "databse_url"),
-    ("database_url: postgresql://localhost/ivr\n", "database_url"),
-    ("public_url: ivr.example.com\n", "public_url"),
-    ("server:\n  port: 70000\n", "server.port"),
-    ("log:\n  level: verbose\n", "log.level"),
-])
+@pytest.mark.parametrize(
+    ("yaml_text", "key"),
+    [
+        ("ivr:\n  max_attempts: 0\n", "ivr.max_attempts"),
+        ("ivr:\n  max_attempts: many\n", "ivr.max_attempts"),
+        ("ivr:\n  language: de\n", "ivr.language"),
+        ("ivr:\n  colour: red\n", "ivr.colour"),
+        ("twilio:\n  service_number: '123'\n", "twilio.service_number"),
+        ("databse_url: sqlite+aiosqlite:///x.db\n", "databse_url"),
+        ("database_url: postgresql://localhost/ivr\n", "database_url"),
+        ("public_url: ivr.example.com\n", "public_url"),
+        ("server:\n  port: 70000\n", "server.port"),
+        ("log:\n  level: verbose\n", "log.level"),
+    ],
+)
 def test_invalid_value_is_refused_naming_its_key(tmp_path, yaml_text, key):
     with pytest.raises(ConfigError, match=re.escape(f"'{key}'")):
         load_config(write(tmp_path, yaml_text), environ=TOKEN)
@@ -56,22 +61,31 @@ def test_invalid_environment_value_names_the_key_it_overrides(tmp_path):
 
 
 def test_environment_overrides_the_file(tmp_path):
-    path = write(tmp_path, "database_url: sqlite+aiosqlite:///file.db\n"
-                           "public_url: http://file.example.com\n"
-                           "twilio:\n  auth_token: file-token\n")
-    config = load_config(path, environ={
-        "IVR_DATABASE_URL": "postgresql+asyncpg://ivr@db/ivr",
-        "IVR_TWILIO_AUTH_TOKEN": "env-token",
-        "IVR_PUBLIC_URL": "https://ivr.example.com/",
-    })
+    path = write(
+        tmp_path,
+        "database_url: sqlite+aiosqlite:///file.db\n"
+        "public_url: http://file.example.com\n"
+        "twilio:\n  auth_token: file-token\n",
+    )
+    config = load_config(
+        path,
+        environ={
+            "IVR_DATABASE_URL": "postgresql+asyncpg://ivr@db/ivr",
+            "IVR_TWILIO_AUTH_TOKEN": "env-token",
+            "IVR_PUBLIC_URL": "https://ivr.example.com/",
+        },
+    )
     assert config.database_url == "postgresql+asyncpg://ivr@db/ivr"
     assert config.twilio.auth_token == "env-token"
     assert config.public_url == "https://ivr.example.com"
 
 
 def test_file_values_are_used_without_environment(tmp_path):
-    path = write(tmp_path, "trust_proxy: true\ntwilio:\n  auth_token: file-token\n"
-                           "ivr:\n  max_attempts: 5\n  language: ru\n")
+    path = write(
+        tmp_path,
+        "trust_proxy: true\ntwilio:\n  auth_token: file-token\n"
+        "ivr:\n  max_attempts: 5\n  language: ru\n",
+    )
     config = load_config(path, environ={})
     assert (config.trust_proxy, config.twilio.auth_token) == (True, "file-token")
     assert (config.ivr.max_attempts, config.ivr.language) == (5, "ru")
@@ -117,9 +131,14 @@ def test_loaded_config_is_frozen(tmp_path):
         config.ivr.max_attempts = 9  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (None, "cannot read"), ("- just\n- a list\n", "mapping"), ("ivr: [unclosed\n", "YAML"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read"),
+        ("- just\n- a list\n", "mapping"),
+        ("ivr: [unclosed\n", "YAML"),
+    ],
+)
 def test_unreadable_file_is_a_config_error(tmp_path, content, message):
     path = tmp_path / "config.yaml"
     if content is not None:
@@ -128,8 +147,9 @@ def test_unreadable_file_is_a_config_error(tmp_path, content, message):
         load_config(path, environ=TOKEN)
 
 
-def test_secrets_and_sqlite_file_are_found_beside_the_config_wherever_it_runs(tmp_path,
-                                                                             monkeypatch):
+def test_secrets_and_sqlite_file_are_found_beside_the_config_wherever_it_runs(
+    tmp_path, monkeypatch
+):
     home = tmp_path / "checkout"
     home.mkdir()
     path = write(home, "database_url: sqlite+aiosqlite:///var/ivr.sqlite3\n")

@@ -51,10 +51,16 @@ async def test_a_second_company_with_the_same_inn_is_refused(admin):
 
 async def test_manager_with_phones_and_a_login_sees_the_company_list(admin, browser):
     page = await add_company(admin)
-    reply = await admin.submit(page, {
-        "name": "Lev Tolstoy", "phones": "8 916 111-22-33, +7 916 111-22-44\n+79161112255",
-        "email": "lev@alfa.example.com", "password": "lev-password"},
-        action=page + "/managers")
+    reply = await admin.submit(
+        page,
+        {
+            "name": "Lev Tolstoy",
+            "phones": "8 916 111-22-33, +7 916 111-22-44\n+79161112255",
+            "email": "lev@alfa.example.com",
+            "password": "lev-password",
+        },
+        action=page + "/managers",
+    )
     assert reply.path == page and has_text(reply.text, "Manager Lev Tolstoy added.")
     for phone in ("+79161112233", "+79161112244", "+79161112255"):
         assert phone in reply.text
@@ -66,45 +72,54 @@ async def test_manager_with_phones_and_a_login_sees_the_company_list(admin, brow
 
 async def test_a_phone_of_another_manager_is_refused(admin, sessions):
     page = await add_company(admin)
-    reply = await admin.submit(page, {"name": "Copycat", "phones": f"+79161112233\n{ANNA}"},
-                               action=page + "/managers")
+    reply = await admin.submit(
+        page, {"name": "Copycat", "phones": f"+79161112233\n{ANNA}"}, action=page + "/managers"
+    )
     assert reply.status == 400
-    assert re.search(r'id="error-phones">already a manager&#39;s number: \+79990000001<',
-                     reply.text)
+    assert re.search(
+        r'id="error-phones">already a manager&#39;s number: \+79990000001<', reply.text
+    )
     assert 'value="Copycat"' in reply.text and f"+79161112233\n{ANNA}</textarea>" in reply.text
     async with sessions() as session:
         assert not await session.scalar(select(Manager.id).where(Manager.name == "Copycat"))
-        assert not await session.scalar(select(ManagerPhone.id)
-                                        .where(ManagerPhone.phone == "+79161112233"))
+        assert not await session.scalar(
+            select(ManagerPhone.id).where(ManagerPhone.phone == "+79161112233")
+        )
 
 
 async def test_manager_login_needs_both_email_and_password(admin):
     page = await add_company(admin)
-    reply = await admin.submit(page, {"name": "Half", "phones": "+79161112233",
-                                      "email": "half@alfa.example.com"},
-                               action=page + "/managers")
+    reply = await admin.submit(
+        page,
+        {"name": "Half", "phones": "+79161112233", "email": "half@alfa.example.com"},
+        action=page + "/managers",
+    )
     assert reply.status == 400 and 'id="error-password"' in reply.text
-    no_phone = await admin.submit(page, {"name": "Half", "phones": " , "},
-                                  action=page + "/managers")
+    no_phone = await admin.submit(
+        page, {"name": "Half", "phones": " , "}, action=page + "/managers"
+    )
     assert no_phone.status == 400 and "give at least one phone number" in no_phone.text
 
 
 async def test_new_agent_can_log_in(admin, browser):
-    reply = await admin.submit("/admin/agents", {"name": "Nina Agent",
-                                                 "email": "Nina@Example.com",
-                                                 "password": "nina-password"})
+    reply = await admin.submit(
+        "/admin/agents",
+        {"name": "Nina Agent", "email": "Nina@Example.com", "password": "nina-password"},
+    )
     assert reply.path == "/admin/agents" and "nina@example.com" in reply.text
     nina = await browser(("nina@example.com", "nina-password"))
     assert "No requests." in (await nina.get("/requests")).text
 
 
 async def test_agent_form_errors_keep_name_and_email(admin):
-    short = await admin.submit("/admin/agents", {"name": "Nina", "email": "nina@example.com",
-                                                 "password": "short"})
+    short = await admin.submit(
+        "/admin/agents", {"name": "Nina", "email": "nina@example.com", "password": "short"}
+    )
     assert short.status == 400 and 'id="error-password"' in short.text
     assert 'value="nina@example.com"' in short.text and 'value="short"' not in short.text
-    taken = await admin.submit("/admin/agents", {"name": "Copy", "email": AGENT[0],
-                                                 "password": "long-enough"})
+    taken = await admin.submit(
+        "/admin/agents", {"name": "Copy", "email": AGENT[0], "password": "long-enough"}
+    )
     assert taken.status == 400 and "already exists" in taken.text
 
 
@@ -132,15 +147,15 @@ async def test_audit_log_shows_who_did_what(admin):
 async def test_api_key_is_shown_once_and_can_be_revoked(admin, sessions):
     form = await admin.get("/admin/api-keys")
     agent_user = re.search(r'<option value="(\d+)"[^>]*>Demo Agent \(agent', form.text).group(1)
-    issued = await admin.submit("/admin/api-keys", {"user_id": agent_user,
-                                                    "name": "platform site"})
+    issued = await admin.submit("/admin/api-keys", {"user_id": agent_user, "name": "platform site"})
     plain = PLAIN_KEY.search(issued.text).group(1)
     listing = await admin.get("/admin/api-keys")
     assert plain not in listing.text and f"{plain[:12]}…" in listing.text
     assert "platform site" in listing.text and "never" in listing.text
     async with sessions.begin() as session:
-        assert (await actor_for_api_key(session, plain=plain, now=datetime.now(UTC))).email \
-            == AGENT[0]
+        assert (
+            await actor_for_api_key(session, plain=plain, now=datetime.now(UTC))
+        ).email == AGENT[0]
         key_id = await session.scalar(select(ApiKey.id))
     revoke = f"/admin/api-keys/{key_id}/revoke"
     unconfirmed = await admin.submit("/admin/api-keys", {}, action=revoke)

@@ -13,9 +13,16 @@ from tests.crm_client import AGENT, IVAN, account_actor, client_id, has_text
 
 pytest_plugins = ("tests.crm_fixtures",)
 
-NEW = {"first_name": "Olga", "last_name": "Ivanova", "phone": "8 (912) 345-67-89",
-       "email": "Olga@Example.com", "street": "Lenina", "house": "5, flat 7",
-       "postal_code": "620014", "city": "Yekaterinburg"}
+NEW = {
+    "first_name": "Olga",
+    "last_name": "Ivanova",
+    "phone": "8 (912) 345-67-89",
+    "email": "Olga@Example.com",
+    "street": "Lenina",
+    "house": "5, flat 7",
+    "postal_code": "620014",
+    "city": "Yekaterinburg",
+}
 
 
 async def count_clients(sessions) -> int:
@@ -42,8 +49,7 @@ async def test_long_list_has_page_links_that_keep_the_search(agent, sessions):
     async with sessions.begin() as session:
         actor = await account_actor(session, AGENT[0])
         for n in range(25):
-            data = ClientIn(first_name=f"Test{n:02}", last_name="Pager",
-                            phone=f"+7916000{n:04}")
+            data = ClientIn(first_name=f"Test{n:02}", last_name="Pager", phone=f"+7916000{n:04}")
             await create_client(session, actor=actor, data=data, now=datetime.now(UTC))
     first = await agent.get("/clients?q=pager")
     assert first.text.count("Pager</a>") == 20
@@ -90,8 +96,9 @@ async def test_edit_changes_the_client(agent, sessions):
     ivan = await client_id(sessions, phone=IVAN["phone"])
     page = await agent.get(f"/clients/{ivan}/edit")
     assert 'value="Tverskaya"' in page.text
-    reply = await agent.submit(f"/clients/{ivan}/edit", {**IVAN, "city": "Tula",
-                                                         "phone": "+7 916 765-43-21"})
+    reply = await agent.submit(
+        f"/clients/{ivan}/edit", {**IVAN, "city": "Tula", "phone": "+7 916 765-43-21"}
+    )
     assert reply.path == "/clients"
     async with sessions() as session:
         saved = await session.get(Client, ivan)
@@ -100,8 +107,9 @@ async def test_edit_changes_the_client(agent, sessions):
 
 async def test_edit_with_a_bad_email_keeps_the_typed_values(agent, sessions):
     ivan = await client_id(sessions, phone=IVAN["phone"])
-    reply = await agent.submit(f"/clients/{ivan}/edit", {**IVAN, "email": "not-an-email",
-                                                         "city": "Tula"})
+    reply = await agent.submit(
+        f"/clients/{ivan}/edit", {**IVAN, "email": "not-an-email", "city": "Tula"}
+    )
     assert reply.status == 400
     assert 'id="error-email"' in reply.text
     assert 'value="not-an-email"' in reply.text and 'value="Tula"' in reply.text
@@ -120,8 +128,10 @@ async def test_script_in_a_name_is_shown_escaped(agent, sessions):
     assert "&lt;script&gt;" in edit.text and script not in edit.text
     async with sessions() as session:
         partner = await session.scalar(select(Organization.id))
-    detail = await agent.submit("/requests/new", {
-        "client_id": str(new_id), "organization_id": str(partner), "product": script})
+    detail = await agent.submit(
+        "/requests/new",
+        {"client_id": str(new_id), "organization_id": str(partner), "product": script},
+    )
     assert detail.path.startswith("/requests/") and detail.path[-8:].isdigit()
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Ivanova" in detail.text
     assert script not in detail.text

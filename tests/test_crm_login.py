@@ -10,11 +10,14 @@ from tests.crm_client import ADMIN, AGENT, MANAGER, has_text
 pytest_plugins = ("tests.crm_fixtures",)
 
 
-@pytest.mark.parametrize(("credentials", "home", "heading"), [
-    (AGENT, "/requests", "Requests"),
-    (ADMIN, "/admin/organizations", "Partner companies"),
-    (MANAGER, "/partner/requests", "Open requests"),
-])
+@pytest.mark.parametrize(
+    ("credentials", "home", "heading"),
+    [
+        (AGENT, "/requests", "Requests"),
+        (ADMIN, "/admin/organizations", "Partner companies"),
+        (MANAGER, "/partner/requests", "Open requests"),
+    ],
+)
 async def test_each_role_lands_on_its_home_page(browser, credentials, home, heading):
     user = await browser()
     reply = await user.login(*credentials)
@@ -58,23 +61,29 @@ async def test_repeated_failures_lock_the_account_even_for_the_right_password(br
 
 async def test_next_never_leaves_the_site(browser):
     user = await browser()
-    reply = await user.submit("/login", {"email": AGENT[0], "password": AGENT[1],
-                                         "next": "//evil.example.com/"})
+    reply = await user.submit(
+        "/login", {"email": AGENT[0], "password": AGENT[1], "next": "//evil.example.com/"}
+    )
     assert reply.path == "/requests"
 
 
-@pytest.mark.parametrize("target", ["/\t/evil.example", "/\\evil.example", "https://evil.example/",
-                                    "/%2F/evil.example"])
+@pytest.mark.parametrize(
+    "target", ["/\t/evil.example", "/\\evil.example", "https://evil.example/", "/%2F/evil.example"]
+)
 async def test_next_with_tricks_still_stays_on_the_site(browser, target):
     user = await browser()
-    reply = await user.submit("/login", {"email": AGENT[0], "password": AGENT[1],
-                                         "next": target}, follow=False)
+    reply = await user.submit(
+        "/login", {"email": AGENT[0], "password": AGENT[1], "next": target}, follow=False
+    )
     assert reply.status == 303
     assert reply.location == "/requests"
 
 
 async def test_next_to_a_page_of_the_site_is_followed(browser):
     user = await browser()
-    reply = await user.submit("/login", {"email": AGENT[0], "password": AGENT[1],
-                                         "next": "/requests?status=closed"}, follow=False)
+    reply = await user.submit(
+        "/login",
+        {"email": AGENT[0], "password": AGENT[1], "next": "/requests?status=closed"},
+        follow=False,
+    )
     assert reply.location == "/requests?status=closed"

@@ -27,8 +27,9 @@ async def stored(sessions, number: str) -> Request:
 
 async def polis_id(sessions) -> int:
     async with sessions() as session:
-        return await session.scalar(select(Organization.id)
-                                    .where(Organization.name == "Polis Insurance"))
+        return await session.scalar(
+            select(Organization.id).where(Organization.name == "Polis Insurance")
+        )
 
 
 async def test_list_shows_number_client_partner_product_and_status(agent, demo):
@@ -53,8 +54,11 @@ async def test_status_filter_shows_only_that_status(agent, demo):
 
 
 async def test_long_list_pages_keep_the_status_filter(agent, sessions):
-    data = RequestIn(client_id=await client_id(sessions, phone=IVAN["phone"]),
-                     organization_id=await polis_id(sessions), product="Loan")
+    data = RequestIn(
+        client_id=await client_id(sessions, phone=IVAN["phone"]),
+        organization_id=await polis_id(sessions),
+        product="Loan",
+    )
     async with sessions.begin() as session:
         actor = await account_actor(session, AGENT[0])
         for _ in range(20):
@@ -70,25 +74,34 @@ async def test_filing_a_request_opens_its_page_with_the_number_large(agent, sess
     ivan = await client_id(sessions, phone=IVAN["phone"])
     form = await agent.get(f"/requests/new?client_id={ivan}")
     assert f'<option value="{ivan}" selected>' in form.text
-    reply = await agent.submit(f"/requests/new?client_id={ivan}", {
-        "client_id": str(ivan), "organization_id": str(await polis_id(sessions)),
-        "product": "Mortgage insurance", "comment": "Call after 18:00"},
-        action="/requests/new")
+    reply = await agent.submit(
+        f"/requests/new?client_id={ivan}",
+        {
+            "client_id": str(ivan),
+            "organization_id": str(await polis_id(sessions)),
+            "product": "Mortgage insurance",
+            "comment": "Call after 18:00",
+        },
+        action="/requests/new",
+    )
     number = NUMBER_ON_PAGE.search(reply.text).group(1)
     assert reply.path == f"/requests/{number}"
     saved = await stored(sessions, number)
     assert (saved.client_id, saved.product, saved.comment, saved.status) == (
-        ivan, "Mortgage insurance", "Call after 18:00", RequestStatus.OPEN)
+        ivan,
+        "Mortgage insurance",
+        "Call after 18:00",
+        RequestStatus.OPEN,
+    )
     assert "Polis Insurance" in reply.text and "Call after 18:00" in reply.text
 
 
-async def test_filing_without_partner_and_product_names_both_and_keeps_the_rest(
-    agent, sessions
-):
+async def test_filing_without_partner_and_product_names_both_and_keeps_the_rest(agent, sessions):
     ivan = await client_id(sessions, phone=IVAN["phone"])
-    reply = await agent.submit("/requests/new", {
-        "client_id": str(ivan), "organization_id": "", "product": "",
-        "comment": "keep me"})
+    reply = await agent.submit(
+        "/requests/new",
+        {"client_id": str(ivan), "organization_id": "", "product": "", "comment": "keep me"},
+    )
     assert reply.status == 400
     assert 'id="error-organization_id"' in reply.text and 'id="error-product"' in reply.text
     assert f'<option value="{ivan}" selected>' in reply.text
@@ -99,7 +112,7 @@ async def test_a_simulated_call_shows_on_the_request_page(agent, demo, simulator
     number = open_polis(demo)["number"]
     await simulator.call(ScriptedCaller([f"{number}#"], talk_seconds=95), from_number=ANNA)
     page = await agent.get(f"/requests/{number}")
-    calls = page.text[page.text.index("<h2>Calls</h2>"):]
+    calls = page.text[page.text.index("<h2>Calls</h2>") :]
     assert "Anna Sokolova" in calls and "Polis Insurance" in calls
     assert ">bridged</td>" in calls
     assert "1 min 35 s" in calls
@@ -113,8 +126,9 @@ async def test_closing_needs_the_confirmation_box(agent, demo, sessions):
     refused = await agent.submit(f"/requests/{number}", {}, action=f"/requests/{number}/close")
     assert refused.status == 400 and has_text(refused.text, "to confirm closing")
     assert (await stored(sessions, number)).status is RequestStatus.OPEN
-    closed = await agent.submit(f"/requests/{number}", {"confirm": "yes"},
-                                action=f"/requests/{number}/close")
+    closed = await agent.submit(
+        f"/requests/{number}", {"confirm": "yes"}, action=f"/requests/{number}/close"
+    )
     assert closed.path == f"/requests/{number}"
     assert "partner managers can no longer call" in closed.text
     assert f'action="/requests/{number}/reopen"' in closed.text
@@ -138,7 +152,11 @@ async def test_repeat_opens_the_page_of_a_new_request(agent, demo, sessions):
     assert has_text(reply.text, f"repeat of {past}")
     old, new = await stored(sessions, past), await stored(sessions, number)
     assert (new.client_id, new.organization_id, new.product, new.status) == (
-        old.client_id, old.organization_id, old.product, RequestStatus.OPEN)
+        old.client_id,
+        old.organization_id,
+        old.product,
+        RequestStatus.OPEN,
+    )
 
 
 async def test_admin_sees_every_agents_requests(admin, demo):

@@ -17,8 +17,9 @@ pytest_plugins = ("tests.crm_fixtures",)
 
 
 def session_cookie(headers) -> str:
-    cookies = [value for value in headers.getall("Set-Cookie", [])
-               if value.startswith("ivr_session=")]
+    cookies = [
+        value for value in headers.getall("Set-Cookie", []) if value.startswith("ivr_session=")
+    ]
     assert len(cookies) == 1, headers
     return cookies[0].lower()
 
@@ -30,8 +31,9 @@ async def test_session_cookie_is_httponly_and_samesite_but_not_secure_over_http(
     assert "secure" not in cookie.replace("samesite", "")
 
 
-async def test_session_cookie_is_secure_when_served_over_https(aiohttp_server, database_url,
-                                                                engine, http):
+async def test_session_cookie_is_secure_when_served_over_https(
+    aiohttp_server, database_url, engine, http
+):
     config = make_config(database_url, public_url="https://crm.example.com")
     server = await aiohttp_server(create_app(config))
     async with http.get(server.make_url("/login")) as reply:
@@ -40,8 +42,12 @@ async def test_session_cookie_is_secure_when_served_over_https(aiohttp_server, d
 
 
 async def test_webhooks_set_no_session_cookie(server, http, demo):
-    status, _, _ = await signed_post(http, str(server.make_url("")), "/ivr/voice",
-                                     {"CallSid": "CA" + "1" * 32, "From": "+79990000001"})
+    status, _, _ = await signed_post(
+        http,
+        str(server.make_url("")),
+        "/ivr/voice",
+        {"CallSid": "CA" + "1" * 32, "From": "+79990000001"},
+    )
     async with http.get(server.make_url("/healthz")) as reply:
         assert "Set-Cookie" not in reply.headers
     assert status == 200
@@ -101,12 +107,14 @@ async def test_a_nul_character_typed_into_a_form_is_dropped_not_a_crash(agent, s
 
     from crm.models import Client
 
-    reply = await agent.submit("/clients/new", {"first_name": "An\x00na", "last_name": "Nul",
-                                                "phone": "+79161230000"})
+    reply = await agent.submit(
+        "/clients/new", {"first_name": "An\x00na", "last_name": "Nul", "phone": "+79161230000"}
+    )
     assert reply.status == 200 and reply.path == "/clients"
     async with sessions() as session:
-        names = list(await session.scalars(select(Client.first_name)
-                                           .where(Client.last_name == "Nul")))
+        names = list(
+            await session.scalars(select(Client.first_name).where(Client.last_name == "Nul"))
+        )
     assert names == ["Anna"]
 
 

@@ -16,20 +16,30 @@ from tests.twiml import parse, spoken, tags
 SERVICE = "+15005550006"
 CLIENT = "+79161234567"
 BASE = "https://ivr.test/ivr/"
-URLS = flow.Urls(number=BASE + "number", no_input=BASE + "no-input",
-                 dial_result=BASE + "dial-result", whisper=BASE + "whisper",
-                 whisper_answer=BASE + "whisper/answer",
-                 after_unreachable=BASE + "after-unreachable")
+URLS = flow.Urls(
+    number=BASE + "number",
+    no_input=BASE + "no-input",
+    dial_result=BASE + "dial-result",
+    whisper=BASE + "whisper",
+    whisper_answer=BASE + "whisper/answer",
+    after_unreachable=BASE + "after-unreachable",
+)
 OPEN = OpenRequest(request_id=7, client_phone=CLIENT)
 
 
 def context(*, max_attempts: int = 3, language: str = "en") -> flow.Context:
     """No recordings, so every prompt is a <Say> in the voice's language."""
-    settings_ = flow.Settings(service_number=SERVICE, gather_timeout=6,
-                              max_attempts=max_attempts, dial_timeout=25,
-                              dial_time_limit=3600, whisper_timeout=8)
-    return flow.Context(settings=settings_, voice=Voice(language=language, voice="alice"),
-                        urls=URLS)
+    settings_ = flow.Settings(
+        service_number=SERVICE,
+        gather_timeout=6,
+        max_attempts=max_attempts,
+        dial_timeout=25,
+        dial_time_limit=3600,
+        whisper_timeout=8,
+    )
+    return flow.Context(
+        settings=settings_, voice=Voice(language=language, voice="alice"), urls=URLS
+    )
 
 
 CTX = context()
@@ -41,8 +51,13 @@ def assert_asks_for_number(step: flow.Step, *prompts: str) -> None:
     root = parse(step.twiml)
     assert tags(root) == ["Gather", "Redirect"]
     gather, redirect = root
-    assert gather.attrib == {"input": "dtmf", "finishOnKey": "#", "timeout": "6",
-                             "action": URLS.number, "method": "POST"}
+    assert gather.attrib == {
+        "input": "dtmf",
+        "finishOnKey": "#",
+        "timeout": "6",
+        "action": URLS.number,
+        "method": "POST",
+    }
     assert spoken(gather) == list(prompts)
     assert (redirect.text, redirect.get("method")) == (URLS.no_input, "POST")
     assert step.state.stage is Stage.AWAITING_NUMBER
@@ -80,11 +95,14 @@ def test_empty_digits_are_treated_as_silence(digits):
     assert_asks_for_number(step, "no_input", "enter_number")
 
 
-@pytest.mark.parametrize(("lookup", "prompts", "outcome"), [
-    (None, ("invalid_number", "enter_number"), CallOutcome.WRONG_INPUT),
-    (Lookup.NOT_FOUND, ("not_found", "enter_number"), CallOutcome.NOT_FOUND),
-    (Lookup.CLOSED, ("request_closed", "enter_another"), CallOutcome.REQUEST_CLOSED),
-])
+@pytest.mark.parametrize(
+    ("lookup", "prompts", "outcome"),
+    [
+        (None, ("invalid_number", "enter_number"), CallOutcome.WRONG_INPUT),
+        (Lookup.NOT_FOUND, ("not_found", "enter_number"), CallOutcome.NOT_FOUND),
+        (Lookup.CLOSED, ("request_closed", "enter_another"), CallOutcome.REQUEST_CLOSED),
+    ],
+)
 def test_failed_number_reprompts_with_the_reason(lookup, prompts, outcome):
     step = flow.number_entered(CTX, AWAITING, digits="12345678", lookup=lookup)
     assert_asks_for_number(step, *prompts)
@@ -97,9 +115,14 @@ def test_open_request_dials_the_client_from_the_service_number():
     assert tags(root) == ["Say", "Dial"]
     assert spoken(root) == ["connecting"]
     dial = root.find("Dial")
-    assert dial.attrib == {"callerId": SERVICE, "timeout": "25", "timeLimit": "3600",
-                           "action": URLS.dial_result, "method": "POST",
-                           "answerOnBridge": "true"}
+    assert dial.attrib == {
+        "callerId": SERVICE,
+        "timeout": "25",
+        "timeLimit": "3600",
+        "action": URLS.dial_result,
+        "method": "POST",
+        "answerOnBridge": "true",
+    }
     [number] = list(dial)
     assert (number.tag, number.text) == ("Number", CLIENT)
     assert number.attrib == {"url": URLS.whisper, "method": "POST"}
@@ -117,14 +140,25 @@ def test_whisper_asks_the_client_for_one_key_then_hangs_up():
     root = parse(flow.whisper(CTX))
     assert tags(root) == ["Gather", "Hangup"]
     gather = root.find("Gather")
-    assert gather.attrib == {"input": "dtmf", "numDigits": "1", "timeout": "8",
-                             "action": URLS.whisper_answer, "method": "POST"}
+    assert gather.attrib == {
+        "input": "dtmf",
+        "numDigits": "1",
+        "timeout": "8",
+        "action": URLS.whisper_answer,
+        "method": "POST",
+    }
     assert spoken(gather) == ["client_whisper"]
 
 
-@pytest.mark.parametrize(("digits", "accepted", "verbs"), [
-    ("1", True, []), ("*", True, []), (None, False, ["Hangup"]), ("", False, ["Hangup"]),
-])
+@pytest.mark.parametrize(
+    ("digits", "accepted", "verbs"),
+    [
+        ("1", True, []),
+        ("*", True, []),
+        (None, False, ["Hangup"]),
+        ("", False, ["Hangup"]),
+    ],
+)
 def test_whisper_answer_any_key_accepts_silence_hangs_up(digits, accepted, verbs):
     response, was_accepted = flow.whisper_answered(digits)
     assert was_accepted is accepted
@@ -132,46 +166,62 @@ def test_whisper_answer_any_key_accepts_silence_hangs_up(digits, accepted, verbs
 
 
 def test_accepted_completed_dial_is_bridged():
-    step = flow.dial_finished(CTX, DIALING, dial_status="completed", talk_seconds=95,
-                              client_accepted=True)
+    step = flow.dial_finished(
+        CTX, DIALING, dial_status="completed", talk_seconds=95, client_accepted=True
+    )
     assert_ends(step, "call_ended")
     assert (step.state.outcome, step.state.attempts, step.result) == (
-        CallOutcome.BRIDGED, 0, "bridged:95s")
+        CallOutcome.BRIDGED,
+        0,
+        "bridged:95s",
+    )
 
 
-@pytest.mark.parametrize(("status", "accepted", "outcome"), [
-    ("busy", False, CallOutcome.CLIENT_BUSY),
-    ("no-answer", False, CallOutcome.CLIENT_NO_ANSWER),
-    ("canceled", False, CallOutcome.CLIENT_NO_ANSWER),
-    ("failed", False, CallOutcome.CLIENT_FAILED),
-    ("something-new", False, CallOutcome.CLIENT_FAILED),
-    ("completed", False, CallOutcome.VOICEMAIL),
-    ("busy", True, CallOutcome.CLIENT_BUSY),
-])
+@pytest.mark.parametrize(
+    ("status", "accepted", "outcome"),
+    [
+        ("busy", False, CallOutcome.CLIENT_BUSY),
+        ("no-answer", False, CallOutcome.CLIENT_NO_ANSWER),
+        ("canceled", False, CallOutcome.CLIENT_NO_ANSWER),
+        ("failed", False, CallOutcome.CLIENT_FAILED),
+        ("something-new", False, CallOutcome.CLIENT_FAILED),
+        ("completed", False, CallOutcome.VOICEMAIL),
+        ("busy", True, CallOutcome.CLIENT_BUSY),
+    ],
+)
 def test_unsuccessful_dial_offers_retry_or_another_number(status, accepted, outcome):
-    step = flow.dial_finished(CTX, DIALING, dial_status=status, talk_seconds=0,
-                              client_accepted=accepted)
+    step = flow.dial_finished(
+        CTX, DIALING, dial_status=status, talk_seconds=0, client_accepted=accepted
+    )
     root = parse(step.twiml)
     assert tags(root) == ["Gather", "Say", "Hangup"]
     gather = root.find("Gather")
-    assert gather.attrib == {"input": "dtmf", "numDigits": "1", "timeout": "6",
-                             "action": URLS.after_unreachable, "method": "POST"}
+    assert gather.attrib == {
+        "input": "dtmf",
+        "numDigits": "1",
+        "timeout": "6",
+        "action": URLS.after_unreachable,
+        "method": "POST",
+    }
     assert spoken(gather) == ["client_unreachable", "unreachable_options"]
     assert spoken(root) == ["goodbye"]
     assert (step.state.stage, step.state.outcome, step.state.attempts) == (
-        Stage.UNREACHABLE, outcome, 1)
+        Stage.UNREACHABLE,
+        outcome,
+        1,
+    )
 
 
 def test_unsuccessful_dial_at_the_attempt_limit_ends_the_call():
     state = CallState(stage=Stage.DIALING, attempts=2, dials=3, request_id=7)
-    step = flow.dial_finished(CTX, state, dial_status="busy", talk_seconds=0,
-                              client_accepted=False)
+    step = flow.dial_finished(CTX, state, dial_status="busy", talk_seconds=0, client_accepted=False)
     assert_ends(step, "client_unreachable", "too_many_attempts")
     assert step.state.outcome is CallOutcome.CLIENT_BUSY
 
 
-UNREACHABLE = CallState(stage=Stage.UNREACHABLE, attempts=1, dials=1, request_id=7,
-                        outcome=CallOutcome.CLIENT_BUSY)
+UNREACHABLE = CallState(
+    stage=Stage.UNREACHABLE, attempts=1, dials=1, request_id=7, outcome=CallOutcome.CLIENT_BUSY
+)
 
 
 def test_press_one_dials_the_same_client_again():
@@ -180,11 +230,14 @@ def test_press_one_dials_the_same_client_again():
     assert (step.state.stage, step.state.dials) == (Stage.DIALING, 2)
 
 
-@pytest.mark.parametrize(("lookup", "prompts"), [
-    (Lookup.CLOSED, ("request_closed", "enter_another")),
-    (Lookup.NOT_FOUND, ("not_found", "enter_number")),
-    (None, ("not_found", "enter_number")),
-])
+@pytest.mark.parametrize(
+    ("lookup", "prompts"),
+    [
+        (Lookup.CLOSED, ("request_closed", "enter_another")),
+        (Lookup.NOT_FOUND, ("not_found", "enter_number")),
+        (None, ("not_found", "enter_number")),
+    ],
+)
 def test_press_one_after_the_request_changed_reprompts(lookup, prompts):
     step = flow.unreachable_choice(CTX, UNREACHABLE, digits="1", lookup=lookup)
     assert_asks_for_number(step, *prompts)
@@ -198,8 +251,7 @@ def test_press_two_asks_for_another_number_without_counting_an_attempt():
 
 
 def test_silence_at_the_choice_says_goodbye():
-    assert_ends(flow.unreachable_choice(CTX, UNREACHABLE, digits=None, lookup=OPEN),
-                "goodbye")
+    assert_ends(flow.unreachable_choice(CTX, UNREACHABLE, digits=None, lookup=OPEN), "goodbye")
 
 
 @pytest.mark.parametrize("digits", ["3", "9", "*", "12"])
@@ -209,14 +261,21 @@ def test_any_other_key_repeats_the_choices_and_counts_an_attempt(digits):
     assert spoken(root.find("Gather")) == ["invalid_choice", "unreachable_options"]
     assert root.find("Gather").get("action") == URLS.after_unreachable
     assert (step.state.stage, step.state.attempts, step.state.outcome) == (
-        Stage.UNREACHABLE, 2, CallOutcome.CLIENT_BUSY)
+        Stage.UNREACHABLE,
+        2,
+        CallOutcome.CLIENT_BUSY,
+    )
 
 
 def test_a_wrong_key_at_the_attempt_limit_ends_the_call():
-    state = CallState(stage=Stage.UNREACHABLE, attempts=2, dials=2, request_id=7,
-                      outcome=CallOutcome.CLIENT_BUSY)
-    assert_ends(flow.unreachable_choice(CTX, state, digits="5", lookup=OPEN),
-                "invalid_choice", "too_many_attempts")
+    state = CallState(
+        stage=Stage.UNREACHABLE, attempts=2, dials=2, request_id=7, outcome=CallOutcome.CLIENT_BUSY
+    )
+    assert_ends(
+        flow.unreachable_choice(CTX, state, digits="5", lookup=OPEN),
+        "invalid_choice",
+        "too_many_attempts",
+    )
 
 
 def test_apology_says_error_and_hangs_up():
@@ -228,19 +287,24 @@ def test_russian_voice_says_the_russian_catalogue_in_ru_ru():
     step = flow.incoming(context(language="ru"), known_caller=True)
     says = parse(step.twiml).find("Gather").findall("Say")
     assert [(say.get("language"), say.text) for say in says] == [
-        ("ru-RU", text("rules", "ru")), ("ru-RU", text("enter_number", "ru"))]
+        ("ru-RU", text("rules", "ru")),
+        ("ru-RU", text("enter_number", "ru")),
+    ]
 
 
 keypad = st.one_of(st.none(), st.text(alphabet="0123456789*#", max_size=12))
 at_prompt = st.one_of(
     st.tuples(st.just("silence"), st.none()),
-    st.tuples(st.just("number"), st.tuples(
-        keypad, st.sampled_from([None, Lookup.NOT_FOUND, Lookup.CLOSED]))),
+    st.tuples(
+        st.just("number"),
+        st.tuples(keypad, st.sampled_from([None, Lookup.NOT_FOUND, Lookup.CLOSED])),
+    ),
     st.tuples(st.just("open"), st.none()),
 )
 failed_dial = st.sampled_from(["busy", "no-answer", "canceled", "failed", "completed", ""])
 after_unreachable = st.sampled_from(
-    [("1", OPEN), ("1", Lookup.CLOSED), ("1", Lookup.NOT_FOUND), ("2", OPEN)])
+    [("1", OPEN), ("1", Lookup.CLOSED), ("1", Lookup.NOT_FOUND), ("2", OPEN)]
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -253,8 +317,13 @@ def test_any_run_of_failures_ends_with_a_hangup_within_max_attempts(max_attempts
         if state.stage is Stage.ENDED:
             break
         if state.stage is Stage.DIALING:
-            step = flow.dial_finished(ctx, state, dial_status=data.draw(failed_dial),
-                                      talk_seconds=0, client_accepted=False)
+            step = flow.dial_finished(
+                ctx,
+                state,
+                dial_status=data.draw(failed_dial),
+                talk_seconds=0,
+                client_accepted=False,
+            )
         elif state.stage is Stage.UNREACHABLE:
             choice, lookup = data.draw(after_unreachable)
             step = flow.unreachable_choice(ctx, state, digits=choice, lookup=lookup)

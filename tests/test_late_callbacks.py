@@ -12,40 +12,52 @@ async def _dialing_call(server, http, demo) -> tuple[str, str]:
     url, sid = str(server.make_url("")), new_sid()
     await signed_post(http, url, "/ivr/voice", {"CallSid": sid, "From": ANNA})
     number = open_polis(demo)["number"]
-    status, _, body = await signed_post(http, url, "/ivr/number",
-                                        {"CallSid": sid, "From": ANNA, "Digits": number})
+    status, _, body = await signed_post(
+        http, url, "/ivr/number", {"CallSid": sid, "From": ANNA, "Digits": number}
+    )
     assert status == 200 and "Dial" in verbs(body)
     return url, sid
 
 
 async def _hang_up(http, url: str, sid: str) -> None:
-    await signed_post(http, url, "/ivr/status",
-                      {"CallSid": sid, "CallStatus": "completed", "CallDuration": "30"})
+    await signed_post(
+        http, url, "/ivr/status", {"CallSid": sid, "CallStatus": "completed", "CallDuration": "30"}
+    )
 
 
-async def test_late_unanswered_dial_result_does_not_reopen_an_ended_call(server, http, demo,
-                                                                        sessions):
+async def test_late_unanswered_dial_result_does_not_reopen_an_ended_call(
+    server, http, demo, sessions
+):
     url, sid = await _dialing_call(server, http, demo)
     await _hang_up(http, url, sid)
     ended = await call_row(sessions, sid)
-    status, kind, body = await signed_post(http, url, "/ivr/dial-result",
-                                           {"CallSid": sid, "DialCallStatus": "no-answer"})
+    status, kind, body = await signed_post(
+        http, url, "/ivr/dial-result", {"CallSid": sid, "DialCallStatus": "no-answer"}
+    )
     assert (status, kind.split(";")[0], verbs(body)) == (200, "text/xml", [])
     call = await call_row(sessions, sid)
-    assert (call.stage, call.attempts, call.outcome) == ("ended", ended.attempts,
-                                                         CallOutcome.CALLER_HUNG_UP)
+    assert (call.stage, call.attempts, call.outcome) == (
+        "ended",
+        ended.attempts,
+        CallOutcome.CALLER_HUNG_UP,
+    )
     assert (await call_steps(sessions, sid))[-1] == ("dial_result", "after_end:client_no_answer")
 
 
-async def test_late_bridged_dial_result_still_records_the_conversation(server, http, demo,
-                                                                      sessions):
+async def test_late_bridged_dial_result_still_records_the_conversation(
+    server, http, demo, sessions
+):
     url, sid = await _dialing_call(server, http, demo)
     child = {"CallSid": new_sid(), "ParentCallSid": sid}
     await signed_post(http, url, "/ivr/whisper", child)
     await signed_post(http, url, "/ivr/whisper/answer", {**child, "Digits": "1"})
     await _hang_up(http, url, sid)
-    await signed_post(http, url, "/ivr/dial-result",
-                      {"CallSid": sid, "DialCallStatus": "completed", "DialCallDuration": "25"})
+    await signed_post(
+        http,
+        url,
+        "/ivr/dial-result",
+        {"CallSid": sid, "DialCallStatus": "completed", "DialCallDuration": "25"},
+    )
     call = await call_row(sessions, sid)
     assert (call.outcome, call.bridged_seconds, call.stage) == (CallOutcome.BRIDGED, 25, "ended")
 
@@ -61,11 +73,21 @@ async def test_dial_result_racing_the_status_callback_keeps_the_conversation(
         child = {"CallSid": new_sid(), "ParentCallSid": sid}
         await signed_post(http, url, "/ivr/whisper/answer", {**child, "Digits": "1"})
         sids.append(sid)
-    await asyncio.gather(*(
-        post for sid in sids for post in (
-            signed_post(http, url, "/ivr/dial-result", {
-                "CallSid": sid, "DialCallStatus": "completed", "DialCallDuration": "64"}),
-            _hang_up(http, url, sid))))
+    await asyncio.gather(
+        *(
+            post
+            for sid in sids
+            for post in (
+                signed_post(
+                    http,
+                    url,
+                    "/ivr/dial-result",
+                    {"CallSid": sid, "DialCallStatus": "completed", "DialCallDuration": "64"},
+                ),
+                _hang_up(http, url, sid),
+            )
+        )
+    )
     for sid in sids:
         call = await call_row(sessions, sid)
         assert (call.outcome, call.bridged_seconds) == (CallOutcome.BRIDGED, 64), sid
@@ -83,6 +105,7 @@ async def test_a_dial_cut_short_by_the_manager_hanging_up_is_listed_as_such(
     await _hang_up(http, url, sid)
     call = await call_row(sessions, sid)
     async with sessions() as session:
-        outcomes = list(await session.scalars(
-            select(DialAttempt.outcome).where(DialAttempt.call_id == call.id)))
+        outcomes = list(
+            await session.scalars(select(DialAttempt.outcome).where(DialAttempt.call_id == call.id))
+        )
     assert outcomes == [CallOutcome.CALLER_HUNG_UP]

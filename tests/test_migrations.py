@@ -39,7 +39,8 @@ async def test_upgraded_database_matches_the_models(engine):
     assert await schema_differences(engine) == []
     assert await current_revision(engine) == head_revision()
     assert await table_names(engine) == {table.name for table in metadata.sorted_tables} | {
-        "alembic_version"}
+        "alembic_version"
+    }
 
 
 async def test_downgrade_to_base_then_upgrade_to_head(engine):
@@ -52,8 +53,9 @@ async def test_downgrade_to_base_then_upgrade_to_head(engine):
 
 
 async def test_each_revision_downgrades_one_step_and_back(engine):
-    revisions = [script.revision for script in
-                 ScriptDirectory.from_config(alembic_config()).walk_revisions()]
+    revisions = [
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    ]
     for _ in revisions:
         await downgrade(engine, "-1")
     assert await table_names(engine) <= {"alembic_version"}
@@ -72,13 +74,26 @@ async def test_calls_logged_before_dial_attempts_keep_their_history(engine, sess
 
     async with sessions.begin() as session:
         request_id = await session.scalar(select(Request.id).limit(1))
-        session.add(Call(call_sid="CA" + "5" * 32, caller="+79990000001", stage="ended",
-                         request_id=request_id, outcome="bridged", attempts=0, dials=1,
-                         client_accepted=False, bridged_seconds=61,
-                         started_at=datetime.now(UTC)))
+        session.add(
+            Call(
+                call_sid="CA" + "5" * 32,
+                caller="+79990000001",
+                stage="ended",
+                request_id=request_id,
+                outcome="bridged",
+                attempts=0,
+                dials=1,
+                client_accepted=False,
+                bridged_seconds=61,
+                started_at=datetime.now(UTC),
+            )
+        )
     await downgrade(engine, "0002_accounts")
     await upgrade(engine)
     async with sessions() as session:
-        rows = (await session.execute(
-            select(DialAttempt.request_id, DialAttempt.outcome, DialAttempt.talk_seconds))).all()
+        rows = (
+            await session.execute(
+                select(DialAttempt.request_id, DialAttempt.outcome, DialAttempt.talk_seconds)
+            )
+        ).all()
     assert [tuple(row) for row in rows] == [(request_id, "bridged", 61)]

@@ -44,23 +44,22 @@ def test_check_digit_is_appended_to_the_body(body):
 
 @given(valid_numbers, st.integers(0, 7), st.integers(1, 9))
 def test_every_single_digit_substitution_is_rejected(number, position, shift):
-    typo = number[:position] + str((int(number[position]) + shift) % 10) + number[position + 1:]
+    typo = number[:position] + str((int(number[position]) + shift) % 10) + number[position + 1 :]
     assert parse_request_number(typo) is None
     assert parse_request_number(typo + "#") is None
 
 
 @given(valid_numbers, st.integers(0, 6))
 def test_every_adjacent_transposition_is_rejected(number, position):
-    swapped = (number[:position] + number[position + 1] + number[position]
-               + number[position + 2:])
+    swapped = number[:position] + number[position + 1] + number[position] + number[position + 2 :]
     if swapped != number:
         assert parse_request_number(swapped) is None
 
 
 def test_substitutions_and_transpositions_of_one_number_are_all_rejected():
     number = with_check_digit("4812357")
-    typos = {number[:i] + d + number[i + 1:] for i in range(8) for d in "0123456789"}
-    typos |= {number[:i] + number[i + 1] + number[i] + number[i + 2:] for i in range(7)}
+    typos = {number[:i] + d + number[i + 1 :] for i in range(8) for d in "0123456789"}
+    typos |= {number[:i] + number[i + 1] + number[i] + number[i + 2 :] for i in range(7)}
     typos.discard(number)
     assert len(typos) == 8 * 9 + 7
     assert [typo for typo in typos if parse_request_number(typo) is not None] == []
@@ -102,8 +101,7 @@ def test_leading_zero_is_rejected_even_with_a_valid_check_digit():
     assert parse_request_number(number) is None
 
 
-@pytest.mark.parametrize("body", ["", "123456", "12345678", "12a4567", "１２３４５６７",
-                                  "٤٨١٢٣٥٧"])
+@pytest.mark.parametrize("body", ["", "123456", "12345678", "12a4567", "１２３４５６７", "٤٨١٢٣٥٧"])
 def test_with_check_digit_refuses_a_malformed_body(body):
     with pytest.raises(ValueError):
         with_check_digit(body)

@@ -39,8 +39,7 @@ def scripts(demo: dict) -> dict[str, ScriptedCaller]:
         "closed": ScriptedCaller([f"{closed}#", HANG_UP]),
         "not found": ScriptedCaller([f"{theirs}#", f"{with_check_digit('1234567')}#", None]),
         "retry 1": ScriptedCaller([f"{number}#", "1"], ["no-answer", "answered"]),
-        "another 2": ScriptedCaller([f"{number}#", "2", f"{number}#", "3"],
-                                    ["failed", "canceled"]),
+        "another 2": ScriptedCaller([f"{number}#", "2", f"{number}#", "3"], ["failed", "canceled"]),
     }
 
 
@@ -51,8 +50,9 @@ def without_dial(twiml: str) -> str:
     return ET.tostring(root, encoding="unicode")
 
 
-@pytest.mark.parametrize("branch", ["bridged", "busy", "voicemail", "closed", "not found",
-                                    "retry 1", "another 2"])
+@pytest.mark.parametrize(
+    "branch", ["bridged", "busy", "voicemail", "closed", "not found", "retry 1", "another 2"]
+)
 async def test_client_phone_is_only_inside_the_dial(simulator, demo, branch):
     record = await simulator.call(scripts(demo)[branch], from_number=ANNA)
     forms = client_phone_forms(demo)
@@ -68,43 +68,55 @@ async def test_client_phone_is_only_inside_the_dial(simulator, demo, branch):
         assert dialed == []
 
 
-async def test_logs_of_every_branch_hold_no_unmasked_phone(aiohttp_server, http, config, engine,
-                                                         demo):
+async def test_logs_of_every_branch_hold_no_unmasked_phone(
+    aiohttp_server, http, config, engine, demo
+):
     with captured_logs(level="debug") as stream:
         server = await aiohttp_server(create_app(config))
-        simulator = TwilioSimulator(http, server_url=str(server.make_url("")),
-                                    auth_token=AUTH_TOKEN)
+        simulator = TwilioSimulator(
+            http, server_url=str(server.make_url("")), auth_token=AUTH_TOKEN
+        )
         for caller in scripts(demo).values():
             await simulator.call(caller, from_number=ANNA)
         output = stream.getvalue()
     events = log_events(stream)
     assert len([e for e in events if e["event"] == "call_step"]) >= 20
     assert {e["result"] for e in events if e["event"] == "call_step"} >= {
-        "dialing", "bridged:42s", "client_busy", "voicemail", "request_closed", "not_found"}
+        "dialing",
+        "bridged:42s",
+        "client_busy",
+        "voicemail",
+        "request_closed",
+        "not_found",
+    }
     assert [form for form in client_phone_forms(demo) if form in output] == []
     assert [form for form in phone_forms(ANNA) if form in output] == []
 
 
-EXAMPLE_NUMBERS = sorted({
-    phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
-    for region in phonenumbers.SUPPORTED_REGIONS
-    for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE)
-    if (example := phonenumbers.example_number_for_type(region, kind)) is not None
-})
+EXAMPLE_NUMBERS = sorted(
+    {
+        phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+        for region in phonenumbers.SUPPORTED_REGIONS
+        for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE)
+        if (example := phonenumbers.example_number_for_type(region, kind)) is not None
+    }
+)
 e164 = st.one_of(
     st.sampled_from(EXAMPLE_NUMBERS),
-    st.builds(lambda country, rest: f"+{country}{rest}",
-              st.sampled_from(["1", "7", "44", "49", "86", "380", "971"]),
-              st.text(alphabet="0123456789", min_size=9, max_size=12)),
+    st.builds(
+        lambda country, rest: f"+{country}{rest}",
+        st.sampled_from(["1", "7", "44", "49", "86", "380", "971"]),
+        st.text(alphabet="0123456789", min_size=9, max_size=12),
+    ),
 )
-words = st.text(alphabet=st.characters(categories=["L", "Zs"]) | st.sampled_from(".,:;()\"'="),
-                max_size=20)
+words = st.text(
+    alphabet=st.characters(categories=["L", "Zs"]) | st.sampled_from(".,:;()\"'="), max_size=20
+)
 separators = st.sampled_from([" ", ": ", "=", "(", "'", '"', ", ", "\n", "tel: "])
 
 
 @given(e164, words, separators, words)
-def test_any_e164_number_in_text_is_masked_to_first_digit_and_last_four(number, before, sep,
-                                                                         after):
+def test_any_e164_number_in_text_is_masked_to_first_digit_and_last_four(number, before, sep, after):
     masked = mask_phone(f"{before}{sep}{number} {after}")
     digits = number[1:]
     expected = "+" + digits[0] + "*" * (len(digits) - 5) + digits[-4:]
@@ -112,13 +124,16 @@ def test_any_e164_number_in_text_is_masked_to_first_digit_and_last_four(number, 
     assert digits not in masked
 
 
-@pytest.mark.parametrize(("text", "masked"), [
-    ("+79161234567", "+7******4567"),
-    ("call +7 916 123-45-67 now", "call +7******4567 now"),
-    ("79161234567", "7******4567"),
-    ("Andorra +376312345.", "Andorra +3****2345."),
-    ("Niue +6837012", "Niue +6**7012"),
-])
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("+79161234567", "+7******4567"),
+        ("call +7 916 123-45-67 now", "call +7******4567 now"),
+        ("79161234567", "7******4567"),
+        ("Andorra +376312345.", "Andorra +3****2345."),
+        ("Niue +6837012", "Niue +6**7012"),
+    ],
+)
 def test_mask_phone_examples(text, masked):
     assert mask_phone(text) == masked
 
@@ -129,24 +144,40 @@ def test_request_numbers_are_left_alone(body):
     assert mask_phone(text) == text
 
 
-@given(st.sampled_from(["CA", "AC", "PN", "RE"]), st.text(alphabet="0123456789abcdef",
-                                                          min_size=32, max_size=32))
+@given(
+    st.sampled_from(["CA", "AC", "PN", "RE"]),
+    st.text(alphabet="0123456789abcdef", min_size=32, max_size=32),
+)
 def test_twilio_sids_are_left_alone(prefix, hex_digits):
     sid = prefix + hex_digits
     assert mask_phone(f"call_sid={sid}") == f"call_sid={sid}"
 
 
-@pytest.mark.parametrize("text", [
-    "2026-11-25 10:28:00", "(45, '2026-11-25 10:28:00.223537', 1)",
-    "started 2026-11-25 10:28:00+00:00",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-25 10:28:00",
+        "(45, '2026-11-25 10:28:00.223537', 1)",
+        "started 2026-11-25 10:28:00+00:00",
+    ],
+)
 def test_timestamps_are_not_mistaken_for_phones(text):
     assert mask_phone(text) == text
 
 
 def test_processor_masks_nested_values_and_big_integers():
-    event = {"event": "call_status", "from": "+79161234567", "nested": {"to": ["+79037654321"]},
-             "number": 79161234567, "attempts": 3, "call_sid": new_sid()}
+    event = {
+        "event": "call_status",
+        "from": "+79161234567",
+        "nested": {"to": ["+79037654321"]},
+        "number": 79161234567,
+        "attempts": 3,
+        "call_sid": new_sid(),
+    }
     masked = mask_phones(None, "info", dict(event))
-    assert masked == {**event, "from": "+7******4567", "nested": {"to": ["+7******4321"]},
-                      "number": "7******4567"}
+    assert masked == {
+        **event,
+        "from": "+7******4567",
+        "nested": {"to": ["+7******4321"]},
+        "number": "7******4567",
+    }

@@ -20,8 +20,16 @@ from tests.logcapture import captured_logs, log_events
 from tests.twiml import parse, spoken, tags
 
 DEAD_DATABASE = "postgresql+asyncpg://nobody@127.0.0.1:1/none"
-ROUTES = ["/ivr/voice", "/ivr/number", "/ivr/no-input", "/ivr/whisper", "/ivr/whisper/answer",
-          "/ivr/dial-result", "/ivr/after-unreachable", "/ivr/status"]
+ROUTES = [
+    "/ivr/voice",
+    "/ivr/number",
+    "/ivr/no-input",
+    "/ivr/whisper",
+    "/ivr/whisper/answer",
+    "/ivr/dial-result",
+    "/ivr/after-unreachable",
+    "/ivr/status",
+]
 LIVE_SID = "CA" + "1" * 32
 
 
@@ -33,9 +41,18 @@ def log_output():
 
 
 def step_params(call_sid: str, **extra: str) -> dict[str, str]:
-    return {"CallSid": call_sid, "ParentCallSid": call_sid, "AccountSid": "AC" + "0" * 32,
-            "From": ANNA, "To": "+15005550006", "CallStatus": "in-progress", "Digits": "1",
-            "DialCallStatus": "busy", "DialCallDuration": "0", **extra}
+    return {
+        "CallSid": call_sid,
+        "ParentCallSid": call_sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": ANNA,
+        "To": "+15005550006",
+        "CallStatus": "in-progress",
+        "Digits": "1",
+        "DialCallStatus": "busy",
+        "DialCallDuration": "0",
+        **extra,
+    }
 
 
 def assert_apology(status: int, kind: str, body: str) -> None:
@@ -68,8 +85,16 @@ async def test_call_without_a_call_sid_is_an_apology(server, http, demo):
     assert_apology(*await signed_post(http, str(server.make_url("")), "/ivr/voice", params))
 
 
-FIELDS = ["CallSid", "ParentCallSid", "From", "Digits", "DialCallStatus", "DialCallDuration",
-          "CallStatus", "CallDuration"]
+FIELDS = [
+    "CallSid",
+    "ParentCallSid",
+    "From",
+    "Digits",
+    "DialCallStatus",
+    "DialCallDuration",
+    "CallStatus",
+    "CallDuration",
+]
 # str.isdigit() is true for these, yet int() refuses them: superscripts, circled digits...
 DIGIT_LOOKALIKES = "".join(c for c in map(chr, range(0x2500)) if c.isdigit() and not c.isdecimal())
 unicode_digits = st.one_of(st.characters(categories=["Nd"]), st.sampled_from(DIGIT_LOOKALIKES))
@@ -78,23 +103,43 @@ form_values = st.one_of(
     st.text(max_size=40),
     st.text(unicode_digits, min_size=1, max_size=3),
     st.text(alphabet="0123456789*#w ,+-", max_size=80),
-    st.sampled_from([LIVE_SID, ANNA, "completed", "busy", "in-progress", "1", "2", "#",
-                     "48123573#", "-1", "99999999999999999999", "+" + "7" * 30]),
+    st.sampled_from(
+        [
+            LIVE_SID,
+            ANNA,
+            "completed",
+            "busy",
+            "in-progress",
+            "1",
+            "2",
+            "#",
+            "48123573#",
+            "-1",
+            "99999999999999999999",
+            "+" + "7" * 30,
+        ]
+    ),
     st.integers(1_000, 60_000).map(lambda n: "7" * n),
 )
 
 
 @pytest.mark.parametrize("path", ROUTES)
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(form=st.dictionaries(form_keys, form_values, max_size=8))
 async def test_signed_garbage_always_gets_twiml(server, http, demo, path, form):
     base = str(server.make_url(""))
     await signed_post(http, base, "/ivr/voice", step_params(LIVE_SID, CallStatus="ringing"))
     signature = RequestValidator(AUTH_TOKEN).compute_signature(base + path, form)
-    async with http.post(base + path, data=urlencode(form), headers={
+    async with http.post(
+        base + path,
+        data=urlencode(form),
+        headers={
             "X-Twilio-Signature": signature,
-            "Content-Type": "application/x-www-form-urlencoded"}) as reply:
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    ) as reply:
         body = await reply.text()
     assert (reply.status, reply.content_type) == (200, "text/xml"), body[:300]
     assert ET.fromstring(body).tag == "Response"
@@ -122,26 +167,36 @@ def test_over_long_call_sid_is_refused_not_cut_to_another_sid():
 async def test_status_with_an_odd_duration_still_ends_the_call(server, http, demo, sessions):
     base = str(server.make_url(""))
     await signed_post(http, base, "/ivr/voice", step_params(LIVE_SID, CallStatus="ringing"))
-    status, _, body = await signed_post(http, base, "/ivr/status",
-                                        step_params(LIVE_SID, CallStatus="completed",
-                                                    CallDuration="²"))
+    status, _, body = await signed_post(
+        http, base, "/ivr/status", step_params(LIVE_SID, CallStatus="completed", CallDuration="²")
+    )
     assert (status, tags(parse(body))) == (200, [])
     assert (await call_row(sessions, LIVE_SID)).ended_at is not None
 
 
 def snapshot(call) -> tuple:
-    return (call.stage, call.outcome, call.ended_at, call.duration_seconds,
-            call.bridged_seconds, call.attempts)
+    return (
+        call.stage,
+        call.outcome,
+        call.ended_at,
+        call.duration_seconds,
+        call.bridged_seconds,
+        call.attempts,
+    )
 
 
-async def test_duplicate_completed_callback_changes_nothing(simulator, server, http, demo,
-                                                            sessions):
+async def test_duplicate_completed_callback_changes_nothing(
+    simulator, server, http, demo, sessions
+):
     number = open_polis(demo)["number"]
     record = await simulator.call(ScriptedCaller([f"{number}#"]), from_number=ANNA)
     before = snapshot(await call_row(sessions, record.call_sid))
     status, _, body = await signed_post(
-        http, str(server.make_url("")), "/ivr/status",
-        step_params(record.call_sid, CallStatus="completed", CallDuration="999"))
+        http,
+        str(server.make_url("")),
+        "/ivr/status",
+        step_params(record.call_sid, CallStatus="completed", CallDuration="999"),
+    )
     assert (status, tags(parse(body))) == (200, [])
     assert snapshot(await call_row(sessions, record.call_sid)) == before
     steps = await call_steps(sessions, record.call_sid)
@@ -149,13 +204,18 @@ async def test_duplicate_completed_callback_changes_nothing(simulator, server, h
 
 
 @pytest.mark.parametrize("late", ["ringing", "in-progress", "queued", "busy"])
-async def test_status_after_the_final_one_changes_nothing(simulator, server, http, demo,
-                                                          sessions, late):
+async def test_status_after_the_final_one_changes_nothing(
+    simulator, server, http, demo, sessions, late
+):
     record = await simulator.call(ScriptedCaller([None, None, None]), from_number=ANNA)
     before = snapshot(await call_row(sessions, record.call_sid))
     steps = await call_steps(sessions, record.call_sid)
-    await signed_post(http, str(server.make_url("")), "/ivr/status",
-                      step_params(record.call_sid, CallStatus=late, CallDuration="5"))
+    await signed_post(
+        http,
+        str(server.make_url("")),
+        "/ivr/status",
+        step_params(record.call_sid, CallStatus=late, CallDuration="5"),
+    )
     assert snapshot(await call_row(sessions, record.call_sid)) == before
     assert await call_steps(sessions, record.call_sid) == steps
     assert before[:2] == ("ended", CallOutcome.WRONG_INPUT)
@@ -163,18 +223,26 @@ async def test_status_after_the_final_one_changes_nothing(simulator, server, htt
 
 async def test_status_for_an_unknown_call_records_a_hang_up(server, http, demo, sessions):
     sid = new_sid()
-    await signed_post(http, str(server.make_url("")), "/ivr/status",
-                      step_params(sid, CallStatus="no-answer", CallDuration="0"))
+    await signed_post(
+        http,
+        str(server.make_url("")),
+        "/ivr/status",
+        step_params(sid, CallStatus="no-answer", CallDuration="0"),
+    )
     call = await call_row(sessions, sid)
     assert (call.outcome, call.stage, call.caller, call.manager_id) == (
-        CallOutcome.CALLER_HUNG_UP, "ended", ANNA, None)
+        CallOutcome.CALLER_HUNG_UP,
+        "ended",
+        ANNA,
+        None,
+    )
     assert call.ended_at is not None
     assert await call_steps(sessions, sid) == [("status", "no-answer")]
 
 
-async def test_non_final_status_for_an_unknown_call_records_nothing(server, http, demo,
-                                                                    sessions):
+async def test_non_final_status_for_an_unknown_call_records_nothing(server, http, demo, sessions):
     sid = new_sid()
-    await signed_post(http, str(server.make_url("")), "/ivr/status",
-                      step_params(sid, CallStatus="ringing"))
+    await signed_post(
+        http, str(server.make_url("")), "/ivr/status", step_params(sid, CallStatus="ringing")
+    )
     assert await call_row(sessions, sid) is None

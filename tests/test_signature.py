@@ -14,13 +14,27 @@ from tests.twiml import parse, spoken
 
 PUBLIC = "https://ivr.example.com"
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "ivr.example.com"}
-ROUTES = ["/ivr/voice", "/ivr/number", "/ivr/no-input", "/ivr/whisper", "/ivr/whisper/answer",
-          "/ivr/dial-result", "/ivr/after-unreachable", "/ivr/status"]
+ROUTES = [
+    "/ivr/voice",
+    "/ivr/number",
+    "/ivr/no-input",
+    "/ivr/whisper",
+    "/ivr/whisper/answer",
+    "/ivr/dial-result",
+    "/ivr/after-unreachable",
+    "/ivr/status",
+]
 
 
 def incoming(**extra: str) -> dict[str, str]:
-    return {"CallSid": new_sid(), "AccountSid": "AC" + "0" * 32, "From": ANNA,
-            "To": "+15005550006", "CallStatus": "ringing", **extra}
+    return {
+        "CallSid": new_sid(),
+        "AccountSid": "AC" + "0" * 32,
+        "From": ANNA,
+        "To": "+15005550006",
+        "CallStatus": "ringing",
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -30,8 +44,7 @@ def log_output():
 
 
 async def test_signed_call_is_answered(server, http, demo):
-    status, kind, body = await signed_post(http, str(server.make_url("")), "/ivr/voice",
-                                           incoming())
+    status, kind, body = await signed_post(http, str(server.make_url("")), "/ivr/voice", incoming())
     assert (status, kind) == (200, "text/xml; charset=utf-8")
     assert spoken(parse(body).find("Gather")) == ["rules", "enter_number"]
 
@@ -48,8 +61,9 @@ async def test_tampered_parameter_is_forbidden(server, http, demo):
     params = incoming()
     url = str(server.make_url("/ivr/voice"))
     signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
-    async with http.post(url, data={**params, "From": "+79990000002"},
-                         headers={"X-Twilio-Signature": signature}) as reply:
+    async with http.post(
+        url, data={**params, "From": "+79990000002"}, headers={"X-Twilio-Signature": signature}
+    ) as reply:
         assert reply.status == 403
     async with http.post(url, data=params, headers={"X-Twilio-Signature": signature}) as reply:
         assert reply.status == 200
@@ -59,21 +73,28 @@ async def test_added_parameter_is_forbidden(server, http, demo):
     params = incoming()
     url = str(server.make_url("/ivr/voice"))
     signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
-    async with http.post(url, data={**params, "Digits": "1"},
-                         headers={"X-Twilio-Signature": signature}) as reply:
+    async with http.post(
+        url, data={**params, "Digits": "1"}, headers={"X-Twilio-Signature": signature}
+    ) as reply:
         assert reply.status == 403
 
 
 async def test_wrong_token_is_forbidden(server, http, demo):
-    status, _, body = await signed_post(http, str(server.make_url("")), "/ivr/voice",
-                                        incoming(), token="not-the-auth-token")
+    status, _, body = await signed_post(
+        http, str(server.make_url("")), "/ivr/voice", incoming(), token="not-the-auth-token"
+    )
     assert status == 403
     assert "<Response" not in body
 
 
 async def test_signature_for_another_url_is_forbidden(server, http, demo):
-    status, _, _ = await signed_post(http, str(server.make_url("")), "/ivr/voice", incoming(),
-                                     signed_url=str(server.make_url("/ivr/number")))
+    status, _, _ = await signed_post(
+        http,
+        str(server.make_url("")),
+        "/ivr/voice",
+        incoming(),
+        signed_url=str(server.make_url("/ivr/number")),
+    )
     assert status == 403
 
 
@@ -83,35 +104,52 @@ async def test_rejection_is_logged(server, http, demo, log_output):
         assert reply.status == 403
     rejected = [e for e in log_events(log_output) if e["event"] == "twilio_signature_rejected"]
     assert [(e["path"], e["signed"], e["level"]) for e in rejected] == [
-        ("/ivr/voice", True, "warning"), ("/ivr/number", False, "warning")]
+        ("/ivr/voice", True, "warning"),
+        ("/ivr/number", False, "warning"),
+    ]
 
 
-async def test_behind_a_trusted_proxy_the_public_url_is_verified(aiohttp_server, http,
-                                                                 database_url, engine, demo):
+async def test_behind_a_trusted_proxy_the_public_url_is_verified(
+    aiohttp_server, http, database_url, engine, demo
+):
     app = create_app(make_config(database_url, trust_proxy=True))
     server = await aiohttp_server(app)
-    status, _, body = await signed_post(http, str(server.make_url("")), "/ivr/voice",
-                                        incoming(), signed_url=PUBLIC + "/ivr/voice",
-                                        headers=FORWARDED)
+    status, _, body = await signed_post(
+        http,
+        str(server.make_url("")),
+        "/ivr/voice",
+        incoming(),
+        signed_url=PUBLIC + "/ivr/voice",
+        headers=FORWARDED,
+    )
     assert status == 200
     assert parse(body).find("Gather").get("action") == PUBLIC + "/ivr/number"
-    status, _, _ = await signed_post(http, str(server.make_url("")), "/ivr/voice",
-                                     incoming(), headers=FORWARDED)
+    status, _, _ = await signed_post(
+        http, str(server.make_url("")), "/ivr/voice", incoming(), headers=FORWARDED
+    )
     assert status == 403
 
 
 async def test_forwarded_headers_are_ignored_unless_the_proxy_is_trusted(server, http, demo):
-    status, _, _ = await signed_post(http, str(server.make_url("")), "/ivr/voice", incoming(),
-                                     signed_url=PUBLIC + "/ivr/voice", headers=FORWARDED)
+    status, _, _ = await signed_post(
+        http,
+        str(server.make_url("")),
+        "/ivr/voice",
+        incoming(),
+        signed_url=PUBLIC + "/ivr/voice",
+        headers=FORWARDED,
+    )
     assert status == 403
 
 
-async def test_configured_public_url_is_the_signed_url(aiohttp_server, http, database_url,
-                                                       engine, demo):
+async def test_configured_public_url_is_the_signed_url(
+    aiohttp_server, http, database_url, engine, demo
+):
     app = create_app(make_config(database_url, public_url=PUBLIC))
     server = await aiohttp_server(app)
-    status, _, body = await signed_post(http, str(server.make_url("")), "/ivr/voice",
-                                        incoming(), signed_url=PUBLIC + "/ivr/voice")
+    status, _, body = await signed_post(
+        http, str(server.make_url("")), "/ivr/voice", incoming(), signed_url=PUBLIC + "/ivr/voice"
+    )
     assert status == 200
     assert parse(body).find("Redirect").text == PUBLIC + "/ivr/no-input"
     status, _, _ = await signed_post(http, str(server.make_url("")), "/ivr/voice", incoming())
@@ -125,11 +163,18 @@ async def test_sounds_need_no_signature_and_are_wav(server, http):
     assert body[:4] == b"RIFF" and body[8:12] == b"WAVE"
 
 
-@pytest.mark.parametrize("path", [
-    "/sounds/en/no_such_prompt.wav", "/sounds/de/rules.wav", "/sounds/en/manifest.wav",
-    "/sounds/en/..%2F..%2Fconfig.wav", "/sounds/..%2Fen/rules.wav",
-    "/sounds/%2E%2E/manifest.wav", "/sounds/en/%2E%2E%2Fmanifest.wav",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/sounds/en/no_such_prompt.wav",
+        "/sounds/de/rules.wav",
+        "/sounds/en/manifest.wav",
+        "/sounds/en/..%2F..%2Fconfig.wav",
+        "/sounds/..%2Fen/rules.wav",
+        "/sounds/%2E%2E/manifest.wav",
+        "/sounds/en/%2E%2E%2Fmanifest.wav",
+    ],
+)
 async def test_unknown_or_traversing_sound_is_not_found(server, http, path):
     async with http.get(server.make_url("").with_path(path, encoded=True)) as reply:
         assert reply.status == 404

@@ -75,22 +75,24 @@ def test_missing_manifest_means_no_recordings(tmp_path):
 
 
 def test_current_recording_is_played_and_a_missing_one_said():
-    voice = Voice(language="ru", voice="alice",
-                  recordings={"rules": "https://ivr.test/sounds/ru/rules.wav"})
+    voice = Voice(
+        language="ru", voice="alice", recordings={"rules": "https://ivr.test/sounds/ru/rules.wav"}
+    )
     response = VoiceResponse()
     voice.speak(response, "rules", "enter_number")
     play, say = parse(response)
     assert (play.tag, play.text) == ("Play", "https://ivr.test/sounds/ru/rules.wav")
-    assert (say.tag, say.text, say.get("language")) == ("Say", text("enter_number", "ru"),
-                                                        "ru-RU")
+    assert (say.tag, say.text, say.get("language")) == ("Say", text("enter_number", "ru"), "ru-RU")
 
 
-async def test_stale_recording_is_said_the_rest_played(aiohttp_server, http, config, engine,
-                                                       demo, stale_rules):
+async def test_stale_recording_is_said_the_rest_played(
+    aiohttp_server, http, config, engine, demo, stale_rules
+):
     server = await aiohttp_server(create_app(config, recordings=stale_rules))
     base = str(server.make_url(""))
-    status, _, body = await signed_post(http, base, "/ivr/voice",
-                                        {"CallSid": new_sid(), "From": ANNA})
+    status, _, body = await signed_post(
+        http, base, "/ivr/voice", {"CallSid": new_sid(), "From": ANNA}
+    )
     gather = parse(body).find("Gather")
     assert status == 200
     assert [child.tag for child in gather] == ["Say", "Play"]
@@ -110,8 +112,7 @@ def test_render_writes_every_prompt_then_nothing(tmp_path):
     expected = len(PROMPTS) * len(LANGUAGES)
     assert len(written) == expected
     assert len(list(folder.glob("*/*.wav"))) == expected
-    assert Recordings.load(folder).current == {(lang, key) for lang in LANGUAGES
-                                               for key in PROMPTS}
+    assert Recordings.load(folder).current == {(lang, key) for lang in LANGUAGES for key in PROMPTS}
     before = {path: path.stat().st_mtime_ns for path in folder.rglob("*.wav")}
     assert render(folder) == []
     assert {path: path.stat().st_mtime_ns for path in folder.rglob("*.wav")} == before

@@ -22,11 +22,19 @@ async def call_log(request: web.Request) -> web.StreamResponse:
     value = request.query.get("outcome", "")
     outcome = CallOutcome(value) if value in set(CallOutcome) else None
     async with request.app[SESSIONS]() as db:
-        calls = await list_calls(db, actor=actor_of(request), outcome=outcome,
-                                 page=page_arg(request))
-    return await render(request, "admin_calls.html", {
-        "calls": calls, "outcome": outcome, "outcomes": list(CallOutcome),
-        "query": {"outcome": outcome.value} if outcome else {}})
+        calls = await list_calls(
+            db, actor=actor_of(request), outcome=outcome, page=page_arg(request)
+        )
+    return await render(
+        request,
+        "admin_calls.html",
+        {
+            "calls": calls,
+            "outcome": outcome,
+            "outcomes": list(CallOutcome),
+            "query": {"outcome": outcome.value} if outcome else {},
+        },
+    )
 
 
 @requires(Role.ADMIN)
@@ -34,19 +42,30 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
     page = page_arg(request)
     async with request.app[SESSIONS]() as db:
         entries, total = await audit.list_entries(db, page=page, per_page=PER_PAGE)
-    return await render(request, "admin_audit.html", {
-        "entries": Page(items=entries, page=page, per_page=PER_PAGE, total=total)})
+    return await render(
+        request,
+        "admin_audit.html",
+        {"entries": Page(items=entries, page=page, per_page=PER_PAGE, total=total)},
+    )
 
 
-async def _keys(request: web.Request, *, values: dict[str, str] | None = None,
-                errors: dict[str, str] | None = None, status: int = 200) -> web.Response:
+async def _keys(
+    request: web.Request,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
     actor = actor_of(request)
     async with request.app[SESSIONS]() as db:
         keys = await list_api_keys(db, actor=actor)
         users = await list_users(db, actor=actor)
-    return await render(request, "admin_api_keys.html", {
-        "keys": keys, "users": users, "values": values or {}, "errors": errors or {}},
-        status=status)
+    return await render(
+        request,
+        "admin_api_keys.html",
+        {"keys": keys, "users": users, "values": values or {}, "errors": errors or {}},
+        status=status,
+    )
 
 
 @requires(Role.ADMIN)
@@ -63,8 +82,13 @@ async def api_key_issue(request: web.Request) -> web.StreamResponse:
         if user_id is None:
             raise Invalid.one("user_id", "choose who the key is for")
         async with request.app[SESSIONS].begin() as db:
-            key, plain = await issue_api_key(db, actor=actor_of(request), user_id=user_id,
-                                             name=values["name"], now=datetime.now(UTC))
+            key, plain = await issue_api_key(
+                db,
+                actor=actor_of(request),
+                user_id=user_id,
+                name=values["name"],
+                now=datetime.now(UTC),
+            )
     except Invalid as invalid:
         return await _keys(request, values=values, errors=field_errors(invalid), status=400)
     response = await render(request, "admin_api_key_issued.html", {"key": key, "plain": plain})
@@ -76,12 +100,16 @@ async def api_key_issue(request: web.Request) -> web.StreamResponse:
 async def api_key_revoke(request: web.Request) -> web.StreamResponse:
     form = await form_data(request)
     if form.get("confirm") != "yes":
-        return await _keys(request, status=400, errors={
-            "revoke": "Tick “Yes, revoke” next to the key to confirm."})
+        return await _keys(
+            request, status=400, errors={"revoke": "Tick “Yes, revoke” next to the key to confirm."}
+        )
     async with request.app[SESSIONS].begin() as db:
-        key = await revoke_api_key(db, actor=actor_of(request),
-                                   key_id=int(request.match_info["key_id"]),
-                                   now=datetime.now(UTC))
+        key = await revoke_api_key(
+            db,
+            actor=actor_of(request),
+            key_id=int(request.match_info["key_id"]),
+            now=datetime.now(UTC),
+        )
     await flash(request, f"Key {key.prefix}… ({key.name}) revoked: it no longer works.")
     raise redirect(request, "admin.api_keys")
 
@@ -92,5 +120,6 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/admin/audit", audit_log, name="admin.audit")
     router.add_get("/admin/api-keys", api_keys, name="admin.api_keys")
     router.add_post("/admin/api-keys", api_key_issue, name="admin.api_keys.issue")
-    router.add_post(r"/admin/api-keys/{key_id:\d{1,9}}/revoke", api_key_revoke,
-                    name="admin.api_keys.revoke")
+    router.add_post(
+        r"/admin/api-keys/{key_id:\d{1,9}}/revoke", api_key_revoke, name="admin.api_keys.revoke"
+    )

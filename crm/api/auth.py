@@ -26,8 +26,11 @@ def bearer_key(request: web.Request) -> str:
 async def bearer_auth(request: web.Request, handler) -> web.StreamResponse:
     """Load the key's actor into the request; unknown routes fall through to a 404."""
     match = request.match_info
-    if (not request.path.startswith(API_PREFIX) or match.http_exception is not None
-            or match.route.name in PUBLIC):
+    if (
+        not request.path.startswith(API_PREFIX)
+        or match.http_exception is not None
+        or match.route.name in PUBLIC
+    ):
         return await handler(request)
     key = bearer_key(request)
     actor = None

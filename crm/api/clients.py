@@ -16,48 +16,80 @@ from ivr.keys import SESSIONS
 
 routes = web.RouteTableDef()
 ROLES = "Agents (their own clients) and admins."
-SEARCH = Param("search", {"type": "string", "maxLength": 200},
-               "Part of a name, email or city, or 3+ digits of the phone.")
+SEARCH = Param(
+    "search",
+    {"type": "string", "maxLength": 200},
+    "Part of a name, email or city, or 3+ digits of the phone.",
+)
 
 
 @routes.get(f"{V1}/clients", name="api.clients.list")
-@operation("List clients", tag="clients", answer=ClientPage, description=ROLES,
-           query=(SEARCH, *PAGING), errors=(422,))
+@operation(
+    "List clients",
+    tag="clients",
+    answer=ClientPage,
+    description=ROLES,
+    query=(SEARCH, *PAGING),
+    errors=(422,),
+)
 async def list_(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as db:
-        page = await list_clients(db, actor=actor_of(request), search=query_text(
-            request, "search"), **page_args(request))
+        page = await list_clients(
+            db, actor=actor_of(request), search=query_text(request, "search"), **page_args(request)
+        )
     return respond(ClientPage.model_validate(page, from_attributes=True))
 
 
 @routes.post(f"{V1}/clients", name="api.clients.create")
-@operation("Add a client", tag="clients", answer=ClientOut, status=201, body=NewClient,
-           location=True, description=ROLES + " An admin names the client's `agent_id`.")
+@operation(
+    "Add a client",
+    tag="clients",
+    answer=ClientOut,
+    status=201,
+    body=NewClient,
+    location=True,
+    description=ROLES + " An admin names the client's `agent_id`.",
+)
 async def create(request: web.Request) -> web.Response:
     data = parse(NewClient, await json_body(request))
     async with request.app[SESSIONS].begin() as db:
-        client = await create_client(db, actor=actor_of(request), data=data.client_in(),
-                                     agent_id=data.agent_id, now=datetime.now(UTC))
-    return respond(ClientOut.model_validate(client), status=201,
-                   location=url_for(request, "api.clients.get", client_id=client.id))
+        client = await create_client(
+            db,
+            actor=actor_of(request),
+            data=data.client_in(),
+            agent_id=data.agent_id,
+            now=datetime.now(UTC),
+        )
+    return respond(
+        ClientOut.model_validate(client),
+        status=201,
+        location=url_for(request, "api.clients.get", client_id=client.id),
+    )
 
 
 @routes.get(V1 + r"/clients/{client_id:\d+}", name="api.clients.get")
 @operation("One client", tag="clients", answer=ClientOut, description=ROLES)
 async def get(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as db:
-        client = await get_client(db, actor=actor_of(request),
-                                  client_id=path_id(request, "client_id"))
+        client = await get_client(
+            db, actor=actor_of(request), client_id=path_id(request, "client_id")
+        )
     return respond(ClientOut.model_validate(client))
 
 
 @routes.put(V1 + r"/clients/{client_id:\d+}", name="api.clients.update")
-@operation("Replace a client's details", tag="clients", answer=ClientOut, body=ClientIn,
-           description=ROLES + " Every field is sent; a missing optional one is cleared.")
+@operation(
+    "Replace a client's details",
+    tag="clients",
+    answer=ClientOut,
+    body=ClientIn,
+    description=ROLES + " Every field is sent; a missing optional one is cleared.",
+)
 async def update(request: web.Request) -> web.Response:
     client_id = path_id(request, "client_id")
     data = parse(ClientIn, await json_body(request))
     async with request.app[SESSIONS].begin() as db:
-        client = await update_client(db, actor=actor_of(request), client_id=client_id,
-                                     data=data, now=datetime.now(UTC))
+        client = await update_client(
+            db, actor=actor_of(request), client_id=client_id, data=data, now=datetime.now(UTC)
+        )
     return respond(ClientOut.model_validate(client))

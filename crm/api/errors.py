@@ -10,8 +10,16 @@ from crm.errors import Conflict, Forbidden, Invalid, NotFound
 
 log = structlog.get_logger("crm.api")
 API_PREFIX = "/api/"
-CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-         405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid"}
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+}
 REALM = 'Bearer realm="api"'
 
 
@@ -31,19 +39,33 @@ class Unauthorized(Exception):
         self.invalid = invalid
 
 
-def error_response(status: int, message: str, fields: dict[str, str] | None = None, *,
-                   headers: dict[str, str] | None = None) -> web.Response:
+def error_response(
+    status: int,
+    message: str,
+    fields: dict[str, str] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
     """The one JSON shape of every API error."""
-    body = {"error": {"code": CODES.get(status, "server_error" if status >= 500 else "error"),
-                      "message": message, "fields": fields or {}}}
+    body = {
+        "error": {
+            "code": CODES.get(status, "server_error" if status >= 500 else "error"),
+            "message": message,
+            "fields": fields or {},
+        }
+    }
     return web.json_response(body, status=status, headers=headers)
 
 
 def _from_http(error: web.HTTPException) -> web.Response:
-    headers = {name: error.headers[name] for name in ("Allow", "WWW-Authenticate")
-               if name in error.headers}
-    message = {404: "there is no such API route", 405: "this route does not take that method",
-               413: "the body is too large"}.get(error.status, error.reason)
+    headers = {
+        name: error.headers[name] for name in ("Allow", "WWW-Authenticate") if name in error.headers
+    }
+    message = {
+        404: "there is no such API route",
+        405: "this route does not take that method",
+        413: "the body is too large",
+    }.get(error.status, error.reason)
     return error_response(error.status, message, headers=headers)
 
 

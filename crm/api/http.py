@@ -33,8 +33,10 @@ def _unstorable_field(data: Any) -> str | None:
                     return path or "body"
                 stack.append((f"{path}.{key}" if path else key, item))
         elif isinstance(value, list):
-            stack.extend((f"{path}.{index}" if path else str(index), item)
-                         for index, item in enumerate(value))
+            stack.extend(
+                (f"{path}.{index}" if path else str(index), item)
+                for index, item in enumerate(value)
+            )
     return None
 
 
@@ -49,8 +51,9 @@ async def json_body(request: web.Request) -> Any:
         raise BadRequest({"body": "this is not valid JSON"}) from None
     field = _unstorable_field(data)
     if field is not None:
-        raise Invalid.one(field, "contains characters that cannot be stored (NUL or broken "
-                                 "Unicode)")
+        raise Invalid.one(
+            field, "contains characters that cannot be stored (NUL or broken Unicode)"
+        )
     return data
 
 
@@ -92,12 +95,12 @@ def page_args(request: web.Request) -> dict[str, int]:
 
 def url_for(request: web.Request, name: str, **parts: Any) -> str:
     """The path of a named route, for Location headers."""
-    return str(request.app.router[name].url_for(
-        **{key: str(value) for key, value in parts.items()}))
+    return str(
+        request.app.router[name].url_for(**{key: str(value) for key, value in parts.items()})
+    )
 
 
-def respond(model: BaseModel, *, status: int = 200, location: str | None = None
-            ) -> web.Response:
+def respond(model: BaseModel, *, status: int = 200, location: str | None = None) -> web.Response:
     """The model as the JSON answer."""
     headers = {"Location": location} if location else None
     return web.json_response(text=model.model_dump_json(), status=status, headers=headers)

@@ -19,28 +19,45 @@ routes = web.RouteTableDef()
 
 
 @routes.post(f"{V1}/api-keys", name="api.keys.issue")
-@operation("Issue an API key for a user", tag="api-keys", answer=IssuedApiKey, status=201,
-           body=NewApiKey, description="Admins only. The key acts as the user, with the "
-                                       "user's role. The answer is the only place the key "
-                                       "is ever shown.")
+@operation(
+    "Issue an API key for a user",
+    tag="api-keys",
+    answer=IssuedApiKey,
+    status=201,
+    body=NewApiKey,
+    description="Admins only. The key acts as the user, with the "
+    "user's role. The answer is the only place the key "
+    "is ever shown.",
+)
 async def issue(request: web.Request) -> web.Response:
     data = parse(NewApiKey, await json_body(request))
     async with request.app[SESSIONS].begin() as db:
         try:
-            key, plain = await issue_api_key(db, actor=actor_of(request), user_id=data.user_id,
-                                             name=data.name, now=datetime.now(UTC))
+            key, plain = await issue_api_key(
+                db,
+                actor=actor_of(request),
+                user_id=data.user_id,
+                name=data.name,
+                now=datetime.now(UTC),
+            )
         except NotFound:
             raise Invalid.one("user_id", "no such user") from None
-    return respond(IssuedApiKey.model_validate({**ApiKeyOut.model_validate(key).model_dump(),
-                                                "key": plain}), status=201)
+    return respond(
+        IssuedApiKey.model_validate({**ApiKeyOut.model_validate(key).model_dump(), "key": plain}),
+        status=201,
+    )
 
 
 @routes.post(V1 + r"/api-keys/{key_id:\d+}/revoke", name="api.keys.revoke")
-@operation("Revoke an API key", tag="api-keys", answer=ApiKeyOut,
-           description="Admins only. The key stops working at once; revoking twice changes "
-                       "nothing.")
+@operation(
+    "Revoke an API key",
+    tag="api-keys",
+    answer=ApiKeyOut,
+    description="Admins only. The key stops working at once; revoking twice changes nothing.",
+)
 async def revoke(request: web.Request) -> web.Response:
     async with request.app[SESSIONS].begin() as db:
-        key = await revoke_api_key(db, actor=actor_of(request),
-                                   key_id=path_id(request, "key_id"), now=datetime.now(UTC))
+        key = await revoke_api_key(
+            db, actor=actor_of(request), key_id=path_id(request, "key_id"), now=datetime.now(UTC)
+        )
     return respond(ApiKeyOut.model_validate(key))

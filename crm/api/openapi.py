@@ -42,8 +42,11 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     "client_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "organization_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "key_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-    "number": {"type": "string", "pattern": "^[0-9]+$",
-               "description": "The request's 8-digit keypad number."},
+    "number": {
+        "type": "string",
+        "pattern": "^[0-9]+$",
+        "description": "The request's 8-digit keypad number.",
+    },
 }
 
 DOCUMENT = web.AppKey("openapi_document", str)
@@ -59,8 +62,11 @@ class Param:
 
 PAGING = (
     Param("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number, from 1."),
-    Param("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
-                       "default": PER_PAGE}, "Items per page."),
+    Param(
+        "per_page",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": PER_PAGE},
+        "Items per page.",
+    ),
 )
 
 
@@ -80,8 +86,9 @@ class Operation:
     public: bool = False
 
 
-def operation(summary: str, *, tag: str, answer: type[BaseModel] | None, **details: Any
-              ) -> Callable[[Callable], Callable]:
+def operation(
+    summary: str, *, tag: str, answer: type[BaseModel] | None, **details: Any
+) -> Callable[[Callable], Callable]:
     """Describe a handler for the OpenAPI document (the handler itself is unchanged)."""
 
     def describe(handler: Callable) -> Callable:
@@ -99,26 +106,33 @@ def _api_routes(app: web.Application):
 
 def _path_params(path: str) -> list[dict[str, Any]]:
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
-    return [{"name": name, "in": "path", "required": True, "schema": PATH_PARAMS[name]}
-            for name in names]
+    return [
+        {"name": name, "in": "path", "required": True, "schema": PATH_PARAMS[name]}
+        for name in names
+    ]
 
 
-_WHY = {400: "The body is not JSON (`fields.body`).",
-        401: "No key, or an unknown or revoked one.",
-        403: "The key's role may not do this.",
-        404: "Missing, or not this key's user's to see.",
-        409: "A unique value is taken (`fields` names it).",
-        413: "The body is too large.",
-        422: "A value is wrong (`fields` names each one)."}
+_WHY = {
+    400: "The body is not JSON (`fields.body`).",
+    401: "No key, or an unknown or revoked one.",
+    403: "The key's role may not do this.",
+    404: "Missing, or not this key's user's to see.",
+    409: "A unique value is taken (`fields` names it).",
+    413: "The body is too large.",
+    422: "A value is wrong (`fields` names each one).",
+}
 
 
 def _responses(op: Operation, path: str, refs: dict) -> dict[str, Any]:
-    content = (refs[(op.answer, "serialization")] if op.answer else {"type": "object"})
-    ok: dict[str, Any] = {"description": op.summary,
-                          "content": {"application/json": {"schema": content}}}
+    content = refs[(op.answer, "serialization")] if op.answer else {"type": "object"}
+    ok: dict[str, Any] = {
+        "description": op.summary,
+        "content": {"application/json": {"schema": content}},
+    }
     if op.location:
-        ok["headers"] = {"Location": {"description": "Where the new record lives.",
-                                      "schema": {"type": "string"}}}
+        ok["headers"] = {
+            "Location": {"description": "Where the new record lives.", "schema": {"type": "string"}}
+        }
     responses = {str(op.status): ok}
     codes = set(op.errors)
     if not op.public:
@@ -135,21 +149,32 @@ def _responses(op: Operation, path: str, refs: dict) -> dict[str, Any]:
     return responses
 
 
-def _operation(op: Operation, route: web.AbstractRoute, path: str, refs: dict
-               ) -> dict[str, Any]:
+def _operation(op: Operation, route: web.AbstractRoute, path: str, refs: dict) -> dict[str, Any]:
     params = _path_params(path) + [
-        {"name": p.name, "in": "query", "required": False, "schema": p.schema,
-         "description": p.description} for p in op.query]
+        {
+            "name": p.name,
+            "in": "query",
+            "required": False,
+            "schema": p.schema,
+            "description": p.description,
+        }
+        for p in op.query
+    ]
     document: dict[str, Any] = {
-        "operationId": route.name, "summary": op.summary, "tags": [op.tag],
-        "responses": _responses(op, path, refs)}
+        "operationId": route.name,
+        "summary": op.summary,
+        "tags": [op.tag],
+        "responses": _responses(op, path, refs),
+    }
     if op.description:
         document["description"] = op.description
     if params:
         document["parameters"] = params
     if op.body:
-        document["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": refs[(op.body, "validation")]}}}
+        document["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
+        }
     if op.public:
         document["security"] = []
     return document
@@ -164,8 +189,9 @@ def build_document(app: web.Application) -> dict[str, Any]:
             wanted.add((op.answer, "serialization"))
         if op.body:
             wanted.add((op.body, "validation"))
-    refs, definitions = models_json_schema(sorted(wanted, key=lambda pair: pair[0].__name__),
-                                           ref_template=REF)
+    refs, definitions = models_json_schema(
+        sorted(wanted, key=lambda pair: pair[0].__name__), ref_template=REF
+    )
     paths: dict[str, dict[str, Any]] = {}
     for route, op in routes:
         path = route.resource.canonical
@@ -174,9 +200,12 @@ def build_document(app: web.Application) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Masked-call CRM API", "version": "1", "description": ABOUT},
         "paths": paths,
-        "components": {"schemas": definitions.get("$defs", {}),
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                                      "description": "An API key."}}},
+        "components": {
+            "schemas": definitions.get("$defs", {}),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An API key."}
+            },
+        },
         "security": [{"bearer": []}],
     }
 

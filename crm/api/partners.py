@@ -26,8 +26,13 @@ ADMINS = "Admins only."
 
 
 @routes.get(f"{V1}/organizations", name="api.organizations.list")
-@operation("List partner companies", tag="organizations", answer=OrganizationPage,
-           query=PAGING, description="Admins, and agents choosing whom to file a request for.")
+@operation(
+    "List partner companies",
+    tag="organizations",
+    answer=OrganizationPage,
+    query=PAGING,
+    description="Admins, and agents choosing whom to file a request for.",
+)
 async def list_(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as db:
         page = await list_partners(db, actor=actor_of(request), **page_args(request))
@@ -35,53 +40,74 @@ async def list_(request: web.Request) -> web.Response:
 
 
 @routes.post(f"{V1}/organizations", name="api.organizations.create")
-@operation("Add a partner company", tag="organizations", answer=OrganizationOut, status=201,
-           body=OrganizationIn, location=True, errors=(409,),
-           description=ADMINS + " The INN is checked (10 or 12 digits with check digits) and "
-                                "must be new.")
+@operation(
+    "Add a partner company",
+    tag="organizations",
+    answer=OrganizationOut,
+    status=201,
+    body=OrganizationIn,
+    location=True,
+    errors=(409,),
+    description=ADMINS + " The INN is checked (10 or 12 digits with check digits) and must be new.",
+)
 async def create(request: web.Request) -> web.Response:
     data = parse(OrganizationIn, await json_body(request))
     async with request.app[SESSIONS].begin() as db:
-        organization = await create_organization(db, actor=actor_of(request), data=data,
-                                                 now=datetime.now(UTC))
-    return respond(OrganizationOut.model_validate(organization), status=201,
-                   location=url_for(request, "api.organizations.get",
-                                    organization_id=organization.id))
+        organization = await create_organization(
+            db, actor=actor_of(request), data=data, now=datetime.now(UTC)
+        )
+    return respond(
+        OrganizationOut.model_validate(organization),
+        status=201,
+        location=url_for(request, "api.organizations.get", organization_id=organization.id),
+    )
 
 
 @routes.get(ONE, name="api.organizations.get")
-@operation("One partner company", tag="organizations", answer=OrganizationOut,
-           description=ADMINS)
+@operation("One partner company", tag="organizations", answer=OrganizationOut, description=ADMINS)
 async def get(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as db:
-        organization = await get_organization(db, actor=actor_of(request),
-                                              organization_id=path_id(request,
-                                                                      "organization_id"))
+        organization = await get_organization(
+            db, actor=actor_of(request), organization_id=path_id(request, "organization_id")
+        )
     return respond(OrganizationOut.model_validate(organization))
 
 
 @routes.get(ONE + "/managers", name="api.managers.list")
-@operation("A partner company's managers", tag="organizations", answer=ManagerList,
-           description=ADMINS)
+@operation(
+    "A partner company's managers", tag="organizations", answer=ManagerList, description=ADMINS
+)
 async def managers(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as db:
-        found = await list_managers(db, actor=actor_of(request),
-                                    organization_id=path_id(request, "organization_id"))
-        items = [ManagerOut.of(manager, [phone.phone for phone in manager.phones])
-                 for manager in found]
+        found = await list_managers(
+            db, actor=actor_of(request), organization_id=path_id(request, "organization_id")
+        )
+        items = [
+            ManagerOut.of(manager, [phone.phone for phone in manager.phones]) for manager in found
+        ]
     return respond(ManagerList(items=items))
 
 
 @routes.post(ONE + "/managers", name="api.managers.create")
-@operation("Add a manager to a partner company", tag="organizations", answer=ManagerOut,
-           status=201, body=ManagerIn, errors=(409,),
-           description=ADMINS + " Phones are stored in E.164; each may belong to one manager "
-                                "only (409 naming `phones`). The IVR knows a manager by them.")
+@operation(
+    "Add a manager to a partner company",
+    tag="organizations",
+    answer=ManagerOut,
+    status=201,
+    body=ManagerIn,
+    errors=(409,),
+    description=ADMINS + " Phones are stored in E.164; each may belong to one manager "
+    "only (409 naming `phones`). The IVR knows a manager by them.",
+)
 async def add(request: web.Request) -> web.Response:
     organization_id = path_id(request, "organization_id")
     data = parse(ManagerIn, await json_body(request))
     async with request.app[SESSIONS].begin() as db:
-        manager = await add_manager(db, actor=actor_of(request),
-                                    organization_id=organization_id, data=data,
-                                    now=datetime.now(UTC))
+        manager = await add_manager(
+            db,
+            actor=actor_of(request),
+            organization_id=organization_id,
+            data=data,
+            now=datetime.now(UTC),
+        )
     return respond(ManagerOut.of(manager, data.phones), status=201)

@@ -34,25 +34,51 @@ from ivr.keys import SESSIONS
 routes = web.RouteTableDef()
 ROLES = "Agents (their own requests) and admins."
 ONE = V1 + "/requests/{number:[0-9]+}"
-STATUS = Param("status", {"type": "string", "enum": [status.value for status in RequestStatus]},
-               "Only requests in this status.")
+STATUS = Param(
+    "status",
+    {"type": "string", "enum": [status.value for status in RequestStatus]},
+    "Only requests in this status.",
+)
 
 
 @routes.get(f"{V1}/requests", name="api.requests.list")
-@operation("List requests, newest first", tag="requests", answer=RequestPage,
-           description=ROLES, query=(STATUS, *PAGING), errors=(422,))
+@operation(
+    "List requests, newest first",
+    tag="requests",
+    answer=RequestPage,
+    description=ROLES,
+    query=(STATUS, *PAGING),
+    errors=(422,),
+)
 async def list_(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as db:
-        page = await list_requests(db, actor=actor_of(request),
-                                   status=query_enum(request, "status", RequestStatus),
-                                   **page_args(request))
-    return respond(RequestPage(items=[RequestOut.of(row) for row in page.items], page=page.page,
-                               per_page=page.per_page, total=page.total, pages=page.pages))
+        page = await list_requests(
+            db,
+            actor=actor_of(request),
+            status=query_enum(request, "status", RequestStatus),
+            **page_args(request),
+        )
+    return respond(
+        RequestPage(
+            items=[RequestOut.of(row) for row in page.items],
+            page=page.page,
+            per_page=page.per_page,
+            total=page.total,
+            pages=page.pages,
+        )
+    )
 
 
 @routes.post(f"{V1}/requests", name="api.requests.create")
-@operation("File a request for a client", tag="requests", answer=RequestOut, status=201,
-           body=NewRequest, location=True, description=ROLES)
+@operation(
+    "File a request for a client",
+    tag="requests",
+    answer=RequestOut,
+    status=201,
+    body=NewRequest,
+    location=True,
+    description=ROLES,
+)
 async def create(request: web.Request) -> web.Response:
     data = parse(NewRequest, await json_body(request))
     actor = actor_of(request)
@@ -63,16 +89,18 @@ async def create(request: web.Request) -> web.Response:
 
 
 def _created(request: web.Request, row: RequestRow) -> web.Response:
-    return respond(RequestOut.of(row), status=201,
-                   location=url_for(request, "api.requests.get", number=row.request.number))
+    return respond(
+        RequestOut.of(row),
+        status=201,
+        location=url_for(request, "api.requests.get", number=row.request.number),
+    )
 
 
 @routes.get(ONE, name="api.requests.get")
 @operation("One request", tag="requests", answer=RequestOut, description=ROLES)
 async def get(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as db:
-        row = await get_request(db, actor=actor_of(request),
-                                number=request.match_info["number"])
+        row = await get_request(db, actor=actor_of(request), number=request.match_info["number"])
     return respond(RequestOut.of(row))
 
 
@@ -85,46 +113,69 @@ async def _set_status(request: web.Request, status: RequestStatus) -> web.Respon
 
 
 @routes.post(ONE + "/close", name="api.requests.close")
-@operation("Close a request", tag="requests", answer=RequestOut,
-           description=ROLES + " The IVR refuses the request from now on. Closing a closed "
-                               "request changes nothing.")
+@operation(
+    "Close a request",
+    tag="requests",
+    answer=RequestOut,
+    description=ROLES + " The IVR refuses the request from now on. Closing a closed "
+    "request changes nothing.",
+)
 async def close(request: web.Request) -> web.Response:
     return await _set_status(request, RequestStatus.CLOSED)
 
 
 @routes.post(ONE + "/reopen", name="api.requests.reopen")
-@operation("Reopen a request", tag="requests", answer=RequestOut,
-           description=ROLES + " Reopening an open request changes nothing.")
+@operation(
+    "Reopen a request",
+    tag="requests",
+    answer=RequestOut,
+    description=ROLES + " Reopening an open request changes nothing.",
+)
 async def reopen(request: web.Request) -> web.Response:
     return await _set_status(request, RequestStatus.OPEN)
 
 
 @routes.post(ONE + "/repeat", name="api.requests.repeat")
-@operation("File a new request like this one (a renewal)", tag="requests",
-           answer=RequestOut, status=201, location=True, description=ROLES)
+@operation(
+    "File a new request like this one (a renewal)",
+    tag="requests",
+    answer=RequestOut,
+    status=201,
+    location=True,
+    description=ROLES,
+)
 async def repeat(request: web.Request) -> web.Response:
     actor = actor_of(request)
     async with request.app[SESSIONS].begin() as db:
-        filed = await repeat_request(db, actor=actor, number=request.match_info["number"],
-                                     now=datetime.now(UTC))
+        filed = await repeat_request(
+            db, actor=actor, number=request.match_info["number"], now=datetime.now(UTC)
+        )
         row = await get_request(db, actor=actor, number=filed.number)
     return _created(request, row)
 
 
 @routes.get(ONE + "/calls", name="api.requests.calls")
-@operation("Calls made about a request, newest first", tag="requests", answer=CallList,
-           description=ROLES + " Who called and what came of it; never a phone number.")
+@operation(
+    "Calls made about a request, newest first",
+    tag="requests",
+    answer=CallList,
+    description=ROLES + " Who called and what came of it; never a phone number.",
+)
 async def calls(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as db:
-        rows = await request_calls(db, actor=actor_of(request),
-                                   number=request.match_info["number"])
+        rows = await request_calls(db, actor=actor_of(request), number=request.match_info["number"])
     return respond(CallList(items=[CallOut.of(row) for row in rows]))
 
 
 @routes.get(f"{V1}/partner/requests", name="api.partner.requests")
-@operation("A partner company's open requests", tag="partner", answer=PartnerRequestPage,
-           query=PAGING, description="Managers only: their company's open requests, with the "
-                                     "client's first name and city and no contact details.")
+@operation(
+    "A partner company's open requests",
+    tag="partner",
+    answer=PartnerRequestPage,
+    query=PAGING,
+    description="Managers only: their company's open requests, with the "
+    "client's first name and city and no contact details.",
+)
 async def partner_list(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as db:
         page = await partner_requests(db, actor=actor_of(request), **page_args(request))

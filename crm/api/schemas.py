@@ -21,8 +21,10 @@ Timestamp = datetime
 
 
 class NewClient(ClientIn):
-    agent_id: Id | None = Field(None, description="Admins only: the agent the client "
-                                                  "belongs to. Ignored for an agent's key.")
+    agent_id: Id | None = Field(
+        None,
+        description="Admins only: the agent the client belongs to. Ignored for an agent's key.",
+    )
 
     def client_in(self) -> ClientIn:
         return ClientIn.model_validate(self.model_dump(exclude={"agent_id"}))
@@ -45,11 +47,15 @@ class _Out(BaseModel):
 
 
 class ErrorBody(_Out):
-    code: str = Field(description="invalid, conflict, bad_request, unauthorized, forbidden, "
-                                  "not_found, method_not_allowed, too_large or server_error")
+    code: str = Field(
+        description="invalid, conflict, bad_request, unauthorized, forbidden, "
+        "not_found, method_not_allowed, too_large or server_error"
+    )
     message: str
-    fields: dict[str, str] = Field(description="Each offending field (or `body`) and what is "
-                                               "wrong with it; empty when no field is at fault.")
+    fields: dict[str, str] = Field(
+        description="Each offending field (or `body`) and what is "
+        "wrong with it; empty when no field is at fault."
+    )
 
 
 class ErrorOut(_Out):
@@ -108,12 +114,19 @@ class RequestOut(_Out):
     @classmethod
     def of(cls, row: RequestRow) -> RequestOut:
         request = row.request
-        return cls(number=request.number, status=request.status, product=request.product,
-                   comment=request.comment, agent_id=request.agent_id,
-                   client=ClientRef.model_validate(row.client),
-                   organization=OrganizationRef.model_validate(row.organization),
-                   created_at=request.created_at, closed_at=request.closed_at,
-                   last_call_at=row.last_call_at, last_outcome=row.last_outcome)
+        return cls(
+            number=request.number,
+            status=request.status,
+            product=request.product,
+            comment=request.comment,
+            agent_id=request.agent_id,
+            client=ClientRef.model_validate(row.client),
+            organization=OrganizationRef.model_validate(row.organization),
+            created_at=request.created_at,
+            closed_at=request.closed_at,
+            last_call_at=row.last_call_at,
+            last_outcome=row.last_outcome,
+        )
 
 
 class RequestPage(_Page):
@@ -146,9 +159,14 @@ class CallOut(_Out):
 
     @classmethod
     def of(cls, row: CallRow) -> CallOut:
-        return cls(started_at=row.started_at, ended_at=row.ended_at,
-                   manager_name=row.manager_name, organization_name=row.organization_name,
-                   outcome=row.outcome, bridged_seconds=row.bridged_seconds)
+        return cls(
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            manager_name=row.manager_name,
+            organization_name=row.organization_name,
+            outcome=row.outcome,
+            bridged_seconds=row.bridged_seconds,
+        )
 
 
 class CallList(_Out):
@@ -175,8 +193,13 @@ class ManagerOut(_Out):
 
     @classmethod
     def of(cls, manager: Manager, phones: list[str]) -> ManagerOut:
-        return cls(id=manager.id, organization_id=manager.organization_id, name=manager.name,
-                   phones=phones, created_at=manager.created_at)
+        return cls(
+            id=manager.id,
+            organization_id=manager.organization_id,
+            name=manager.name,
+            phones=phones,
+            created_at=manager.created_at,
+        )
 
 
 class ManagerList(_Out):
@@ -194,5 +217,7 @@ class ApiKeyOut(_Out):
 
 
 class IssuedApiKey(ApiKeyOut):
-    key: str = Field(description="The bearer key itself. Shown only in this answer; the "
-                                 "service keeps its hash alone.")
+    key: str = Field(
+        description="The bearer key itself. Shown only in this answer; the "
+        "service keeps its hash alone."
+    )

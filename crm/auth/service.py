@@ -47,8 +47,9 @@ def _wait_text(seconds: int) -> str:
     return f"{seconds} seconds" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
 
 
-async def authenticate(session: AsyncSession, *, email: str, password: str, ip: str | None,
-                       now: datetime) -> Actor:
+async def authenticate(
+    session: AsyncSession, *, email: str, password: str, ip: str | None, now: datetime
+) -> Actor:
     """The actor for these credentials; LoginRefused on a mismatch or while locked."""
     keys = throttle.keys_for(email, ip)
     wait = await throttle.retry_after(session, keys=keys, now=now)
@@ -71,9 +72,16 @@ async def actor_for(session: AsyncSession, user: User) -> Actor:
     organization_id = None
     if user.manager_id is not None:
         organization_id = await session.scalar(
-            select(Manager.organization_id).where(Manager.id == user.manager_id))
-    return Actor(user_id=user.id, email=user.email, name=user.name, role=user.role,
-                 agent_id=user.agent_id, organization_id=organization_id)
+            select(Manager.organization_id).where(Manager.id == user.manager_id)
+        )
+    return Actor(
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        agent_id=user.agent_id,
+        organization_id=organization_id,
+    )
 
 
 async def load_actor(session: AsyncSession, *, user_id: int) -> Actor | None:
@@ -84,10 +92,19 @@ async def load_actor(session: AsyncSession, *, user_id: int) -> Actor | None:
     return await actor_for(session, user)
 
 
-async def create_user(session: AsyncSession, *, email: str, name: str, password: str,
-                      role: Role, now: datetime, agent_id: int | None = None,
-                      manager_id: int | None = None, actor: Actor | None = None,
-                      password_hash: str | None = None) -> User:
+async def create_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    role: Role,
+    now: datetime,
+    agent_id: int | None = None,
+    manager_id: int | None = None,
+    actor: Actor | None = None,
+    password_hash: str | None = None,
+) -> User:
     """A new account; the email must be free and the password long enough."""
     email = email.strip().lower()
     if "@" not in email or len(email) > 254:
@@ -96,14 +113,27 @@ async def create_user(session: AsyncSession, *, email: str, name: str, password:
         raise Invalid.one("password", f"use at least {MIN_LENGTH} characters")
     if await session.scalar(select(User.id).where(User.email == email)):
         raise Conflict.one("email", "an account with this email already exists")
-    user = User(email=email, name=name.strip() or email,
-                password_hash=password_hash or hash_password(password),
-                role=role, agent_id=agent_id, manager_id=manager_id, is_active=True,
-                created_at=now)
+    user = User(
+        email=email,
+        name=name.strip() or email,
+        password_hash=password_hash or hash_password(password),
+        role=role,
+        agent_id=agent_id,
+        manager_id=manager_id,
+        is_active=True,
+        created_at=now,
+    )
     session.add(user)
     await session.flush()
-    await audit.record(session, actor=actor, action="create", entity="user", entity_id=user.id,
-                       details={"email": email, "role": role.value}, now=now)
+    await audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="user",
+        entity_id=user.id,
+        details={"email": email, "role": role.value},
+        now=now,
+    )
     return user
 
 
@@ -111,8 +141,9 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def issue_api_key(session: AsyncSession, *, actor: Actor, user_id: int, name: str,
-                        now: datetime) -> tuple[ApiKey, str]:
+async def issue_api_key(
+    session: AsyncSession, *, actor: Actor, user_id: int, name: str, now: datetime
+) -> tuple[ApiKey, str]:
     """A new key for `user_id` (admins only); the plain key is returned once, never stored."""
     require_admin(actor)
     if await session.get(User, user_id) is None:
@@ -120,17 +151,30 @@ async def issue_api_key(session: AsyncSession, *, actor: Actor, user_id: int, na
     if not name.strip():
         raise Invalid.one("name", "name the key after who will use it")
     plain = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(user_id=user_id, name=name.strip()[:100], prefix=plain[:12],
-                 key_hash=_digest(plain), created_at=now)
+    key = ApiKey(
+        user_id=user_id,
+        name=name.strip()[:100],
+        prefix=plain[:12],
+        key_hash=_digest(plain),
+        created_at=now,
+    )
     session.add(key)
     await session.flush()
-    await audit.record(session, actor=actor, action="issue", entity="api_key", entity_id=key.id,
-                       details={"user_id": user_id, "name": key.name}, now=now)
+    await audit.record(
+        session,
+        actor=actor,
+        action="issue",
+        entity="api_key",
+        entity_id=key.id,
+        details={"user_id": user_id, "name": key.name},
+        now=now,
+    )
     return key, plain
 
 
-async def revoke_api_key(session: AsyncSession, *, actor: Actor, key_id: int,
-                         now: datetime) -> ApiKey:
+async def revoke_api_key(
+    session: AsyncSession, *, actor: Actor, key_id: int, now: datetime
+) -> ApiKey:
     """Stop a key from working (admins only); revoking twice changes nothing."""
     require_admin(actor)
     key = await session.get(ApiKey, key_id)
@@ -138,13 +182,13 @@ async def revoke_api_key(session: AsyncSession, *, actor: Actor, key_id: int,
         raise NotFound(f"API key {key_id}")
     if key.revoked_at is None:
         key.revoked_at = now
-        await audit.record(session, actor=actor, action="revoke", entity="api_key",
-                           entity_id=key.id, now=now)
+        await audit.record(
+            session, actor=actor, action="revoke", entity="api_key", entity_id=key.id, now=now
+        )
     return key
 
 
-async def actor_for_api_key(session: AsyncSession, *, plain: str, now: datetime
-                            ) -> Actor | None:
+async def actor_for_api_key(session: AsyncSession, *, plain: str, now: datetime) -> Actor | None:
     """The actor behind a bearer key, or None for an unknown or revoked key."""
     if not plain.startswith(API_KEY_PREFIX):
         return None
@@ -165,13 +209,19 @@ def require_admin(actor: Actor) -> None:
 async def list_users(session: AsyncSession, *, actor: Actor) -> list[User]:
     """Every active account by role and email, for choosing who gets an API key."""
     require_admin(actor)
-    return list(await session.scalars(select(User).where(User.is_active.is_(True))
-                                      .order_by(User.role, User.email)))
+    return list(
+        await session.scalars(
+            select(User).where(User.is_active.is_(True)).order_by(User.role, User.email)
+        )
+    )
 
 
 async def list_api_keys(session: AsyncSession, *, actor: Actor) -> list[tuple[ApiKey, User]]:
     """Every API key with its owner, newest first (only prefixes, never the keys)."""
     require_admin(actor)
-    rows = await session.execute(select(ApiKey, User).join(User, User.id == ApiKey.user_id)
-                                 .order_by(ApiKey.created_at.desc(), ApiKey.id.desc()))
+    rows = await session.execute(
+        select(ApiKey, User)
+        .join(User, User.id == ApiKey.user_id)
+        .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+    )
     return [(key, user) for key, user in rows]

@@ -29,8 +29,11 @@ def keys_for(email: str, ip: str | None) -> list[str]:
 async def retry_after(session: AsyncSession, *, keys: list[str], now: datetime) -> int:
     """Seconds until a login may be tried again for these keys (0: now)."""
     rows = await session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))
-    waits = [(row.locked_until - now).total_seconds() for row in rows
-             if row.locked_until is not None and row.locked_until > now]
+    waits = [
+        (row.locked_until - now).total_seconds()
+        for row in rows
+        if row.locked_until is not None and row.locked_until > now
+    ]
     return int(max(waits, default=0) + 0.999)
 
 

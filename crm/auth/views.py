@@ -22,8 +22,12 @@ def _safe_next(value: str | None) -> str | None:
         url = URL(value)
     except ValueError:
         return None
-    if url.scheme or url.host is not None or not url.path.startswith("/") or \
-            url.path.startswith("//"):
+    if (
+        url.scheme
+        or url.host is not None
+        or not url.path.startswith("/")
+        or url.path.startswith("//")
+    ):
         return None
     return str(URL.build(path=url.path, query=url.query_string))
 
@@ -47,15 +51,23 @@ async def login(request: web.Request) -> web.StreamResponse:
     refused: LoginRefused | None = None
     async with request.app[SESSIONS].begin() as db:
         try:
-            actor = await authenticate(db, email=email, password=form.get("password", ""),
-                                       ip=client_address(request), now=datetime.now(UTC))
+            actor = await authenticate(
+                db,
+                email=email,
+                password=form.get("password", ""),
+                ip=client_address(request),
+                now=datetime.now(UTC),
+            )
         except LoginRefused as error:
             refused = error  # caught inside the transaction so the counted failure is kept
     if refused is not None:
         status = 429 if refused.retry_after else 401
         response = aiohttp_jinja2.render_template(
-            "login.html", request, {"email": email, "error": str(refused), "next": next_url},
-            status=status)
+            "login.html",
+            request,
+            {"email": email, "error": str(refused), "next": next_url},
+            status=status,
+        )
         if refused.retry_after:
             response.headers["Retry-After"] = str(refused.retry_after)
         return response

@@ -25,26 +25,36 @@ def _scope(actor: Actor):
     raise Forbidden("managers have no access to clients")
 
 
-async def list_clients(session: AsyncSession, *, actor: Actor, search: str | None = None,
-                       page: int = 1, per_page: int = 20) -> Page[Client]:
+async def list_clients(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    search: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> Page[Client]:
     """A page of the actor's clients, filtered by name, phone, email or city."""
     query = _scope(actor).order_by(Client.last_name, Client.first_name, Client.id)
     if search and search.strip():
         like = f"%{search.strip().lower()}%"
         digits = "".join(ch for ch in search if ch.isdigit())
-        conditions = [Client.first_name.ilike(like), Client.last_name.ilike(like),
-                      Client.email.ilike(like), Client.city.ilike(like)]
+        conditions = [
+            Client.first_name.ilike(like),
+            Client.last_name.ilike(like),
+            Client.email.ilike(like),
+            Client.city.ilike(like),
+        ]
         if len(digits) >= 3:
             conditions.append(Client.phone.contains(digits))
         query = query.where(or_(*conditions))
     return await paginate(session, query, page=page, per_page=per_page)
 
 
-async def client_choices(session: AsyncSession, *, actor: Actor, limit: int = 500
-                         ) -> list[Client]:
+async def client_choices(session: AsyncSession, *, actor: Actor, limit: int = 500) -> list[Client]:
     """The actor's clients by name, for the request form's list."""
-    rows = await session.scalars(_scope(actor).order_by(Client.last_name, Client.first_name,
-                                                        Client.id).limit(limit))
+    rows = await session.scalars(
+        _scope(actor).order_by(Client.last_name, Client.first_name, Client.id).limit(limit)
+    )
     return list(rows)
 
 
@@ -56,8 +66,14 @@ async def get_client(session: AsyncSession, *, actor: Actor, client_id: int) -> 
     return client
 
 
-async def create_client(session: AsyncSession, *, actor: Actor, data: ClientIn,
-                        now: datetime, agent_id: int | None = None) -> Client:
+async def create_client(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    data: ClientIn,
+    now: datetime,
+    agent_id: int | None = None,
+) -> Client:
     """A new client of the acting agent (an admin names the agent)."""
     if actor.role is Role.AGENT:
         agent_id = actor.agent_id
@@ -70,21 +86,37 @@ async def create_client(session: AsyncSession, *, actor: Actor, data: ClientIn,
     client = Client(agent_id=agent_id, created_at=now, **data.model_dump())
     session.add(client)
     await session.flush()
-    await audit.record(session, actor=actor, action="create", entity="client",
-                       entity_id=client.id, details={"name": _name(client)}, now=now)
+    await audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="client",
+        entity_id=client.id,
+        details={"name": _name(client)},
+        now=now,
+    )
     return client
 
 
-async def update_client(session: AsyncSession, *, actor: Actor, client_id: int,
-                        data: ClientIn, now: datetime) -> Client:
+async def update_client(
+    session: AsyncSession, *, actor: Actor, client_id: int, data: ClientIn, now: datetime
+) -> Client:
     client = await get_client(session, actor=actor, client_id=client_id)
-    changed = {key: value for key, value in data.model_dump().items()
-               if getattr(client, key) != value}
+    changed = {
+        key: value for key, value in data.model_dump().items() if getattr(client, key) != value
+    }
     for key, value in changed.items():
         setattr(client, key, value)
     if changed:
-        await audit.record(session, actor=actor, action="update", entity="client",
-                           entity_id=client.id, details={"fields": sorted(changed)}, now=now)
+        await audit.record(
+            session,
+            actor=actor,
+            action="update",
+            entity="client",
+            entity_id=client.id,
+            details={"fields": sorted(changed)},
+            now=now,
+        )
     return client
 
 

@@ -23,21 +23,35 @@ FIELDS = ("first_name", "last_name", "phone", "email", "street", "house", "posta
 async def client_list(request: web.Request) -> web.StreamResponse:
     search = request.query.get("q", "").strip()
     async with request.app[SESSIONS]() as db:
-        clients = await list_clients(db, actor=actor_of(request), search=search or None,
-                                     page=page_arg(request))
-    return await render(request, "clients_list.html", {
-        "clients": clients, "search": search, "query": {"q": search} if search else {}})
+        clients = await list_clients(
+            db, actor=actor_of(request), search=search or None, page=page_arg(request)
+        )
+    return await render(
+        request,
+        "clients_list.html",
+        {"clients": clients, "search": search, "query": {"q": search} if search else {}},
+    )
 
 
-async def _form(request: web.Request, *, values: dict[str, str], client_id: int | None = None,
-                errors: dict[str, str] | None = None, status: int = 200) -> web.Response:
+async def _form(
+    request: web.Request,
+    *,
+    values: dict[str, str],
+    client_id: int | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
     actor = actor_of(request)
     agents = []
     if client_id is None and actor.role is Role.ADMIN:
         async with request.app[SESSIONS]() as db:
             agents = await agent_choices(db, actor=actor)
-    context: dict[str, Any] = {"values": values, "errors": errors or {},
-                               "client_id": client_id, "agents": agents}
+    context: dict[str, Any] = {
+        "values": values,
+        "errors": errors or {},
+        "client_id": client_id,
+        "agents": agents,
+    }
     return await render(request, "client_form.html", context, status=status)
 
 
@@ -54,8 +68,13 @@ async def client_create(request: web.Request) -> web.StreamResponse:
     try:
         data = parse(ClientIn, values)
         async with request.app[SESSIONS].begin() as db:
-            client = await create_client(db, actor=actor, data=data, now=datetime.now(UTC),
-                                         agent_id=int_or_none(form.get("agent_id")))
+            client = await create_client(
+                db,
+                actor=actor,
+                data=data,
+                now=datetime.now(UTC),
+                agent_id=int_or_none(form.get("agent_id")),
+            )
     except Invalid as invalid:
         values["agent_id"] = form.get("agent_id", "")
         return await _form(request, values=values, errors=field_errors(invalid), status=400)
@@ -81,11 +100,17 @@ async def client_update(request: web.Request) -> web.StreamResponse:
     try:
         async with request.app[SESSIONS].begin() as db:
             await get_client(db, actor=actor, client_id=client_id)  # someone else's: 404 first
-            await update_client(db, actor=actor, client_id=client_id,
-                                data=parse(ClientIn, values), now=datetime.now(UTC))
+            await update_client(
+                db,
+                actor=actor,
+                client_id=client_id,
+                data=parse(ClientIn, values),
+                now=datetime.now(UTC),
+            )
     except Invalid as invalid:
-        return await _form(request, values=values, client_id=client_id,
-                           errors=field_errors(invalid), status=400)
+        return await _form(
+            request, values=values, client_id=client_id, errors=field_errors(invalid), status=400
+        )
     await flash(request, "Client saved.")
     raise redirect(request, "clients.list")
 

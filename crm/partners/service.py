@@ -19,18 +19,23 @@ from crm.schemas import AgentIn, ManagerIn, OrganizationIn
 
 
 def _partners():
-    return (select(Organization).where(Organization.kind == OrganizationKind.PARTNER)
-            .order_by(Organization.name, Organization.id))
+    return (
+        select(Organization)
+        .where(Organization.kind == OrganizationKind.PARTNER)
+        .order_by(Organization.name, Organization.id)
+    )
 
 
-async def list_organizations(session: AsyncSession, *, actor: Actor, page: int = 1,
-                             per_page: int = 20) -> Page[Organization]:
+async def list_organizations(
+    session: AsyncSession, *, actor: Actor, page: int = 1, per_page: int = 20
+) -> Page[Organization]:
     require_admin(actor)
     return await paginate(session, _partners(), page=page, per_page=per_page)
 
 
-async def list_partners(session: AsyncSession, *, actor: Actor, page: int = 1,
-                        per_page: int = 20) -> Page[Organization]:
+async def list_partners(
+    session: AsyncSession, *, actor: Actor, page: int = 1, per_page: int = 20
+) -> Page[Organization]:
     """A page of partner companies for admins, and for agents choosing whom to file for."""
     if actor.role not in (Role.ADMIN, Role.AGENT):
         raise Forbidden("only admins and agents list partner companies")
@@ -42,40 +47,58 @@ async def partner_choices(session: AsyncSession) -> list[Organization]:
     return list(await session.scalars(_partners()))
 
 
-async def get_organization(session: AsyncSession, *, actor: Actor,
-                           organization_id: int) -> Organization:
+async def get_organization(
+    session: AsyncSession, *, actor: Actor, organization_id: int
+) -> Organization:
     """A partner company with its managers and their phones loaded."""
     require_admin(actor)
     organization = await session.scalar(
-        select(Organization).where(Organization.id == organization_id,
-                                   Organization.kind == OrganizationKind.PARTNER)
-        .options(selectinload(Organization.managers).selectinload(Manager.phones)))
+        select(Organization)
+        .where(Organization.id == organization_id, Organization.kind == OrganizationKind.PARTNER)
+        .options(selectinload(Organization.managers).selectinload(Manager.phones))
+    )
     if organization is None:
         raise NotFound(f"organization {organization_id}")
     return organization
 
 
-async def create_organization(session: AsyncSession, *, actor: Actor, data: OrganizationIn,
-                              now: datetime) -> Organization:
+async def create_organization(
+    session: AsyncSession, *, actor: Actor, data: OrganizationIn, now: datetime
+) -> Organization:
     require_admin(actor)
     if await session.scalar(select(Organization.id).where(Organization.inn == data.inn)):
         raise Conflict.one("inn", "a company with this INN already exists")
-    organization = Organization(name=data.name, inn=data.inn, kind=OrganizationKind.PARTNER,
-                                created_at=now)
+    organization = Organization(
+        name=data.name, inn=data.inn, kind=OrganizationKind.PARTNER, created_at=now
+    )
     session.add(organization)
     await session.flush()
-    await audit.record(session, actor=actor, action="create", entity="organization",
-                       entity_id=organization.id, details=data.model_dump(), now=now)
+    await audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="organization",
+        entity_id=organization.id,
+        details=data.model_dump(),
+        now=now,
+    )
     return organization
 
 
-async def add_manager(session: AsyncSession, *, actor: Actor, organization_id: int,
-                      data: ManagerIn, now: datetime, password: str | None = None) -> Manager:
+async def add_manager(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    organization_id: int,
+    data: ManagerIn,
+    now: datetime,
+    password: str | None = None,
+) -> Manager:
     """A manager of a partner company; each phone may belong to one manager only."""
-    organization = await get_organization(session, actor=actor,
-                                          organization_id=organization_id)
-    taken = list(await session.scalars(
-        select(ManagerPhone.phone).where(ManagerPhone.phone.in_(data.phones))))
+    organization = await get_organization(session, actor=actor, organization_id=organization_id)
+    taken = list(
+        await session.scalars(select(ManagerPhone.phone).where(ManagerPhone.phone.in_(data.phones)))
+    )
     if taken:
         raise Conflict.one("phones", f"already a manager's number: {', '.join(taken)}")
     manager = Manager(organization_id=organization.id, name=data.name, created_at=now)
@@ -83,26 +106,44 @@ async def add_manager(session: AsyncSession, *, actor: Actor, organization_id: i
     await session.flush()
     session.add_all(ManagerPhone(manager_id=manager.id, phone=phone) for phone in data.phones)
     if data.email and password:
-        await create_user(session, email=data.email, name=data.name, password=password,
-                          role=Role.MANAGER, manager_id=manager.id, now=now, actor=actor)
-    await audit.record(session, actor=actor, action="create", entity="manager",
-                       entity_id=manager.id,
-                       details={"organization": organization.name, "name": data.name,
-                                "phones": len(data.phones)}, now=now)
+        await create_user(
+            session,
+            email=data.email,
+            name=data.name,
+            password=password,
+            role=Role.MANAGER,
+            manager_id=manager.id,
+            now=now,
+            actor=actor,
+        )
+    await audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="manager",
+        entity_id=manager.id,
+        details={"organization": organization.name, "name": data.name, "phones": len(data.phones)},
+        now=now,
+    )
     return manager
 
 
-async def list_managers(session: AsyncSession, *, actor: Actor, organization_id: int,
-                        ) -> list[Manager]:
-    return (await get_organization(session, actor=actor,
-                                   organization_id=organization_id)).managers
+async def list_managers(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    organization_id: int,
+) -> list[Manager]:
+    return (await get_organization(session, actor=actor, organization_id=organization_id)).managers
 
 
-async def list_agents(session: AsyncSession, *, actor: Actor, page: int = 1,
-                      per_page: int = 20) -> Page[Agent]:
+async def list_agents(
+    session: AsyncSession, *, actor: Actor, page: int = 1, per_page: int = 20
+) -> Page[Agent]:
     require_admin(actor)
-    return await paginate(session, select(Agent).order_by(Agent.name, Agent.id), page=page,
-                          per_page=per_page)
+    return await paginate(
+        session, select(Agent).order_by(Agent.name, Agent.id), page=page, per_page=per_page
+    )
 
 
 async def agent_choices(session: AsyncSession, *, actor: Actor) -> list[Agent]:
@@ -111,28 +152,48 @@ async def agent_choices(session: AsyncSession, *, actor: Actor) -> list[Agent]:
     return list(await session.scalars(select(Agent).order_by(Agent.name, Agent.id)))
 
 
-async def manager_logins(session: AsyncSession, *, actor: Actor, organization_id: int
-                         ) -> dict[int, str]:
+async def manager_logins(
+    session: AsyncSession, *, actor: Actor, organization_id: int
+) -> dict[int, str]:
     """The login email of each of the company's managers that has one."""
     require_admin(actor)
     rows = await session.execute(
-        select(User.manager_id, User.email).join(Manager, Manager.id == User.manager_id)
-        .where(Manager.organization_id == organization_id))
+        select(User.manager_id, User.email)
+        .join(Manager, Manager.id == User.manager_id)
+        .where(Manager.organization_id == organization_id)
+    )
     return {manager_id: email for manager_id, email in rows}
 
 
-async def create_agent(session: AsyncSession, *, actor: Actor, data: AgentIn,
-                       now: datetime) -> Agent:
+async def create_agent(
+    session: AsyncSession, *, actor: Actor, data: AgentIn, now: datetime
+) -> Agent:
     """An agent and the account it logs in with."""
     require_admin(actor)
-    if await session.scalar(select(User.id).where(User.email == data.email)) or \
-            await session.scalar(select(Agent.id).where(Agent.email == data.email)):
+    if await session.scalar(
+        select(User.id).where(User.email == data.email)
+    ) or await session.scalar(select(Agent.id).where(Agent.email == data.email)):
         raise Conflict.one("email", "an account with this email already exists")
     agent = Agent(name=data.name, email=data.email, created_at=now)
     session.add(agent)
     await session.flush()
-    await create_user(session, email=data.email, name=data.name, password=data.password,
-                      role=Role.AGENT, agent_id=agent.id, now=now, actor=actor)
-    await audit.record(session, actor=actor, action="create", entity="agent",
-                       entity_id=agent.id, details={"name": data.name}, now=now)
+    await create_user(
+        session,
+        email=data.email,
+        name=data.name,
+        password=data.password,
+        role=Role.AGENT,
+        agent_id=agent.id,
+        now=now,
+        actor=actor,
+    )
+    await audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="agent",
+        entity_id=agent.id,
+        details={"name": data.name},
+        now=now,
+    )
     return agent

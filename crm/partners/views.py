@@ -27,15 +27,23 @@ PHONE_SEPARATORS = re.compile(r"[\n,;]+")
 ORGANIZATION = r"/admin/organizations/{organization_id:\d{1,9}}"
 
 
-async def _organizations(request: web.Request, *, values: dict[str, str] | None = None,
-                         errors: dict[str, str] | None = None, status: int = 200
-                         ) -> web.Response:
+async def _organizations(
+    request: web.Request,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
     async with request.app[SESSIONS]() as db:
-        organizations = await list_organizations(db, actor=actor_of(request),
-                                                 page=page_arg(request))
-    return await render(request, "admin_organizations.html", {
-        "organizations": organizations, "values": values or {}, "errors": errors or {}},
-        status=status)
+        organizations = await list_organizations(
+            db, actor=actor_of(request), page=page_arg(request)
+        )
+    return await render(
+        request,
+        "admin_organizations.html",
+        {"organizations": organizations, "values": values or {}, "errors": errors or {}},
+        status=status,
+    )
 
 
 @requires(Role.ADMIN)
@@ -50,26 +58,42 @@ async def organization_create(request: web.Request) -> web.StreamResponse:
     try:
         async with request.app[SESSIONS].begin() as db:
             organization = await create_organization(
-                db, actor=actor_of(request), data=parse(OrganizationIn, values),
-                now=datetime.now(UTC))
+                db,
+                actor=actor_of(request),
+                data=parse(OrganizationIn, values),
+                now=datetime.now(UTC),
+            )
     except Invalid as invalid:
-        return await _organizations(request, values=values, errors=field_errors(invalid),
-                                    status=400)
+        return await _organizations(
+            request, values=values, errors=field_errors(invalid), status=400
+        )
     await flash(request, f"{organization.name} added. Now add its managers and their phones.")
     raise redirect(request, "admin.organization", organization_id=organization.id)
 
 
-async def _organization(request: web.Request, *, values: dict[str, str] | None = None,
-                        errors: dict[str, str] | None = None, status: int = 200
-                        ) -> web.Response:
+async def _organization(
+    request: web.Request,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
     actor = actor_of(request)
     organization_id = int(request.match_info["organization_id"])
     async with request.app[SESSIONS]() as db:
         organization = await get_organization(db, actor=actor, organization_id=organization_id)
         logins = await manager_logins(db, actor=actor, organization_id=organization_id)
-    return await render(request, "admin_organization.html", {
-        "organization": organization, "logins": logins, "values": values or {},
-        "errors": errors or {}}, status=status)
+    return await render(
+        request,
+        "admin_organization.html",
+        {
+            "organization": organization,
+            "logins": logins,
+            "values": values or {},
+            "errors": errors or {},
+        },
+        status=status,
+    )
 
 
 @requires(Role.ADMIN)
@@ -94,24 +118,38 @@ async def manager_create(request: web.Request) -> web.StreamResponse:
                 raise Invalid.one("password", "give a password too, or leave the email empty")
             if password and not values["email"]:
                 raise Invalid.one("email", "give an email too, or leave the password empty")
-            data = parse(ManagerIn, {"name": values["name"], "phones": phones,
-                                     "email": values["email"]})
-            manager = await add_manager(db, actor=actor, organization_id=organization_id,
-                                        data=data, now=datetime.now(UTC),
-                                        password=password or None)
+            data = parse(
+                ManagerIn, {"name": values["name"], "phones": phones, "email": values["email"]}
+            )
+            manager = await add_manager(
+                db,
+                actor=actor,
+                organization_id=organization_id,
+                data=data,
+                now=datetime.now(UTC),
+                password=password or None,
+            )
     except Invalid as invalid:
-        return await _organization(request, values=values, errors=field_errors(invalid),
-                                   status=400)
+        return await _organization(request, values=values, errors=field_errors(invalid), status=400)
     await flash(request, f"Manager {manager.name} added.")
     raise redirect(request, "admin.organization", organization_id=organization_id)
 
 
-async def _agents(request: web.Request, *, values: dict[str, str] | None = None,
-                  errors: dict[str, str] | None = None, status: int = 200) -> web.Response:
+async def _agents(
+    request: web.Request,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
     async with request.app[SESSIONS]() as db:
         agents = await list_agents(db, actor=actor_of(request), page=page_arg(request))
-    return await render(request, "admin_agents.html", {
-        "agents": agents, "values": values or {}, "errors": errors or {}}, status=status)
+    return await render(
+        request,
+        "admin_agents.html",
+        {"agents": agents, "values": values or {}, "errors": errors or {}},
+        status=status,
+    )
 
 
 @requires(Role.ADMIN)
@@ -126,9 +164,11 @@ async def agent_create(request: web.Request) -> web.StreamResponse:
     try:
         async with request.app[SESSIONS].begin() as db:
             agent = await create_agent(
-                db, actor=actor_of(request),
+                db,
+                actor=actor_of(request),
                 data=parse(AgentIn, {**values, "password": form.get("password", "")}),
-                now=datetime.now(UTC))
+                now=datetime.now(UTC),
+            )
     except Invalid as invalid:
         return await _agents(request, values=values, errors=field_errors(invalid), status=400)
     await flash(request, f"Agent {agent.name} added; they log in as {agent.email}.")
@@ -138,8 +178,7 @@ async def agent_create(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     router = app.router
     router.add_get("/admin/organizations", organization_list, name="admin.organizations")
-    router.add_post("/admin/organizations", organization_create,
-                    name="admin.organizations.create")
+    router.add_post("/admin/organizations", organization_create, name="admin.organizations.create")
     router.add_get(ORGANIZATION, organization_page, name="admin.organization")
     router.add_post(ORGANIZATION + "/managers", manager_create, name="admin.managers.create")
     router.add_get("/admin/agents", agent_list, name="admin.agents")

@@ -56,14 +56,20 @@ class CallRow:
 
 def _rows(actor: Actor) -> Select:
     last = aliased(DialAttempt)
-    last_dial = (select(last.id).where(last.request_id == Request.id)
-                 .order_by(last.started_at.desc(), last.id.desc()).limit(1)
-                 .correlate(Request).scalar_subquery())
-    query = (select(Request, Client, Organization, DialAttempt.started_at,
-                    DialAttempt.outcome)
-             .join(Client, Client.id == Request.client_id)
-             .join(Organization, Organization.id == Request.organization_id)
-             .outerjoin(DialAttempt, DialAttempt.id == last_dial))
+    last_dial = (
+        select(last.id)
+        .where(last.request_id == Request.id)
+        .order_by(last.started_at.desc(), last.id.desc())
+        .limit(1)
+        .correlate(Request)
+        .scalar_subquery()
+    )
+    query = (
+        select(Request, Client, Organization, DialAttempt.started_at, DialAttempt.outcome)
+        .join(Client, Client.id == Request.client_id)
+        .join(Organization, Organization.id == Request.organization_id)
+        .outerjoin(DialAttempt, DialAttempt.id == last_dial)
+    )
     match actor.role:
         case Role.ADMIN:
             return query
@@ -73,20 +79,30 @@ def _rows(actor: Actor) -> Select:
 
 
 def _row(row) -> RequestRow:
-    return RequestRow(request=row[0], client=row[1], organization=row[2],
-                      last_call_at=row[3], last_outcome=row[4])
+    return RequestRow(
+        request=row[0], client=row[1], organization=row[2], last_call_at=row[3], last_outcome=row[4]
+    )
 
 
-async def list_requests(session: AsyncSession, *, actor: Actor,
-                        status: RequestStatus | None = None, page: int = 1,
-                        per_page: int = 20) -> Page[RequestRow]:
+async def list_requests(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    status: RequestStatus | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> Page[RequestRow]:
     """A page of the actor's requests, newest first, with each one's last call."""
     query = _rows(actor).order_by(Request.created_at.desc(), Request.id.desc())
     if status is not None:
         query = query.where(Request.status == status)
     result = await paginate(session, query, page=page, per_page=per_page, scalars=False)
-    return Page(items=[_row(row) for row in result.items], page=result.page,
-                per_page=result.per_page, total=result.total)
+    return Page(
+        items=[_row(row) for row in result.items],
+        page=result.page,
+        per_page=result.per_page,
+        total=result.total,
+    )
 
 
 async def get_request(session: AsyncSession, *, actor: Actor, number: str) -> RequestRow:
@@ -104,37 +120,60 @@ async def request_calls(session: AsyncSession, *, actor: Actor, number: str) -> 
     """
     request = (await get_request(session, actor=actor, number=number)).request
     rows = await session.execute(
-        select(DialAttempt.started_at, Call.ended_at, Manager.name, Organization.name,
-               DialAttempt.outcome, DialAttempt.talk_seconds)
+        select(
+            DialAttempt.started_at,
+            Call.ended_at,
+            Manager.name,
+            Organization.name,
+            DialAttempt.outcome,
+            DialAttempt.talk_seconds,
+        )
         .join(Call, Call.id == DialAttempt.call_id)
         .outerjoin(Manager, Manager.id == Call.manager_id)
         .outerjoin(Organization, Organization.id == Manager.organization_id)
         .where(DialAttempt.request_id == request.id)
-        .order_by(DialAttempt.started_at.desc(), DialAttempt.id.desc()))
-    return [CallRow(started_at=row[0], ended_at=row[1], manager_name=row[2],
-                    organization_name=row[3], outcome=row[4], bridged_seconds=row[5])
-            for row in rows]
+        .order_by(DialAttempt.started_at.desc(), DialAttempt.id.desc())
+    )
+    return [
+        CallRow(
+            started_at=row[0],
+            ended_at=row[1],
+            manager_name=row[2],
+            organization_name=row[3],
+            outcome=row[4],
+            bridged_seconds=row[5],
+        )
+        for row in rows
+    ]
 
 
-async def partner_requests(session: AsyncSession, *, actor: Actor, page: int = 1,
-                           per_page: int = 20) -> Page[PartnerRequestRow]:
+async def partner_requests(
+    session: AsyncSession, *, actor: Actor, page: int = 1, per_page: int = 20
+) -> Page[PartnerRequestRow]:
     """A manager's company's open requests, without the client's contact details."""
     if actor.role is not Role.MANAGER or actor.organization_id is None:
         raise Forbidden("this list is for partner managers")
-    query = (select(Request.number, Request.product, Client.first_name, Client.city,
-                    Request.created_at)
-             .join(Client, Client.id == Request.client_id)
-             .where(Request.organization_id == actor.organization_id,
-                    Request.status == RequestStatus.OPEN)
-             .order_by(Request.created_at.desc(), Request.id.desc()))
+    query = (
+        select(Request.number, Request.product, Client.first_name, Client.city, Request.created_at)
+        .join(Client, Client.id == Request.client_id)
+        .where(
+            Request.organization_id == actor.organization_id, Request.status == RequestStatus.OPEN
+        )
+        .order_by(Request.created_at.desc(), Request.id.desc())
+    )
     result = await paginate(session, query, page=page, per_page=per_page, scalars=False)
-    items = [PartnerRequestRow(number=r[0], product=r[1], client_first_name=r[2], city=r[3],
-                               created_at=r[4]) for r in result.items]
+    items = [
+        PartnerRequestRow(
+            number=r[0], product=r[1], client_first_name=r[2], city=r[3], created_at=r[4]
+        )
+        for r in result.items
+    ]
     return Page(items=items, page=result.page, per_page=result.per_page, total=result.total)
 
 
-async def create_request(session: AsyncSession, *, actor: Actor, data: RequestIn,
-                         now: datetime) -> Request:
+async def create_request(
+    session: AsyncSession, *, actor: Actor, data: RequestIn, now: datetime
+) -> Request:
     """A new open request with a fresh keypad number, for one of the actor's clients."""
     try:
         client = await get_client(session, actor=actor, client_id=data.client_id)
@@ -143,19 +182,33 @@ async def create_request(session: AsyncSession, *, actor: Actor, data: RequestIn
     partner = await session.get(Organization, data.organization_id)
     if partner is None or partner.kind is not OrganizationKind.PARTNER:
         raise Invalid.one("organization_id", "no such partner company")
-    request = Request(number=await _free_number(session), agent_id=client.agent_id,
-                      client_id=client.id, organization_id=partner.id, product=data.product,
-                      comment=data.comment, status=RequestStatus.OPEN, created_at=now)
+    request = Request(
+        number=await _free_number(session),
+        agent_id=client.agent_id,
+        client_id=client.id,
+        organization_id=partner.id,
+        product=data.product,
+        comment=data.comment,
+        status=RequestStatus.OPEN,
+        created_at=now,
+    )
     session.add(request)
     await session.flush()
-    await audit.record(session, actor=actor, action="create", entity="request",
-                       entity_id=request.number,
-                       details={"partner": partner.name, "product": request.product}, now=now)
+    await audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="request",
+        entity_id=request.number,
+        details={"partner": partner.name, "product": request.product},
+        now=now,
+    )
     return request
 
 
-async def set_status(session: AsyncSession, *, actor: Actor, number: str,
-                     status: RequestStatus, now: datetime) -> Request:
+async def set_status(
+    session: AsyncSession, *, actor: Actor, number: str, status: RequestStatus, now: datetime
+) -> Request:
     """Close (the IVR refuses it from now on) or reopen a request; repeating is a no-op."""
     request = (await get_request(session, actor=actor, number=number)).request
     match request.status, status:
@@ -166,20 +219,33 @@ async def set_status(session: AsyncSession, *, actor: Actor, number: str,
         case _:
             return request
     action = "close" if status is RequestStatus.CLOSED else "reopen"
-    await audit.record(session, actor=actor, action=action, entity="request",
-                       entity_id=request.number, now=now)
+    await audit.record(
+        session, actor=actor, action=action, entity="request", entity_id=request.number, now=now
+    )
     return request
 
 
-async def repeat_request(session: AsyncSession, *, actor: Actor, number: str,
-                         now: datetime) -> Request:
+async def repeat_request(
+    session: AsyncSession, *, actor: Actor, number: str, now: datetime
+) -> Request:
     """A new open request with the same client, partner and product (a renewal)."""
     past = (await get_request(session, actor=actor, number=number)).request
-    data = RequestIn(client_id=past.client_id, organization_id=past.organization_id,
-                     product=past.product, comment=past.comment)
+    data = RequestIn(
+        client_id=past.client_id,
+        organization_id=past.organization_id,
+        product=past.product,
+        comment=past.comment,
+    )
     request = await create_request(session, actor=actor, data=data, now=now)
-    await audit.record(session, actor=actor, action="repeat", entity="request",
-                       entity_id=request.number, details={"from": past.number}, now=now)
+    await audit.record(
+        session,
+        actor=actor,
+        action="repeat",
+        entity="request",
+        entity_id=request.number,
+        details={"from": past.number},
+        now=now,
+    )
     return request
 
 

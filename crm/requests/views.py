@@ -32,21 +32,37 @@ async def request_list(request: web.Request) -> web.StreamResponse:
     status = request.query.get("status", "")
     chosen = RequestStatus(status) if status in set(RequestStatus) else None
     async with request.app[SESSIONS]() as db:
-        requests = await list_requests(db, actor=actor_of(request), status=chosen,
-                                       page=page_arg(request))
-    return await render(request, "requests_list.html", {
-        "requests": requests, "status": chosen, "statuses": list(RequestStatus),
-        "query": {"status": chosen.value} if chosen else {}})
+        requests = await list_requests(
+            db, actor=actor_of(request), status=chosen, page=page_arg(request)
+        )
+    return await render(
+        request,
+        "requests_list.html",
+        {
+            "requests": requests,
+            "status": chosen,
+            "statuses": list(RequestStatus),
+            "query": {"status": chosen.value} if chosen else {},
+        },
+    )
 
 
-async def _form(request: web.Request, *, values: dict[str, str],
-                errors: dict[str, str] | None = None, status: int = 200) -> web.Response:
+async def _form(
+    request: web.Request,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
     async with request.app[SESSIONS]() as db:
         clients = await client_choices(db, actor=actor_of(request))
         partners = await partner_choices(db)
-    return await render(request, "request_form.html", {
-        "values": values, "errors": errors or {}, "clients": clients, "partners": partners},
-        status=status)
+    return await render(
+        request,
+        "request_form.html",
+        {"values": values, "errors": errors or {}, "clients": clients, "partners": partners},
+        status=status,
+    )
 
 
 @requires(Role.AGENT, Role.ADMIN)
@@ -61,23 +77,26 @@ async def request_create(request: web.Request) -> web.StreamResponse:
     try:
         data = parse(RequestIn, values)
         async with request.app[SESSIONS].begin() as db:
-            filed = await create_request(db, actor=actor_of(request), data=data,
-                                         now=datetime.now(UTC))
+            filed = await create_request(
+                db, actor=actor_of(request), data=data, now=datetime.now(UTC)
+            )
     except Invalid as invalid:
         return await _form(request, values=values, errors=field_errors(invalid), status=400)
     await flash(request, f"Request {filed.number} filed. Give this number to the partner.")
     raise redirect(request, "requests.detail", number=filed.number)
 
 
-async def _detail(request: web.Request, *, error: str | None = None,
-                  status: int = 200) -> web.Response:
+async def _detail(
+    request: web.Request, *, error: str | None = None, status: int = 200
+) -> web.Response:
     actor = actor_of(request)
     number = request.match_info["number"]
     async with request.app[SESSIONS]() as db:
         row = await get_request(db, actor=actor, number=number)
         calls = await request_calls(db, actor=actor, number=number)
-    return await render(request, "request_detail.html",
-                        {"row": row, "calls": calls, "error": error}, status=status)
+    return await render(
+        request, "request_detail.html", {"row": row, "calls": calls, "error": error}, status=status
+    )
 
 
 @requires(Role.AGENT, Role.ADMIN)
@@ -87,19 +106,24 @@ async def request_detail(request: web.Request) -> web.StreamResponse:
 
 async def _set_status(request: web.Request, status: RequestStatus) -> None:
     async with request.app[SESSIONS].begin() as db:
-        await set_status(db, actor=actor_of(request), number=request.match_info["number"],
-                         status=status, now=datetime.now(UTC))
+        await set_status(
+            db,
+            actor=actor_of(request),
+            number=request.match_info["number"],
+            status=status,
+            now=datetime.now(UTC),
+        )
 
 
 @requires(Role.AGENT, Role.ADMIN)
 async def request_close(request: web.Request) -> web.StreamResponse:
     form = await form_data(request)
     if form.get("confirm") != "yes":
-        return await _detail(request, status=400,
-                             error="Tick “Yes, close it” to confirm closing the request.")
+        return await _detail(
+            request, status=400, error="Tick “Yes, close it” to confirm closing the request."
+        )
     await _set_status(request, RequestStatus.CLOSED)
-    await flash(request, "Request closed: partner managers can no longer call the client "
-                         "about it.")
+    await flash(request, "Request closed: partner managers can no longer call the client about it.")
     raise redirect(request, "requests.detail", number=request.match_info["number"])
 
 
@@ -114,8 +138,9 @@ async def request_reopen(request: web.Request) -> web.StreamResponse:
 async def request_repeat(request: web.Request) -> web.StreamResponse:
     number = request.match_info["number"]
     async with request.app[SESSIONS].begin() as db:
-        repeated = await repeat_request(db, actor=actor_of(request), number=number,
-                                        now=datetime.now(UTC))
+        repeated = await repeat_request(
+            db, actor=actor_of(request), number=number, now=datetime.now(UTC)
+        )
     await flash(request, f"New request {repeated.number} filed as a repeat of {number}.")
     raise redirect(request, "requests.detail", number=repeated.number)
 

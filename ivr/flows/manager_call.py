@@ -88,8 +88,12 @@ DIAL_OUTCOMES = {
 def incoming(ctx: Context, *, known_caller: bool) -> Step:
     """First answer: unknown callers are turned away, managers hear the rules."""
     if not known_caller:
-        return _end(ctx, CallState(outcome=CallOutcome.UNKNOWN_CALLER), "unknown_caller",
-                    result="unknown_caller")
+        return _end(
+            ctx,
+            CallState(outcome=CallOutcome.UNKNOWN_CALLER),
+            "unknown_caller",
+            result="unknown_caller",
+        )
     return _ask_number(ctx, CallState(), ("rules", "enter_number"), result="greeted")
 
 
@@ -106,13 +110,20 @@ def number_entered(
         return no_input(ctx, state)
     match lookup:
         case None:
-            return _failure(ctx, state, "invalid_number", CallOutcome.WRONG_INPUT,
-                            result="invalid_number")
+            return _failure(
+                ctx, state, "invalid_number", CallOutcome.WRONG_INPUT, result="invalid_number"
+            )
         case Lookup.NOT_FOUND:
             return _failure(ctx, state, "not_found", CallOutcome.NOT_FOUND, result="not_found")
         case Lookup.CLOSED:
-            return _failure(ctx, state, "request_closed", CallOutcome.REQUEST_CLOSED,
-                            result="request_closed", next_prompt="enter_another")
+            return _failure(
+                ctx,
+                state,
+                "request_closed",
+                CallOutcome.REQUEST_CLOSED,
+                result="request_closed",
+                next_prompt="enter_another",
+            )
         case OpenRequest():
             return _connect(ctx, state, lookup)
 
@@ -120,8 +131,13 @@ def number_entered(
 def whisper(ctx: Context) -> VoiceResponse:
     """Played to the client on answering: a person presses a key, a voicemail does not."""
     response = VoiceResponse()
-    gather = response.gather(input="dtmf", num_digits=1, timeout=ctx.settings.whisper_timeout,
-                             action=ctx.urls.whisper_answer, method="POST")
+    gather = response.gather(
+        input="dtmf",
+        num_digits=1,
+        timeout=ctx.settings.whisper_timeout,
+        action=ctx.urls.whisper_answer,
+        method="POST",
+    )
     ctx.voice.speak(gather, "client_whisper")
     response.hangup()
     return response
@@ -137,7 +153,11 @@ def whisper_answered(digits: str | None) -> tuple[VoiceResponse, bool]:
 
 
 def dial_finished(
-    ctx: Context, state: CallState, *, dial_status: str, talk_seconds: int,
+    ctx: Context,
+    state: CallState,
+    *,
+    dial_status: str,
+    talk_seconds: int,
     client_accepted: bool,
 ) -> Step:
     """The bridge attempt ended; a completed leg counts only if the client accepted it."""
@@ -154,8 +174,9 @@ def dial_finished(
     state = replace(state, attempts=state.attempts + 1, outcome=outcome)
     if state.attempts >= ctx.settings.max_attempts:
         return _end(ctx, state, "client_unreachable", "too_many_attempts", result=outcome)
-    return _unreachable_menu(ctx, state, ("client_unreachable", "unreachable_options"),
-                             result=outcome)
+    return _unreachable_menu(
+        ctx, state, ("client_unreachable", "unreachable_options"), result=outcome
+    )
 
 
 def unreachable_choice(
@@ -167,8 +188,14 @@ def unreachable_choice(
         case "1", OpenRequest():
             return _connect(ctx, state, lookup)
         case "1", Lookup.CLOSED:
-            return _failure(ctx, state, "request_closed", CallOutcome.REQUEST_CLOSED,
-                            result="request_closed", next_prompt="enter_another")
+            return _failure(
+                ctx,
+                state,
+                "request_closed",
+                CallOutcome.REQUEST_CLOSED,
+                result="request_closed",
+                next_prompt="enter_another",
+            )
         case "1", _:
             return _failure(ctx, state, "not_found", CallOutcome.NOT_FOUND, result="not_found")
         case "2", _:
@@ -178,8 +205,9 @@ def unreachable_choice(
     state = replace(state, attempts=state.attempts + 1)
     if state.attempts >= ctx.settings.max_attempts:
         return _end(ctx, state, "invalid_choice", "too_many_attempts", result="invalid_choice")
-    return _unreachable_menu(ctx, state, ("invalid_choice", "unreachable_options"),
-                             result="invalid_choice")
+    return _unreachable_menu(
+        ctx, state, ("invalid_choice", "unreachable_options"), result="invalid_choice"
+    )
 
 
 def apology(voice: Voice) -> VoiceResponse:
@@ -194,21 +222,33 @@ def _connect(ctx: Context, state: CallState, request: OpenRequest) -> Step:
     settings = ctx.settings
     response = VoiceResponse()
     ctx.voice.speak(response, "connecting")
-    dial = Dial(caller_id=settings.service_number, timeout=settings.dial_timeout,
-                time_limit=settings.dial_time_limit, action=ctx.urls.dial_result,
-                method="POST", answer_on_bridge=True)
+    dial = Dial(
+        caller_id=settings.service_number,
+        timeout=settings.dial_timeout,
+        time_limit=settings.dial_time_limit,
+        action=ctx.urls.dial_result,
+        method="POST",
+        answer_on_bridge=True,
+    )
     dial.number(request.client_phone, url=ctx.urls.whisper, method="POST")
     response.append(dial)
-    dialing = replace(state, stage=Stage.DIALING, dials=state.dials + 1,
-                      request_id=request.request_id)
+    dialing = replace(
+        state, stage=Stage.DIALING, dials=state.dials + 1, request_id=request.request_id
+    )
     return Step(response, dialing, "dialing")
 
 
-def _unreachable_menu(ctx: Context, state: CallState, prompts: tuple[str, ...], *,
-                      result: str) -> Step:
+def _unreachable_menu(
+    ctx: Context, state: CallState, prompts: tuple[str, ...], *, result: str
+) -> Step:
     response = VoiceResponse()
-    gather = response.gather(input="dtmf", num_digits=1, timeout=ctx.settings.gather_timeout,
-                             action=ctx.urls.after_unreachable, method="POST")
+    gather = response.gather(
+        input="dtmf",
+        num_digits=1,
+        timeout=ctx.settings.gather_timeout,
+        action=ctx.urls.after_unreachable,
+        method="POST",
+    )
     ctx.voice.speak(gather, *prompts)
     ctx.voice.speak(response, "goodbye")
     response.hangup()
@@ -216,7 +256,12 @@ def _unreachable_menu(ctx: Context, state: CallState, prompts: tuple[str, ...], 
 
 
 def _failure(
-    ctx: Context, state: CallState, prompt: str, outcome: CallOutcome, *, result: str,
+    ctx: Context,
+    state: CallState,
+    prompt: str,
+    outcome: CallOutcome,
+    *,
+    result: str,
     next_prompt: str = "enter_number",
 ) -> Step:
     state = replace(state, attempts=state.attempts + 1, outcome=outcome)
@@ -225,12 +270,15 @@ def _failure(
     return _ask_number(ctx, state, (prompt, next_prompt), result=result)
 
 
-def _ask_number(ctx: Context, state: CallState, prompts: tuple[str, ...], *,
-                result: str) -> Step:
+def _ask_number(ctx: Context, state: CallState, prompts: tuple[str, ...], *, result: str) -> Step:
     response = VoiceResponse()
-    gather = response.gather(input="dtmf", finish_on_key="#",
-                             timeout=ctx.settings.gather_timeout,
-                             action=ctx.urls.number, method="POST")
+    gather = response.gather(
+        input="dtmf",
+        finish_on_key="#",
+        timeout=ctx.settings.gather_timeout,
+        action=ctx.urls.number,
+        method="POST",
+    )
     ctx.voice.speak(gather, *prompts)
     response.redirect(ctx.urls.no_input, method="POST")
     return Step(response, replace(state, stage=Stage.AWAITING_NUMBER), result)
@@ -241,4 +289,3 @@ def _end(ctx: Context, state: CallState, *prompts: str, result: str) -> Step:
     ctx.voice.speak(response, *prompts)
     response.hangup()
     return Step(response, replace(state, stage=Stage.ENDED), result)
-

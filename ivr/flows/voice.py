@@ -23,5 +23,6 @@ class Voice:
             if url:
                 verb.play(url)
             else:
-                verb.say(text(key, self.language), voice=self.voice,
-                         language=SAY_LANGUAGE[self.language])
+                verb.say(
+                    text(key, self.language), voice=self.voice, language=SAY_LANGUAGE[self.language]
+                )

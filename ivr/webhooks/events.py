@@ -46,8 +46,11 @@ class CallEvent:
     @classmethod
     def parse(cls, form: Mapping[str, Any]) -> CallEvent:
         sid = _text(form, "CallSid", 65)
-        return cls(call_sid=sid if SID.match(sid) else "", caller=_phone(form, "From"),
-                   digits=_digits(form))
+        return cls(
+            call_sid=sid if SID.match(sid) else "",
+            caller=_phone(form, "From"),
+            digits=_digits(form),
+        )
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,11 @@ class DialEvent:
 
     @classmethod
     def parse(cls, form: Mapping[str, Any]) -> DialEvent:
-        return cls(call_sid=CallEvent.parse(form).call_sid,
-                   dial_status=_text(form, "DialCallStatus", 32).lower(),
-                   talk_seconds=_int(form, "DialCallDuration"))
+        return cls(
+            call_sid=CallEvent.parse(form).call_sid,
+            dial_status=_text(form, "DialCallStatus", 32).lower(),
+            talk_seconds=_int(form, "DialCallDuration"),
+        )
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,9 @@ class StatusEvent:
 
     @classmethod
     def parse(cls, form: Mapping[str, Any]) -> StatusEvent:
-        return cls(call_sid=CallEvent.parse(form).call_sid,
-                   status=_text(form, "CallStatus", 32).lower(),
-                   duration=_count(_text(form, "CallDuration", 12)),
-                   caller=_phone(form, "From"))
+        return cls(
+            call_sid=CallEvent.parse(form).call_sid,
+            status=_text(form, "CallStatus", 32).lower(),
+            duration=_count(_text(form, "CallDuration", 12)),
+            caller=_phone(form, "From"),
+        )

@@ -39,8 +39,12 @@ async def twilio_guard(request: web.Request, handler):
     signature = request.headers.get("X-Twilio-Signature", "")
     url = signed_url(request, config)
     if not signature or not request.app[VALIDATOR].validate(url, params, signature):
-        log.warning("twilio_signature_rejected", path=request.path, signed=bool(signature),
-                    remote=request.remote)
+        log.warning(
+            "twilio_signature_rejected",
+            path=request.path,
+            signed=bool(signature),
+            remote=request.remote,
+        )
         raise web.HTTPForbidden(text="invalid Twilio signature")
     call_sid = str(params.get("ParentCallSid") or params.get("CallSid") or "")
     # Left bound on purpose: the access-log line written after this handler carries it too;

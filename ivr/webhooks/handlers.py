@@ -32,24 +32,34 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _live_call(session: AsyncSession, call_sid: str, *,
-                     allow_ended: bool = False) -> Call:
+async def _live_call(session: AsyncSession, call_sid: str, *, allow_ended: bool = False) -> Call:
     """The manager's call this step belongs to; UnknownCall if there is none (or it ended)."""
     call = await calls.get_call(session, call_sid=call_sid) if call_sid else None
-    if call is None or call.manager_id is None or (
-            call.ended_at is not None and not allow_ended):
+    if call is None or call.manager_id is None or (call.ended_at is not None and not allow_ended):
         raise UnknownCall(call_sid)
     return call
 
 
-async def _record(session: AsyncSession, call: Call, step: flow.Step, *, name: str,
-                  digits: str | None, now: datetime) -> None:
+async def _record(
+    session: AsyncSession,
+    call: Call,
+    step: flow.Step,
+    *,
+    name: str,
+    digits: str | None,
+    now: datetime,
+) -> None:
     store(call, step.state)
     if step.state.stage is flow.Stage.DIALING and step.state.request_id is not None:
         await calls.start_dial(session, call, request_id=step.state.request_id, now=now)
     await calls.add_event(session, call, step=name, digits=digits, result=step.result, now=now)
-    log.info("call_step", step=name, result=step.result, stage=step.state.stage,
-             attempts=step.state.attempts)
+    log.info(
+        "call_step",
+        step=name,
+        result=step.result,
+        stage=step.state.stage,
+        attempts=step.state.attempts,
+    )
 
 
 async def voice(request: web.Request) -> web.Response:
@@ -59,8 +69,13 @@ async def voice(request: web.Request) -> web.Response:
     ctx, now = flow_context(request), _now()
     async with request.app[SESSIONS].begin() as session:
         manager = await find_manager_by_phone(session, phone=event.caller) if event.caller else None
-        call = await calls.open_call(session, call_sid=event.call_sid, caller=event.caller,
-                                     manager_id=manager.manager_id if manager else None, now=now)
+        call = await calls.open_call(
+            session,
+            call_sid=event.call_sid,
+            caller=event.caller,
+            manager_id=manager.manager_id if manager else None,
+            now=now,
+        )
         step = flow.incoming(ctx, known_caller=manager is not None)
         await _record(session, call, step, name="voice", digits=None, now=now)
     return twiml(step.twiml)
@@ -74,8 +89,9 @@ async def number(request: web.Request) -> web.Response:
         typed = parse_request_number(event.digits)
         lookup = None
         if typed is not None:
-            lookup = as_lookup(await find_request_for_manager(
-                session, manager_id=call.manager_id, number=typed))
+            lookup = as_lookup(
+                await find_request_for_manager(session, manager_id=call.manager_id, number=typed)
+            )
         step = flow.number_entered(ctx, state_of(call), digits=event.digits, lookup=lookup)
         await _record(session, call, step, name="number", digits=event.digits, now=now)
     return twiml(step.twiml)
@@ -107,8 +123,13 @@ async def whisper_answer(request: web.Request) -> web.Response:
     async with request.app[SESSIONS].begin() as session:
         call = await _live_call(session, event.parent_call_sid)
         call.client_accepted = accepted
-        await calls.add_event(session, call, step="whisper_answer",
-                              result="accepted" if accepted else "not_accepted", now=_now())
+        await calls.add_event(
+            session,
+            call,
+            step="whisper_answer",
+            result="accepted" if accepted else "not_accepted",
+            now=_now(),
+        )
     return twiml(response)
 
 
@@ -117,9 +138,13 @@ async def dial_result(request: web.Request) -> web.Response:
     ctx, now = flow_context(request), _now()
     async with request.app[SESSIONS].begin() as session:
         call = await _live_call(session, event.call_sid, allow_ended=True)
-        step = flow.dial_finished(ctx, state_of(call), dial_status=event.dial_status,
-                                  talk_seconds=event.talk_seconds,
-                                  client_accepted=call.client_accepted)
+        step = flow.dial_finished(
+            ctx,
+            state_of(call),
+            dial_status=event.dial_status,
+            talk_seconds=event.talk_seconds,
+            client_accepted=call.client_accepted,
+        )
         call.dial_status = event.dial_status
         call.client_accepted = False
         bridged = step.state.outcome is CallOutcome.BRIDGED
@@ -131,8 +156,9 @@ async def dial_result(request: web.Request) -> web.Response:
             # about the conversation; the call's state is final and stays as it is.
             if bridged:
                 call.outcome = CallOutcome.BRIDGED
-            await calls.add_event(session, call, step="dial_result", now=now,
-                                  result=f"after_end:{step.result}")
+            await calls.add_event(
+                session, call, step="dial_result", now=now, result=f"after_end:{step.result}"
+            )
             return twiml(VoiceResponse())
         await _record(session, call, step, name="dial_result", digits=None, now=now)
     return twiml(step.twiml)
@@ -145,11 +171,13 @@ async def after_unreachable(request: web.Request) -> web.Response:
         call = await _live_call(session, event.call_sid)
         lookup = None
         if call.request_id is not None:
-            lookup = as_lookup(await find_request_for_manager(
-                session, manager_id=call.manager_id, request_id=call.request_id))
+            lookup = as_lookup(
+                await find_request_for_manager(
+                    session, manager_id=call.manager_id, request_id=call.request_id
+                )
+            )
         step = flow.unreachable_choice(ctx, state_of(call), digits=event.digits, lookup=lookup)
-        await _record(session, call, step, name="after_unreachable", digits=event.digits,
-                      now=now)
+        await _record(session, call, step, name="after_unreachable", digits=event.digits, now=now)
     return twiml(step.twiml)
 
 
@@ -157,20 +185,25 @@ async def status(request: web.Request) -> web.Response:
     event = StatusEvent.parse(await request.post())
     if event.call_sid:
         async with request.app[SESSIONS].begin() as session:
-            changed = await calls.finalize_call(session, call_sid=event.call_sid,
-                                                status=event.status, duration=event.duration,
-                                                caller=event.caller, now=_now())
+            changed = await calls.finalize_call(
+                session,
+                call_sid=event.call_sid,
+                status=event.status,
+                duration=event.duration,
+                caller=event.caller,
+                now=_now(),
+            )
         log.info("call_status", status=event.status, applied=changed)
     return twiml(VoiceResponse())
 
 
 async def sound(request: web.Request) -> web.StreamResponse:
-    path = request.app[RECORDINGS].path(request.match_info["language"],
-                                        request.match_info["key"])
+    path = request.app[RECORDINGS].path(request.match_info["language"], request.match_info["key"])
     if path is None:
         raise web.HTTPNotFound()
-    return web.FileResponse(path, headers={"Content-Type": "audio/wav",
-                                           "Cache-Control": "public, max-age=3600"})
+    return web.FileResponse(
+        path, headers={"Content-Type": "audio/wav", "Cache-Control": "public, max-age=3600"}
+    )
 
 
 def add_routes(app: web.Application) -> None:
@@ -180,7 +213,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/ivr/whisper", whisper, name="ivr.whisper")
     app.router.add_post("/ivr/whisper/answer", whisper_answer, name="ivr.whisper_answer")
     app.router.add_post("/ivr/dial-result", dial_result, name="ivr.dial_result")
-    app.router.add_post("/ivr/after-unreachable", after_unreachable,
-                        name="ivr.after_unreachable")
+    app.router.add_post("/ivr/after-unreachable", after_unreachable, name="ivr.after_unreachable")
     app.router.add_post("/ivr/status", status, name="ivr.status")
     app.router.add_get("/sounds/{language}/{key}.wav", sound, name="ivr.sound")

@@ -9,8 +9,13 @@ from ivr.flows.manager_call import CallState, Lookup, OpenRequest, RequestLookup
 
 
 def state_of(call: Call) -> CallState:
-    return CallState(stage=Stage(call.stage), attempts=call.attempts, dials=call.dials,
-                     request_id=call.request_id, outcome=call.outcome)
+    return CallState(
+        stage=Stage(call.stage),
+        attempts=call.attempts,
+        dials=call.dials,
+        request_id=call.request_id,
+        outcome=call.outcome,
+    )
 
 
 def store(call: Call, state: CallState) -> None:
