@@ -1,11 +1,11 @@
-"""Mounts the CRM: pages for each role, then the JSON API."""
+"""The CRM's two areas: the pages of each role, and the JSON API."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from crm.admin import views as admin_views
-from crm.api import add_api
+from crm.api import create_api_app
 from crm.auth import views as auth_views
 from crm.clients import views as client_views
 from crm.pages import setup_pages
@@ -13,15 +13,23 @@ from crm.partners import views as partner_views
 from crm.requests import partner_views as manager_views
 from crm.requests import views as request_views
 from crm.web import setup_web
+from ivr.config import Config
+
+__all__ = ["create_api_app", "create_pages_app"]
 
 
-def add_crm(app: web.Application) -> None:
-    setup_web(app)
+def create_pages_app(config: Config) -> web.Application:
+    """Every CRM page: sessions, CSRF, the signed-in user and friendly error pages."""
+    app = web.Application()
+    setup_web(app, config)
     setup_pages(app)
-    auth_views.add_routes(app)
-    client_views.add_routes(app)
-    request_views.add_routes(app)
-    manager_views.add_routes(app)
-    partner_views.add_routes(app)
-    admin_views.add_routes(app)
-    add_api(app)
+    for views in (
+        auth_views,
+        client_views,
+        request_views,
+        manager_views,
+        partner_views,
+        admin_views,
+    ):
+        views.add_routes(app)
+    return app

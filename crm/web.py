@@ -16,23 +16,24 @@ from aiohttp_session import get_session
 from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from sqlalchemy.exc import IntegrityError
+from yarl import URL
 
 from crm.auth.service import Actor, load_actor
 from crm.enums import Role
 from crm.errors import Forbidden, NotFound
-from ivr.keys import CONFIG, SESSIONS
+from ivr.config import Config
+from ivr.keys import CONFIG, SESSIONS, url_for
 
 HERE = Path(__file__).parent
 log = structlog.get_logger("crm.web")
 ACTOR = "actor"
 CSRF_FIELD = "_csrf"
-OPEN_PREFIXES = ("/ivr/", "/sounds/", "/api/", "/static/", "/healthz")
+STATIC = HERE / "static"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def setup_web(app: web.Application) -> None:
-    """Sessions in an encrypted cookie, Jinja templates with escaping, static files."""
-    config = app[CONFIG]
+def setup_web(app: web.Application, config: Config) -> None:
+    """Sessions in an encrypted cookie, Jinja templates with escaping, CSRF, error pages."""
     secure = (config.public_url or "").startswith("https://")
     setup_sessions(
         app,
@@ -56,19 +57,14 @@ def setup_web(app: web.Application) -> None:
     )
     app.middlewares.append(csrf_middleware)
     app.middlewares.append(domain_errors)
-    app.router.add_static("/static", HERE / "static", name="static")
 
 
 async def _context(request: web.Request) -> dict[str, Any]:
-    # Only pages get a session: webhooks, the API and static files set no cookie.
-    token = await csrf_token(request) if _is_page(request) else ""
     return {
         "actor": request.get(ACTOR),
-        "csrf_token": token,
+        "csrf_token": await csrf_token(request),
         "Role": Role,
-        "url": lambda name, **parts: request.app.router[name].url_for(
-            **{key: str(value) for key, value in parts.items()}
-        ),
+        "url": lambda name, **parts: URL(url_for(request, name, **parts)),
     }
 
 
@@ -79,29 +75,24 @@ async def csrf_token(request: web.Request) -> str:
     return session[CSRF_FIELD]
 
 
-def _is_page(request: web.Request) -> bool:
-    return not request.path.startswith(OPEN_PREFIXES)
-
-
 @web.middleware
 async def actor_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Load the signed-in user of a page request into request['actor'] (or None)."""
-    if _is_page(request):
-        session = await get_session(request)
-        actor = None
-        if isinstance(session.get("user_id"), int):
-            async with request.app[SESSIONS]() as db:
-                actor = await load_actor(db, user_id=session["user_id"])
-            if actor is None:
-                session.invalidate()
-        request[ACTOR] = actor
+    session = await get_session(request)
+    actor = None
+    if isinstance(session.get("user_id"), int):
+        async with request.config_dict[SESSIONS]() as db:
+            actor = await load_actor(db, user_id=session["user_id"])
+        if actor is None:
+            session.invalidate()
+    request[ACTOR] = actor
     return await handler(request)
 
 
 @web.middleware
 async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every form post of a page must carry the session's token."""
-    if request.method == "POST" and _is_page(request):
+    if request.method == "POST":
         form = await request.post()
         session = await get_session(request)
         expected = session.get(CSRF_FIELD)
@@ -124,8 +115,6 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
 @web.middleware
 async def domain_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """NotFound and Forbidden from a service become the same friendly pages everywhere."""
-    if not _is_page(request):
-        return await handler(request)
     try:
         return await handler(request)
     except (NotFound, web.HTTPNotFound):
@@ -168,7 +157,7 @@ def requires(*roles: Role) -> Callable[[Handler], Handler]:
         async def wrapper(request: web.Request) -> web.StreamResponse:
             actor: Actor | None = request.get(ACTOR)
             if actor is None:
-                login = request.app.router["login"].url_for().with_query(next=request.path_qs)
+                login = URL(url_for(request, "login")).with_query(next=request.path_qs)
                 raise web.HTTPSeeOther(login)
             if roles and actor.role not in roles:
                 raise Forbidden(f"{actor.role} may not open {request.path}")
@@ -192,19 +181,17 @@ def home_url(request: web.Request, actor: Actor) -> str:
         Role.AGENT: "requests.list",
         Role.MANAGER: "partner.requests",
     }[actor.role]
-    return str(request.app.router[name].url_for())
+    return url_for(request, name)
 
 
 def redirect(request: web.Request, name: str, **parts: Any) -> web.HTTPSeeOther:
     """A 303 to a named route (raise it)."""
-    return web.HTTPSeeOther(
-        request.app.router[name].url_for(**{key: str(value) for key, value in parts.items()})
-    )
+    return web.HTTPSeeOther(url_for(request, name, **parts))
 
 
 def client_address(request: web.Request) -> str | None:
     """The browser's address: behind a trusted proxy, the hop that proxy added last."""
-    if request.app[CONFIG].trust_proxy:
+    if request.config_dict[CONFIG].trust_proxy:
         hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
         if hops[-1]:
             return hops[-1]

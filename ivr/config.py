@@ -10,7 +10,14 @@ from typing import Any, Literal
 
 import yaml
 from cryptography.fernet import Fernet
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.engine import make_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +37,22 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "IVR_LANGUAGE": ("ivr", "language"),
     "IVR_LOG_FORMAT": ("log", "format"),
     "IVR_LOG_LEVEL": ("log", "level"),
+    "IVR_TWILIO_API_BASE_URL": ("twilio", "api_base_url"),
+    "IVR_SMTP_HOST": ("email", "smtp", "host"),
+    "IVR_SMTP_PORT": ("email", "smtp", "port"),
+    "IVR_SMTP_USER": ("email", "smtp", "user"),
+    "IVR_SMTP_PASSWORD": ("email", "smtp", "password"),
+    "IVR_EMAIL_FROM": ("email", "from"),
 }
+
+
+TWILIO_API = "https://api.twilio.com"
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value.rstrip("/")
 
 
 class ConfigError(Exception):
@@ -50,6 +72,8 @@ class TwilioConfig(_Frozen):
     account_sid: str = "AC00000000000000000000000000000000"
     auth_token: str = ""
     service_number: str = "+15005550006"
+    api_base_url: str = TWILIO_API
+    """Where the REST client sends its requests: Twilio's, or a local fake in tests."""
 
     @field_validator("service_number")
     @classmethod
@@ -57,6 +81,11 @@ class TwilioConfig(_Frozen):
         if not (value.startswith("+") and value[1:].isdigit() and 8 <= len(value) <= 16):
             raise ValueError("must be an E.164 number such as +15005550006")
         return value
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _http_url(value)
 
 
 class IvrConfig(_Frozen):
@@ -67,6 +96,16 @@ class IvrConfig(_Frozen):
     dial_timeout: int = Field(25, ge=5, le=600)
     dial_time_limit: int = Field(3600, ge=60, le=14400)
     whisper_timeout: int = Field(8, ge=2, le=60)
+    lost_after_minutes: int = Field(120, ge=5, le=7 * 24 * 60)
+    """A call with no final status this long after its last step is finalized as `lost`."""
+
+    @model_validator(mode="after")
+    def _lost_after_the_longest_dial(self) -> IvrConfig:
+        if self.lost_after_minutes * 60 <= self.dial_timeout + self.dial_time_limit:
+            raise ValueError(
+                "lost_after_minutes must be longer than dial_timeout + dial_time_limit"
+            )
+        return self
 
 
 class LogConfig(_Frozen):
@@ -81,6 +120,55 @@ class WebConfig(_Frozen):
     session_max_age: int = Field(8 * 3600, ge=300, le=30 * 24 * 3600)
 
 
+class SmtpConfig(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(25, ge=1, le=65535)
+    tls: Literal["none", "starttls", "tls"] = "none"
+    user: str = ""
+    password: str = ""
+    timeout_seconds: float = Field(20, gt=0, le=120)
+
+
+class EmailConfig(_Frozen):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    backend: Literal["smtp", "log"] = "log"
+    """`log`: every message is written to the log instead of being sent."""
+    from_: str = Field("IVR <ivr@localhost>", alias="from")
+    admin_to: tuple[str, ...] = ()
+    """Who gets the alerts meant for admins."""
+    smtp: SmtpConfig = SmtpConfig()
+    max_attempts: int = Field(8, ge=1, le=100)
+    retry_seconds: int = Field(30, ge=1, le=3600)
+    """The wait after the first failure; it doubles after each next one."""
+    retry_max_seconds: int = Field(3600, ge=1, le=24 * 3600)
+
+    @field_validator("admin_to", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _smtp_host_when_sending(self) -> EmailConfig:
+        if self.backend == "smtp" and not self.smtp.host:
+            raise ValueError("smtp.host is required when backend is smtp")
+        return self
+
+
+class HttpConfig(_Frozen):
+    """Timeouts of the one client session for outside HTTP APIs."""
+
+    timeout_seconds: float = Field(10, gt=0, le=120)
+    connect_timeout_seconds: float = Field(3, gt=0, le=60)
+
+
+class BackgroundConfig(_Frozen):
+    """The task every server process runs: the outbox, calls Twilio never finalized."""
+
+    enabled: bool = True
+    interval_seconds: float = Field(5, gt=0, le=3600)
+
+
 class Config(_Frozen):
     environment: Literal["development", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///var/ivr.sqlite3"
@@ -91,15 +179,14 @@ class Config(_Frozen):
     ivr: IvrConfig = IvrConfig()
     log: LogConfig = LogConfig()
     web: WebConfig = WebConfig()
+    email: EmailConfig = EmailConfig()
+    http: HttpConfig = HttpConfig()
+    background: BackgroundConfig = BackgroundConfig()
 
     @field_validator("public_url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+    def _public_url(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else _http_url(value)
 
     @field_validator("database_url")
     @classmethod

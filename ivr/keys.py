@@ -1,16 +1,46 @@
-"""Every object the app shares, each behind a typed AppKey."""
+"""Every object both areas share, each behind a typed AppKey; owned by neither side.
+
+The voice webhooks and the CRM read these through `request.config_dict`, so each area is a
+sub-application that sees what the root application opened. Importing this module loads no
+voice flow and no CRM page.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from twilio.request_validator import RequestValidator
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from twilio.rest import Client as TwilioClient
 
 from ivr.config import Config
-from ivr.sounds import Recordings
+from ivr.mail import Mailer
+
+Clock = Callable[[], datetime]
 
 CONFIG = web.AppKey("config", Config)
 ENGINE = web.AppKey("engine", AsyncEngine)
-SESSIONS = web.AppKey("sessions", async_sessionmaker)
-VALIDATOR = web.AppKey("validator", RequestValidator)
-RECORDINGS = web.AppKey("recordings", Recordings)
+SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+"""The one client session for outside HTTP APIs (DaData and the like), timeouts from config."""
+TWILIO: web.AppKey[TwilioClient] = web.AppKey("twilio")
+"""Twilio's REST client on its async HTTP client, pointed at `twilio.api_base_url`."""
+MAILER: web.AppKey[Mailer] = web.AppKey("mailer")
+"""How the outbox hands a message over: SMTP or the log."""
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+"""Now, as an aware UTC datetime; tests put a clock of their own here."""
+ROUTES: web.AppKey[Mapping[str, web.AbstractResource]] = web.AppKey("routes")
+"""Every named route of every area, so a page can link to a webhook's or a static file's URL."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def url_for(request: web.Request, name: str, **parts: Any) -> str:
+    """The path of a named route in any area, with its sub-application's prefix."""
+    resource = request.config_dict[ROUTES][name]
+    return str(resource.url_for(**{key: str(value) for key, value in parts.items()}))

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
 import structlog
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # With a "+": 7 to 15 digits; without: 10 to 15 (8-digit request numbers stay readable);
 # never inside a word (Twilio SIDs) or an ISO date.
@@ -80,3 +85,11 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A fresh logging context per request, with an id to tie its lines together."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=secrets.token_hex(6))
+    return await handler(request)

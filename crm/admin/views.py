@@ -21,7 +21,7 @@ from ivr.keys import SESSIONS
 async def call_log(request: web.Request) -> web.StreamResponse:
     value = request.query.get("outcome", "")
     outcome = CallOutcome(value) if value in set(CallOutcome) else None
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         calls = await list_calls(
             db, actor=actor_of(request), outcome=outcome, page=page_arg(request)
         )
@@ -40,7 +40,7 @@ async def call_log(request: web.Request) -> web.StreamResponse:
 @requires(Role.ADMIN)
 async def audit_log(request: web.Request) -> web.StreamResponse:
     page = page_arg(request)
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         entries, total = await audit.list_entries(db, page=page, per_page=PER_PAGE)
     return await render(
         request,
@@ -57,7 +57,7 @@ async def _keys(
     status: int = 200,
 ) -> web.Response:
     actor = actor_of(request)
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         keys = await list_api_keys(db, actor=actor)
         users = await list_users(db, actor=actor)
     return await render(
@@ -81,7 +81,7 @@ async def api_key_issue(request: web.Request) -> web.StreamResponse:
     try:
         if user_id is None:
             raise Invalid.one("user_id", "choose who the key is for")
-        async with request.app[SESSIONS].begin() as db:
+        async with request.config_dict[SESSIONS].begin() as db:
             key, plain = await issue_api_key(
                 db,
                 actor=actor_of(request),
@@ -103,7 +103,7 @@ async def api_key_revoke(request: web.Request) -> web.StreamResponse:
         return await _keys(
             request, status=400, errors={"revoke": "Tick “Yes, revoke” next to the key to confirm."}
         )
-    async with request.app[SESSIONS].begin() as db:
+    async with request.config_dict[SESSIONS].begin() as db:
         key = await revoke_api_key(
             db,
             actor=actor_of(request),

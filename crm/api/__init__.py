@@ -1,4 +1,4 @@
-"""The JSON API under /api/v1: bearer keys, JSON errors, an OpenAPI document."""
+"""The JSON API under /api (version 1 at /api/v1): bearer keys, JSON errors, an OpenAPI document."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from crm.api.http import V1
 from crm.api.openapi import build_on_startup, openapi_json
 
 
-def add_api(app: web.Application) -> None:
-    """Mount every API route; its errors are JSON, and all but the document need a key."""
-    app.middlewares.append(api_errors)
-    app.middlewares.append(bearer_auth)
+def create_api_app() -> web.Application:
+    """Every API route; its errors are JSON, and all but the document need a key."""
+    app = web.Application(middlewares=[api_errors, bearer_auth])
     app.router.add_get(f"{V1}/openapi.json", openapi_json, name="api.openapi")
     for module in (clients, requests, partners, keys):
         app.router.add_routes(module.routes)
     app.on_startup.append(build_on_startup)
+    return app

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from aiohttp import web
 
-from crm.api.errors import API_PREFIX, Unauthorized
+from crm.api.errors import Unauthorized
 from crm.auth.service import Actor, actor_for_api_key
-from ivr.keys import SESSIONS
+from ivr.keys import CLOCK, SESSIONS
 
 API_ACTOR = web.RequestKey("api_actor", Actor)
 PUBLIC = frozenset({"api.openapi"})
@@ -26,17 +24,13 @@ def bearer_key(request: web.Request) -> str:
 async def bearer_auth(request: web.Request, handler) -> web.StreamResponse:
     """Load the key's actor into the request; unknown routes fall through to a 404."""
     match = request.match_info
-    if (
-        not request.path.startswith(API_PREFIX)
-        or match.http_exception is not None
-        or match.route.name in PUBLIC
-    ):
+    if match.http_exception is not None or match.route.name in PUBLIC:
         return await handler(request)
     key = bearer_key(request)
     actor = None
     if key.isascii() and key.isprintable():
-        async with request.app[SESSIONS].begin() as db:
-            actor = await actor_for_api_key(db, plain=key, now=datetime.now(UTC))
+        async with request.config_dict[SESSIONS].begin() as db:
+            actor = await actor_for_api_key(db, plain=key, now=request.config_dict[CLOCK]())
     if actor is None:
         raise Unauthorized("this API key is unknown or revoked", invalid=True)
     request[API_ACTOR] = actor

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from crm.api.auth import actor_of
-from crm.api.http import V1, json_body, page_args, path_id, query_text, respond, url_for
+from crm.api.http import V1, json_body, page_args, path_id, query_text, respond
 from crm.api.openapi import PAGING, Param, operation
 from crm.api.schemas import ClientOut, ClientPage, NewClient
 from crm.clients.service import create_client, get_client, list_clients, update_client
 from crm.schemas import ClientIn, parse
-from ivr.keys import SESSIONS
+from ivr.keys import SESSIONS, url_for
 
 routes = web.RouteTableDef()
 ROLES = "Agents (their own clients) and admins."
@@ -33,7 +33,7 @@ SEARCH = Param(
     errors=(422,),
 )
 async def list_(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         page = await list_clients(
             db, actor=actor_of(request), search=query_text(request, "search"), **page_args(request)
         )
@@ -52,7 +52,7 @@ async def list_(request: web.Request) -> web.Response:
 )
 async def create(request: web.Request) -> web.Response:
     data = parse(NewClient, await json_body(request))
-    async with request.app[SESSIONS].begin() as db:
+    async with request.config_dict[SESSIONS].begin() as db:
         client = await create_client(
             db,
             actor=actor_of(request),
@@ -70,7 +70,7 @@ async def create(request: web.Request) -> web.Response:
 @routes.get(V1 + r"/clients/{client_id:\d+}", name="api.clients.get")
 @operation("One client", tag="clients", answer=ClientOut, description=ROLES)
 async def get(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         client = await get_client(
             db, actor=actor_of(request), client_id=path_id(request, "client_id")
         )
@@ -88,7 +88,7 @@ async def get(request: web.Request) -> web.Response:
 async def update(request: web.Request) -> web.Response:
     client_id = path_id(request, "client_id")
     data = parse(ClientIn, await json_body(request))
-    async with request.app[SESSIONS].begin() as db:
+    async with request.config_dict[SESSIONS].begin() as db:
         client = await update_client(
             db, actor=actor_of(request), client_id=client_id, data=data, now=datetime.now(UTC)
         )

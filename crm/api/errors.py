@@ -9,7 +9,6 @@ from sqlalchemy.exc import IntegrityError
 from crm.errors import Conflict, Forbidden, Invalid, NotFound
 
 log = structlog.get_logger("crm.api")
-API_PREFIX = "/api/"
 CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -72,8 +71,6 @@ def _from_http(error: web.HTTPException) -> web.Response:
 @web.middleware
 async def api_errors(request: web.Request, handler) -> web.StreamResponse:
     """Domain and HTTP errors of an API call become JSON; nothing escapes as an HTML page."""
-    if not request.path.startswith(API_PREFIX):
-        return await handler(request)
     try:
         return await handler(request)
     except Conflict as error:

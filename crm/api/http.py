@@ -15,8 +15,10 @@ from crm.errors import Invalid, NotFound
 from crm.pagination import PER_PAGE, clamp
 from crm.schemas import storable
 
+V1 = "/v1"
+"""The version of every route; the API's sub-application is mounted at /api."""
+
 E = TypeVar("E", bound=Enum)
-V1 = "/api/v1"
 # Past this, OFFSET would overflow a 64-bit integer long before any list is that long.
 MAX_QUERY = 200
 
@@ -91,13 +93,6 @@ def page_args(request: web.Request) -> dict[str, int]:
     """`page` and `per_page` from the query; garbage falls back to the defaults, never fails."""
     page, per_page = clamp(request.query.get("page", 1), request.query.get("per_page", PER_PAGE))
     return {"page": page, "per_page": per_page}
-
-
-def url_for(request: web.Request, name: str, **parts: Any) -> str:
-    """The path of a named route, for Location headers."""
-    return str(
-        request.app.router[name].url_for(**{key: str(value) for key, value in parts.items()})
-    )
 
 
 def respond(model: BaseModel, *, status: int = 200, location: str | None = None) -> web.Response:

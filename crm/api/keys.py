@@ -31,7 +31,7 @@ routes = web.RouteTableDef()
 )
 async def issue(request: web.Request) -> web.Response:
     data = parse(NewApiKey, await json_body(request))
-    async with request.app[SESSIONS].begin() as db:
+    async with request.config_dict[SESSIONS].begin() as db:
         try:
             key, plain = await issue_api_key(
                 db,
@@ -56,7 +56,7 @@ async def issue(request: web.Request) -> web.Response:
     description="Admins only. The key stops working at once; revoking twice changes nothing.",
 )
 async def revoke(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS].begin() as db:
+    async with request.config_dict[SESSIONS].begin() as db:
         key = await revoke_api_key(
             db, actor=actor_of(request), key_id=path_id(request, "key_id"), now=datetime.now(UTC)
         )

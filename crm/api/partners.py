@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from crm.api.auth import actor_of
-from crm.api.http import V1, json_body, page_args, path_id, respond, url_for
+from crm.api.http import V1, json_body, page_args, path_id, respond
 from crm.api.openapi import PAGING, operation
 from crm.api.schemas import ManagerList, ManagerOut, OrganizationOut, OrganizationPage
 from crm.partners.service import (
@@ -18,7 +18,7 @@ from crm.partners.service import (
     list_partners,
 )
 from crm.schemas import ManagerIn, OrganizationIn, parse
-from ivr.keys import SESSIONS
+from ivr.keys import SESSIONS, url_for
 
 routes = web.RouteTableDef()
 ONE = V1 + r"/organizations/{organization_id:\d+}"
@@ -34,7 +34,7 @@ ADMINS = "Admins only."
     description="Admins, and agents choosing whom to file a request for.",
 )
 async def list_(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         page = await list_partners(db, actor=actor_of(request), **page_args(request))
     return respond(OrganizationPage.model_validate(page, from_attributes=True))
 
@@ -52,7 +52,7 @@ async def list_(request: web.Request) -> web.Response:
 )
 async def create(request: web.Request) -> web.Response:
     data = parse(OrganizationIn, await json_body(request))
-    async with request.app[SESSIONS].begin() as db:
+    async with request.config_dict[SESSIONS].begin() as db:
         organization = await create_organization(
             db, actor=actor_of(request), data=data, now=datetime.now(UTC)
         )
@@ -66,7 +66,7 @@ async def create(request: web.Request) -> web.Response:
 @routes.get(ONE, name="api.organizations.get")
 @operation("One partner company", tag="organizations", answer=OrganizationOut, description=ADMINS)
 async def get(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         organization = await get_organization(
             db, actor=actor_of(request), organization_id=path_id(request, "organization_id")
         )
@@ -78,7 +78,7 @@ async def get(request: web.Request) -> web.Response:
     "A partner company's managers", tag="organizations", answer=ManagerList, description=ADMINS
 )
 async def managers(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         found = await list_managers(
             db, actor=actor_of(request), organization_id=path_id(request, "organization_id")
         )
@@ -102,7 +102,7 @@ async def managers(request: web.Request) -> web.Response:
 async def add(request: web.Request) -> web.Response:
     organization_id = path_id(request, "organization_id")
     data = parse(ManagerIn, await json_body(request))
-    async with request.app[SESSIONS].begin() as db:
+    async with request.config_dict[SESSIONS].begin() as db:
         manager = await add_manager(
             db,
             actor=actor_of(request),

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from crm.api.auth import actor_of
-from crm.api.http import V1, json_body, page_args, query_enum, respond, url_for
+from crm.api.http import V1, json_body, page_args, query_enum, respond
 from crm.api.openapi import PAGING, Param, operation
 from crm.api.schemas import (
     CallList,
@@ -29,7 +29,7 @@ from crm.requests.service import (
     set_status,
 )
 from crm.schemas import parse
-from ivr.keys import SESSIONS
+from ivr.keys import SESSIONS, url_for
 
 routes = web.RouteTableDef()
 ROLES = "Agents (their own requests) and admins."
@@ -51,7 +51,7 @@ STATUS = Param(
     errors=(422,),
 )
 async def list_(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         page = await list_requests(
             db,
             actor=actor_of(request),
@@ -82,7 +82,7 @@ async def list_(request: web.Request) -> web.Response:
 async def create(request: web.Request) -> web.Response:
     data = parse(NewRequest, await json_body(request))
     actor = actor_of(request)
-    async with request.app[SESSIONS].begin() as db:
+    async with request.config_dict[SESSIONS].begin() as db:
         filed = await create_request(db, actor=actor, data=data, now=datetime.now(UTC))
         row = await get_request(db, actor=actor, number=filed.number)
     return _created(request, row)
@@ -99,14 +99,14 @@ def _created(request: web.Request, row: RequestRow) -> web.Response:
 @routes.get(ONE, name="api.requests.get")
 @operation("One request", tag="requests", answer=RequestOut, description=ROLES)
 async def get(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         row = await get_request(db, actor=actor_of(request), number=request.match_info["number"])
     return respond(RequestOut.of(row))
 
 
 async def _set_status(request: web.Request, status: RequestStatus) -> web.Response:
     actor, number = actor_of(request), request.match_info["number"]
-    async with request.app[SESSIONS].begin() as db:
+    async with request.config_dict[SESSIONS].begin() as db:
         await set_status(db, actor=actor, number=number, status=status, now=datetime.now(UTC))
         row = await get_request(db, actor=actor, number=number)
     return respond(RequestOut.of(row))
@@ -146,7 +146,7 @@ async def reopen(request: web.Request) -> web.Response:
 )
 async def repeat(request: web.Request) -> web.Response:
     actor = actor_of(request)
-    async with request.app[SESSIONS].begin() as db:
+    async with request.config_dict[SESSIONS].begin() as db:
         filed = await repeat_request(
             db, actor=actor, number=request.match_info["number"], now=datetime.now(UTC)
         )
@@ -162,7 +162,7 @@ async def repeat(request: web.Request) -> web.Response:
     description=ROLES + " Who called and what came of it; never a phone number.",
 )
 async def calls(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         rows = await request_calls(db, actor=actor_of(request), number=request.match_info["number"])
     return respond(CallList(items=[CallOut.of(row) for row in rows]))
 
@@ -177,6 +177,6 @@ async def calls(request: web.Request) -> web.Response:
     "client's first name and city and no contact details.",
 )
 async def partner_list(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         page = await partner_requests(db, actor=actor_of(request), **page_args(request))
     return respond(PartnerRequestPage.model_validate(page, from_attributes=True))

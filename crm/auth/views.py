@@ -11,7 +11,7 @@ from yarl import URL
 
 from crm.auth.service import LoginRefused, authenticate
 from crm.web import ACTOR, CSRF_FIELD, client_address, form_data, home_url
-from ivr.keys import SESSIONS
+from ivr.keys import SESSIONS, url_for
 
 
 def _safe_next(value: str | None) -> str | None:
@@ -35,7 +35,7 @@ def _safe_next(value: str | None) -> str | None:
 async def index(request: web.Request) -> web.StreamResponse:
     actor = request.get(ACTOR)
     if actor is None:
-        raise web.HTTPSeeOther(request.app.router["login"].url_for())
+        raise web.HTTPSeeOther(url_for(request, "login"))
     raise web.HTTPSeeOther(home_url(request, actor))
 
 
@@ -49,7 +49,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     email = form.get("email", "").strip()
     next_url = _safe_next(form.get("next"))
     refused: LoginRefused | None = None
-    async with request.app[SESSIONS].begin() as db:
+    async with request.config_dict[SESSIONS].begin() as db:
         try:
             actor = await authenticate(
                 db,
@@ -81,7 +81,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     (await get_session(request)).invalidate()
-    raise web.HTTPSeeOther(request.app.router["login"].url_for())
+    raise web.HTTPSeeOther(url_for(request, "login"))
 
 
 def add_routes(app: web.Application) -> None:

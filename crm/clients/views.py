@@ -22,7 +22,7 @@ FIELDS = ("first_name", "last_name", "phone", "email", "street", "house", "posta
 @requires(Role.AGENT, Role.ADMIN)
 async def client_list(request: web.Request) -> web.StreamResponse:
     search = request.query.get("q", "").strip()
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         clients = await list_clients(
             db, actor=actor_of(request), search=search or None, page=page_arg(request)
         )
@@ -44,7 +44,7 @@ async def _form(
     actor = actor_of(request)
     agents = []
     if client_id is None and actor.role is Role.ADMIN:
-        async with request.app[SESSIONS]() as db:
+        async with request.config_dict[SESSIONS]() as db:
             agents = await agent_choices(db, actor=actor)
     context: dict[str, Any] = {
         "values": values,
@@ -67,7 +67,7 @@ async def client_create(request: web.Request) -> web.StreamResponse:
     values = {name: form.get(name, "") for name in FIELDS}
     try:
         data = parse(ClientIn, values)
-        async with request.app[SESSIONS].begin() as db:
+        async with request.config_dict[SESSIONS].begin() as db:
             client = await create_client(
                 db,
                 actor=actor,
@@ -85,7 +85,7 @@ async def client_create(request: web.Request) -> web.StreamResponse:
 @requires(Role.AGENT, Role.ADMIN)
 async def client_edit(request: web.Request) -> web.StreamResponse:
     client_id = int(request.match_info["client_id"])
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         client = await get_client(db, actor=actor_of(request), client_id=client_id)
     values = {name: getattr(client, name) or "" for name in FIELDS}
     return await _form(request, values=values, client_id=client_id)
@@ -98,7 +98,7 @@ async def client_update(request: web.Request) -> web.StreamResponse:
     form = await form_data(request)
     values = {name: form.get(name, "") for name in FIELDS}
     try:
-        async with request.app[SESSIONS].begin() as db:
+        async with request.config_dict[SESSIONS].begin() as db:
             await get_client(db, actor=actor, client_id=client_id)  # someone else's: 404 first
             await update_client(
                 db,

@@ -34,7 +34,7 @@ async def _organizations(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         organizations = await list_organizations(
             db, actor=actor_of(request), page=page_arg(request)
         )
@@ -56,7 +56,7 @@ async def organization_create(request: web.Request) -> web.StreamResponse:
     form = await form_data(request)
     values = {"name": form.get("name", ""), "inn": form.get("inn", "")}
     try:
-        async with request.app[SESSIONS].begin() as db:
+        async with request.config_dict[SESSIONS].begin() as db:
             organization = await create_organization(
                 db,
                 actor=actor_of(request),
@@ -80,7 +80,7 @@ async def _organization(
 ) -> web.Response:
     actor = actor_of(request)
     organization_id = int(request.match_info["organization_id"])
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         organization = await get_organization(db, actor=actor, organization_id=organization_id)
         logins = await manager_logins(db, actor=actor, organization_id=organization_id)
     return await render(
@@ -110,7 +110,7 @@ async def manager_create(request: web.Request) -> web.StreamResponse:
     password = form.get("password", "")
     phones = [phone for phone in PHONE_SEPARATORS.split(values["phones"]) if phone.strip()]
     try:
-        async with request.app[SESSIONS].begin() as db:
+        async with request.config_dict[SESSIONS].begin() as db:
             await get_organization(db, actor=actor, organization_id=organization_id)
             if not phones:
                 raise Invalid.one("phones", "give at least one phone number")
@@ -142,7 +142,7 @@ async def _agents(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         agents = await list_agents(db, actor=actor_of(request), page=page_arg(request))
     return await render(
         request,
@@ -162,7 +162,7 @@ async def agent_create(request: web.Request) -> web.StreamResponse:
     form = await form_data(request)
     values = {"name": form.get("name", ""), "email": form.get("email", "")}
     try:
-        async with request.app[SESSIONS].begin() as db:
+        async with request.config_dict[SESSIONS].begin() as db:
             agent = await create_agent(
                 db,
                 actor=actor_of(request),

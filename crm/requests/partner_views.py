@@ -13,7 +13,7 @@ from ivr.keys import SESSIONS
 
 @requires(Role.MANAGER)
 async def open_requests(request: web.Request) -> web.StreamResponse:
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         rows = await partner_requests(db, actor=actor_of(request), page=page_arg(request))
     return await render(request, "partner_requests.html", {"requests": rows})
 

@@ -31,7 +31,7 @@ NUMBER = r"{number:\d{8}}"
 async def request_list(request: web.Request) -> web.StreamResponse:
     status = request.query.get("status", "")
     chosen = RequestStatus(status) if status in set(RequestStatus) else None
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         requests = await list_requests(
             db, actor=actor_of(request), status=chosen, page=page_arg(request)
         )
@@ -54,7 +54,7 @@ async def _form(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         clients = await client_choices(db, actor=actor_of(request))
         partners = await partner_choices(db)
     return await render(
@@ -76,7 +76,7 @@ async def request_create(request: web.Request) -> web.StreamResponse:
     values = {name: form.get(name, "") for name in FIELDS}
     try:
         data = parse(RequestIn, values)
-        async with request.app[SESSIONS].begin() as db:
+        async with request.config_dict[SESSIONS].begin() as db:
             filed = await create_request(
                 db, actor=actor_of(request), data=data, now=datetime.now(UTC)
             )
@@ -91,7 +91,7 @@ async def _detail(
 ) -> web.Response:
     actor = actor_of(request)
     number = request.match_info["number"]
-    async with request.app[SESSIONS]() as db:
+    async with request.config_dict[SESSIONS]() as db:
         row = await get_request(db, actor=actor, number=number)
         calls = await request_calls(db, actor=actor, number=number)
     return await render(
@@ -105,7 +105,7 @@ async def request_detail(request: web.Request) -> web.StreamResponse:
 
 
 async def _set_status(request: web.Request, status: RequestStatus) -> None:
-    async with request.app[SESSIONS].begin() as db:
+    async with request.config_dict[SESSIONS].begin() as db:
         await set_status(
             db,
             actor=actor_of(request),
@@ -137,7 +137,7 @@ async def request_reopen(request: web.Request) -> web.StreamResponse:
 @requires(Role.AGENT, Role.ADMIN)
 async def request_repeat(request: web.Request) -> web.StreamResponse:
     number = request.match_info["number"]
-    async with request.app[SESSIONS].begin() as db:
+    async with request.config_dict[SESSIONS].begin() as db:
         repeated = await repeat_request(
             db, actor=actor_of(request), number=number, now=datetime.now(UTC)
         )

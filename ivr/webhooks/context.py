@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from aiohttp import web
+from twilio.request_validator import RequestValidator
 
 from ivr.config import Config
 from ivr.flows.manager_call import Context, Settings, Urls
 from ivr.flows.prompts import PROMPTS
 from ivr.flows.voice import Voice
-from ivr.keys import CONFIG, RECORDINGS
+from ivr.keys import CONFIG, url_for
+from ivr.sounds import Recordings
+
+RECORDINGS = web.AppKey("recordings", Recordings)
+VALIDATOR = web.AppKey("validator", RequestValidator)
+"""Checks `X-Twilio-Signature`; kept by each area Twilio posts to."""
 
 
 def public_base(request: web.Request, config: Config) -> str:
@@ -23,14 +29,13 @@ def public_base(request: web.Request, config: Config) -> str:
 
 
 def absolute_url(request: web.Request, route: str, **parts: str) -> str:
-    path = request.app.router[route].url_for(**parts)
-    return public_base(request, request.app[CONFIG]) + str(path)
+    return public_base(request, request.config_dict[CONFIG]) + url_for(request, route, **parts)
 
 
 def voice_for(request: web.Request) -> Voice:
-    config = request.app[CONFIG]
+    config = request.config_dict[CONFIG]
     language = config.ivr.language
-    recordings = request.app[RECORDINGS]
+    recordings = request.config_dict[RECORDINGS]
     urls = {
         key: absolute_url(request, "ivr.sound", language=language, key=key)
         for key in PROMPTS
@@ -40,7 +45,7 @@ def voice_for(request: web.Request) -> Voice:
 
 
 def flow_context(request: web.Request) -> Context:
-    config = request.app[CONFIG]
+    config = request.config_dict[CONFIG]
     settings = Settings(
         service_number=config.twilio.service_number,
         gather_timeout=config.ivr.gather_timeout,

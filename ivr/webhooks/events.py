@@ -98,3 +98,21 @@ class StatusEvent:
             duration=_count(_text(form, "CallDuration", 12)),
             caller=_phone(form, "From"),
         )
+
+
+@dataclass(frozen=True)
+class MessageStatusEvent:
+    """A message's delivery report (`StatusCallback` of a sent SMS)."""
+
+    message_sid: str
+    status: str
+    error_code: str | None
+
+    @classmethod
+    def parse(cls, form: Mapping[str, Any]) -> MessageStatusEvent:
+        sid = _text(form, "MessageSid", 65)
+        return cls(
+            message_sid=sid if SID.match(sid) else "",
+            status=_text(form, "MessageStatus", 32).lower(),
+            error_code=_text(form, "ErrorCode", 12) or None,
+        )

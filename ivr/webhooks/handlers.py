@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 from aiohttp import web
@@ -15,21 +15,29 @@ from crm.enums import CallOutcome
 from crm.models import Call
 from crm.numbers import parse_request_number
 from ivr.flows import manager_call as flow
-from ivr.keys import RECORDINGS, SESSIONS
-from ivr.webhooks.context import flow_context
+from ivr.keys import CLOCK, SESSIONS
+from ivr.webhooks.context import RECORDINGS, flow_context, voice_for
 from ivr.webhooks.events import CallEvent, DialEvent, StatusEvent, WhisperEvent
-from ivr.webhooks.guard import twiml
+from ivr.webhooks.guard import twilio_signature, twiml_response
 from ivr.webhooks.state import as_lookup, state_of, store
 
 log = structlog.get_logger("ivr.webhooks")
+
+
+def twiml(response: VoiceResponse) -> web.Response:
+    return twiml_response(str(response))
+
+
+def _spoken_apology(request: web.Request) -> web.Response:
+    return twiml(flow.apology(voice_for(request)))
 
 
 class UnknownCall(Exception):
     """A step arrived for a call this service never answered, or one already over."""
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _now(request: web.Request) -> datetime:
+    return request.config_dict[CLOCK]()
 
 
 async def _live_call(session: AsyncSession, call_sid: str, *, allow_ended: bool = False) -> Call:
@@ -66,8 +74,8 @@ async def voice(request: web.Request) -> web.Response:
     event = CallEvent.parse(await request.post())
     if not event.call_sid:
         raise UnknownCall("no CallSid")
-    ctx, now = flow_context(request), _now()
-    async with request.app[SESSIONS].begin() as session:
+    ctx, now = flow_context(request), _now(request)
+    async with request.config_dict[SESSIONS].begin() as session:
         manager = await find_manager_by_phone(session, phone=event.caller) if event.caller else None
         call = await calls.open_call(
             session,
@@ -83,8 +91,8 @@ async def voice(request: web.Request) -> web.Response:
 
 async def number(request: web.Request) -> web.Response:
     event = CallEvent.parse(await request.post())
-    ctx, now = flow_context(request), _now()
-    async with request.app[SESSIONS].begin() as session:
+    ctx, now = flow_context(request), _now(request)
+    async with request.config_dict[SESSIONS].begin() as session:
         call = await _live_call(session, event.call_sid)
         typed = parse_request_number(event.digits)
         lookup = None
@@ -99,8 +107,8 @@ async def number(request: web.Request) -> web.Response:
 
 async def no_input(request: web.Request) -> web.Response:
     event = CallEvent.parse(await request.post())
-    ctx, now = flow_context(request), _now()
-    async with request.app[SESSIONS].begin() as session:
+    ctx, now = flow_context(request), _now(request)
+    async with request.config_dict[SESSIONS].begin() as session:
         call = await _live_call(session, event.call_sid)
         step = flow.no_input(ctx, state_of(call))
         await _record(session, call, step, name="no_input", digits=None, now=now)
@@ -109,8 +117,8 @@ async def no_input(request: web.Request) -> web.Response:
 
 async def whisper(request: web.Request) -> web.Response:
     event = WhisperEvent.parse(await request.post())
-    ctx, now = flow_context(request), _now()
-    async with request.app[SESSIONS].begin() as session:
+    ctx, now = flow_context(request), _now(request)
+    async with request.config_dict[SESSIONS].begin() as session:
         call = await _live_call(session, event.parent_call_sid)
         call.client_accepted = False
         await calls.add_event(session, call, step="whisper", result="client_answered", now=now)
@@ -120,7 +128,7 @@ async def whisper(request: web.Request) -> web.Response:
 async def whisper_answer(request: web.Request) -> web.Response:
     event = WhisperEvent.parse(await request.post())
     response, accepted = flow.whisper_answered(event.digits)
-    async with request.app[SESSIONS].begin() as session:
+    async with request.config_dict[SESSIONS].begin() as session:
         call = await _live_call(session, event.parent_call_sid)
         call.client_accepted = accepted
         await calls.add_event(
@@ -128,15 +136,15 @@ async def whisper_answer(request: web.Request) -> web.Response:
             call,
             step="whisper_answer",
             result="accepted" if accepted else "not_accepted",
-            now=_now(),
+            now=_now(request),
         )
     return twiml(response)
 
 
 async def dial_result(request: web.Request) -> web.Response:
     event = DialEvent.parse(await request.post())
-    ctx, now = flow_context(request), _now()
-    async with request.app[SESSIONS].begin() as session:
+    ctx, now = flow_context(request), _now(request)
+    async with request.config_dict[SESSIONS].begin() as session:
         call = await _live_call(session, event.call_sid, allow_ended=True)
         step = flow.dial_finished(
             ctx,
@@ -166,8 +174,8 @@ async def dial_result(request: web.Request) -> web.Response:
 
 async def after_unreachable(request: web.Request) -> web.Response:
     event = CallEvent.parse(await request.post())
-    ctx, now = flow_context(request), _now()
-    async with request.app[SESSIONS].begin() as session:
+    ctx, now = flow_context(request), _now(request)
+    async with request.config_dict[SESSIONS].begin() as session:
         call = await _live_call(session, event.call_sid)
         lookup = None
         if call.request_id is not None:
@@ -184,21 +192,23 @@ async def after_unreachable(request: web.Request) -> web.Response:
 async def status(request: web.Request) -> web.Response:
     event = StatusEvent.parse(await request.post())
     if event.call_sid:
-        async with request.app[SESSIONS].begin() as session:
+        async with request.config_dict[SESSIONS].begin() as session:
             changed = await calls.finalize_call(
                 session,
                 call_sid=event.call_sid,
                 status=event.status,
                 duration=event.duration,
                 caller=event.caller,
-                now=_now(),
+                now=_now(request),
             )
         log.info("call_status", status=event.status, applied=changed)
     return twiml(VoiceResponse())
 
 
 async def sound(request: web.Request) -> web.StreamResponse:
-    path = request.app[RECORDINGS].path(request.match_info["language"], request.match_info["key"])
+    path = request.config_dict[RECORDINGS].path(
+        request.match_info["language"], request.match_info["key"]
+    )
     if path is None:
         raise web.HTTPNotFound()
     return web.FileResponse(
@@ -206,13 +216,15 @@ async def sound(request: web.Request) -> web.StreamResponse:
     )
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_post("/ivr/voice", voice, name="ivr.voice")
-    app.router.add_post("/ivr/number", number, name="ivr.number")
-    app.router.add_post("/ivr/no-input", no_input, name="ivr.no_input")
-    app.router.add_post("/ivr/whisper", whisper, name="ivr.whisper")
-    app.router.add_post("/ivr/whisper/answer", whisper_answer, name="ivr.whisper_answer")
-    app.router.add_post("/ivr/dial-result", dial_result, name="ivr.dial_result")
-    app.router.add_post("/ivr/after-unreachable", after_unreachable, name="ivr.after_unreachable")
-    app.router.add_post("/ivr/status", status, name="ivr.status")
-    app.router.add_get("/sounds/{language}/{key}.wav", sound, name="ivr.sound")
+def create_voice_app() -> web.Application:
+    """The voice webhooks under /ivr: signed by Twilio, a spoken apology on any failure."""
+    app = web.Application(middlewares=[twilio_signature(_spoken_apology)])
+    app.router.add_post("/voice", voice, name="ivr.voice")
+    app.router.add_post("/number", number, name="ivr.number")
+    app.router.add_post("/no-input", no_input, name="ivr.no_input")
+    app.router.add_post("/whisper", whisper, name="ivr.whisper")
+    app.router.add_post("/whisper/answer", whisper_answer, name="ivr.whisper_answer")
+    app.router.add_post("/dial-result", dial_result, name="ivr.dial_result")
+    app.router.add_post("/after-unreachable", after_unreachable, name="ivr.after_unreachable")
+    app.router.add_post("/status", status, name="ivr.status")
+    return app
