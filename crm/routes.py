@@ -8,6 +8,7 @@ from crm.admin import views as admin_views
 from crm.api import create_api_app
 from crm.auth import views as auth_views
 from crm.clients import views as client_views
+from crm.outbox import views as outbox_views
 from crm.pages import setup_pages
 from crm.partners import views as partner_views
 from crm.requests import partner_views as manager_views
@@ -30,6 +31,7 @@ def create_pages_app(config: Config) -> web.Application:
         manager_views,
         partner_views,
         admin_views,
+        outbox_views,
     ):
         views.add_routes(app)
     return app

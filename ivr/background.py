@@ -13,25 +13,47 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
-from ivr.keys import CONFIG
+from crm.outbox.sender import SenderSettings, deliver_due
+from ivr.keys import CLOCK, CONFIG, MAILER, SESSIONS
 
 log = structlog.get_logger("ivr.background")
 
 
-async def _run(app: web.Application, stop: asyncio.Event) -> None:
+async def run_jobs(app: web.Application) -> None:
+    """One pass of every job at the app's clock; a failing job is logged, the rest still run."""
+    config, sessions, now = app[CONFIG], app[SESSIONS], app[CLOCK]()
+    try:
+        delivery = await deliver_due(
+            sessions, app[MAILER], now=now, settings=SenderSettings.from_config(config.email)
+        )
+        if delivery.sent or delivery.retrying or delivery.failed:
+            log.info(
+                "outbox_delivered",
+                sent=delivery.sent,
+                retrying=delivery.retrying,
+                failed=delivery.failed,
+            )
+    except Exception:
+        log.exception("outbox_job_failed")
+
+
+async def _loop(app: web.Application, stop: asyncio.Event) -> None:
     interval = app[CONFIG].background.interval_seconds
     while not stop.is_set():
+        await run_jobs(app)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
 async def background_tasks(app: web.Application) -> AsyncIterator[None]:
-    """Start the loop after the database and clients are open; stop it before they close."""
+    """Start the loop once the database and clients are open; stop it before they close."""
     if not app[CONFIG].background.enabled:
         yield
         return
     stop = asyncio.Event()
-    task = asyncio.create_task(_run(app, stop), name="ivr-background")
-    yield
-    stop.set()
-    await task
+    task = asyncio.create_task(_loop(app, stop), name="ivr-background")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task

@@ -99,6 +99,8 @@ def make_config(database_url: str, **overrides) -> Config:
         "twilio": {"auth_token": AUTH_TOKEN, "service_number": "+15005550006"},
         "ivr": {"gather_timeout": 5, "max_attempts": 3},
         "web": {"session_key": SESSION_KEY},
+        # Tests run the background jobs themselves, at a time of their choosing.
+        "background": {"enabled": False},
         **overrides,
     }
     return Config.model_validate(values)

@@ -1,0 +1,1 @@
+"""Email that survives an SMTP outage: written with its cause, delivered in the background."""
