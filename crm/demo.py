@@ -16,7 +16,7 @@ from crm.enums import OrganizationKind, RequestStatus, Role
 from crm.models import Agent, Client, Manager, ManagerPhone, Organization, Request
 from crm.numbers import with_check_digit
 
-PARTNERS = [
+PARTNERS: list[dict[str, Any]] = [
     {
         "name": "Polis Insurance",
         "inn": "7707083893",
@@ -29,7 +29,7 @@ PARTNERS = [
     },
 ]
 AGENT = {"name": "Demo Agent", "email": "agent@example.com"}
-ACCOUNTS = {
+ACCOUNTS: dict[Role, dict[str, str]] = {
     Role.ADMIN: {"email": "admin@example.com", "password": "demo-admin-pass", "name": "Demo Admin"},
     Role.AGENT: {"email": "agent@example.com", "password": "demo-agent-pass", "name": "Demo Agent"},
     Role.MANAGER: {
@@ -38,7 +38,7 @@ ACCOUNTS = {
         "name": "Anna Sokolova",
     },
 }
-CLIENTS = [
+CLIENTS: list[dict[str, str]] = [
     {
         "first_name": "Ivan",
         "last_name": "Petrov",
@@ -60,7 +60,7 @@ CLIENTS = [
         "city": "Saint Petersburg",
     },
 ]
-REQUESTS = [
+REQUESTS: list[dict[str, Any]] = [
     {
         "body": "4812357",
         "partner": "Polis Insurance",
@@ -143,7 +143,11 @@ async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> di
     anna = await session.scalar(
         select(ManagerPhone.manager_id).where(ManagerPhone.phone == first_phone)
     )
-    links = {Role.ADMIN: {}, Role.AGENT: {"agent_id": agent.id}, Role.MANAGER: {"manager_id": anna}}
+    links: dict[Role, dict[str, Any]] = {
+        Role.ADMIN: {},
+        Role.AGENT: {"agent_id": agent.id},
+        Role.MANAGER: {"manager_id": anna},
+    }
     accounts = []
     for role, account in ACCOUNTS.items():
         if not await session.scalar(select(User.id).where(User.email == account["email"])):
@@ -151,7 +155,9 @@ async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> di
                 session,
                 role=role,
                 now=now,
-                **account,
+                email=account["email"],
+                name=account["name"],
+                password=account["password"],
                 **links[role],
                 password_hash=_demo_hash(account["password"]),
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -11,6 +11,8 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.ru import inn as ru_inn
 
 from crm.errors import Invalid
+
+Model = TypeVar("Model", bound=BaseModel)
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DEFAULT_REGION = "RU"
@@ -134,7 +136,7 @@ class AgentIn(_Input):
         return value.lower()
 
 
-def parse(schema: type[_Input], data: Any) -> Any:
+def parse(schema: type[Model], data: Any) -> Model:
     """Validate `data` into `schema`, or raise Invalid with a message per offending field."""
     try:
         return schema.model_validate(data)

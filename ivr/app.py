@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from functools import partial
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.web_urldispatcher import (
@@ -32,6 +33,9 @@ from ivr.sounds import Recordings
 from ivr.webhooks.context import RECORDINGS, VALIDATOR
 from ivr.webhooks.handlers import create_voice_app, sound
 from ivr.webhooks.messaging import create_messaging_app
+
+if TYPE_CHECKING:
+    from aiohttp.web_urldispatcher import _InfoDict
 
 API_PREFIX = "/api"
 
@@ -69,8 +73,8 @@ class Unclaimed(AbstractRuleMatching):
                 return False
         return True
 
-    def get_info(self) -> dict[str, object]:
-        return {"rule": "unclaimed"}
+    def get_info(self) -> _InfoDict:
+        return {"rule": self}
 
     @property
     def canonical(self) -> str:

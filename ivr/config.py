@@ -204,15 +204,15 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     local = path.with_name("config.local.yaml")
     if local.exists():
         _merge(data, _read_yaml(local))
-    for variable, key in ENV_OVERRIDES.items():
+    for variable, path_of_key in ENV_OVERRIDES.items():
         if variable in environ:
-            _set(data, key, environ[variable])
+            _set(data, path_of_key, environ[variable])
     try:
         config = Config.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"config key '{key}': {first['msg']}") from None
+        name = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"config key '{name}': {first['msg']}") from None
     home = path.resolve().parent
     config = _sqlite_beside(config, home)
     if not config.twilio.auth_token:

@@ -6,7 +6,7 @@ import logging
 import re
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -45,7 +45,7 @@ def _mask_value(value: Any) -> Any:
     return value
 
 
-def mask_phones(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def mask_phones(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
     """structlog processor: no phone number leaves the process unmasked."""
     return {key: _mask_value(value) for key, value in event_dict.items()}
 

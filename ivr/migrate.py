@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm.schema import metadata
@@ -22,7 +25,7 @@ def alembic_config(database_url: str | None = None) -> AlembicConfig:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database behind `engine` to `revision`."""
 
-    def _upgrade(connection) -> None:
+    def _upgrade(connection: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
@@ -31,10 +34,10 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         await connection.run_sync(_upgrade)
 
 
-async def schema_differences(engine: AsyncEngine) -> list:
+async def schema_differences(engine: AsyncEngine) -> list[Any]:
     """What autogenerate would add to make the database match the models (empty when in sync)."""
 
-    def _compare(connection) -> list:
+    def _compare(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return compare_metadata(context, metadata)
 

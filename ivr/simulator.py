@@ -63,7 +63,8 @@ class Caller(Protocol):
 class ScriptedCaller:
     """Presses and dial results given up front; silence and an answer once they run out."""
 
-    presses: Iterable[str] = ()
+    presses: Iterable[str | None] = ()
+    """Keys for each <Gather> in turn; None is silence, `HANG_UP` hangs up."""
     dial_results: Iterable[str] = ()
     talk_seconds: int = 42
 
@@ -211,7 +212,7 @@ class TwilioSimulator:
         number = dial.find("Number")
         if number is None or not (number.text or "").strip():
             raise SimulatorError("<Dial> without a <Number>")
-        client_number = number.text.strip()
+        client_number = (number.text or "").strip()
         self._hear(record, Heard("dial", text=mask_phone(client_number)))
         leg = await caller.client_leg(mask_phone(client_number))
         child_sid = new_sid()
@@ -283,7 +284,9 @@ class TwilioSimulator:
             document = await self._post(record, url, {**child, **extra})
         raise SimulatorError("the client's screening never ended")
 
-    async def _speak(self, record: CallRecord, verb: ET.Element, leg: str) -> None:
+    async def _speak(
+        self, record: CallRecord, verb: ET.Element, leg: Literal["caller", "client"]
+    ) -> None:
         if verb.tag == "Say":
             self._hear(record, Heard("say", text=(verb.text or "").strip(), leg=leg))
         elif verb.tag == "Play":

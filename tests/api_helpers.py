@@ -83,7 +83,10 @@ class Api:
 async def account_actor(sessions, email: str) -> Actor:
     async with sessions() as session:
         user_id = await session.scalar(select(User.id).where(User.email == email))
-        return await load_actor(session, user_id=user_id)
+        actor = await load_actor(session, user_id=user_id) if user_id else None
+    if actor is None:
+        raise LookupError(f"no active account {email}")
+    return actor
 
 
 async def issue_key(sessions, email: str) -> str:

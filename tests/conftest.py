@@ -69,7 +69,7 @@ def database_url(
     yield url
     if request.param == "postgresql":
         server_url = os.environ["IVR_TEST_DATABASE_URL"]
-        asyncio.run(_postgres_database(server_url, make_url(url).database, drop_only=True))
+        asyncio.run(_postgres_database(server_url, make_url(url).database or "", drop_only=True))
 
 
 @pytest.fixture

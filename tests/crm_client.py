@@ -89,7 +89,10 @@ def has_text(page: str, text: str) -> bool:
 async def account_actor(session, email: str) -> Actor:
     """The actor of a demo account, for setting data up through the services."""
     user_id = await session.scalar(select(User.id).where(User.email == email))
-    return await load_actor(session, user_id=user_id)
+    actor = await load_actor(session, user_id=user_id) if user_id else None
+    if actor is None:
+        raise LookupError(f"no active account {email}")
+    return actor
 
 
 async def client_id(sessions, *, phone: str) -> int:

@@ -123,7 +123,7 @@ def test_open_request_dials_the_client_from_the_service_number():
         "method": "POST",
         "answerOnBridge": "true",
     }
-    [number] = list(dial)
+    [number] = dial.findall("*")
     assert (number.tag, number.text) == ("Number", CLIENT)
     assert number.attrib == {"url": URLS.whisper, "method": "POST"}
     assert step.state == CallState(stage=Stage.DIALING, dials=1, request_id=7)

@@ -15,12 +15,14 @@ def parse(twiml: object) -> ET.Element:
     return root
 
 
-def spoken(element: ET.Element, language: str = "en") -> list[str]:
+def spoken(element: ET.Element | None, language: str = "en") -> list[str]:
     """Catalogue keys of the <Say>/<Play> children of `element`, in order.
 
     A <Say> whose text is not in the catalogue is returned as its text, so it shows up in
     the assertion that fails.
     """
+    if element is None:
+        raise AssertionError("the TwiML has no such element")
     by_text = {texts[language]: key for key, texts in PROMPTS.items()}
     keys = []
     for child in element:

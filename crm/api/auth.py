@@ -7,6 +7,7 @@ from aiohttp import web
 from crm.api.errors import Unauthorized
 from crm.auth.service import Actor, actor_for_api_key
 from ivr.keys import CLOCK, SESSIONS
+from ivr.logging import Handler
 
 API_ACTOR = web.RequestKey("api_actor", Actor)
 PUBLIC = frozenset({"api.openapi"})
@@ -21,7 +22,7 @@ def bearer_key(request: web.Request) -> str:
 
 
 @web.middleware
-async def bearer_auth(request: web.Request, handler) -> web.StreamResponse:
+async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Load the key's actor into the request; unknown routes fall through to a 404."""
     match = request.match_info
     if match.http_exception is not None or match.route.name in PUBLIC:

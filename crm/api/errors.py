@@ -7,6 +7,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from crm.errors import Conflict, Forbidden, Invalid, NotFound
+from ivr.logging import Handler
 
 log = structlog.get_logger("crm.api")
 CODES = {
@@ -69,7 +70,7 @@ def _from_http(error: web.HTTPException) -> web.Response:
 
 
 @web.middleware
-async def api_errors(request: web.Request, handler) -> web.StreamResponse:
+async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Domain and HTTP errors of an API call become JSON; nothing escapes as an HTML page."""
     try:
         return await handler(request)

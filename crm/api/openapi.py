@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from crm.api.schemas import MAX_ID, ErrorOut
 from crm.pagination import MAX_PER_PAGE, PER_PAGE
@@ -98,10 +98,11 @@ def operation(
     return describe
 
 
-def _api_routes(app: web.Application):
+def _api_routes(app: web.Application) -> Iterator[tuple[web.AbstractRoute, str, Operation]]:
+    """Each described route with its path (the sub-application's prefix included)."""
     for route in app.router.routes():
-        if (route.name or "").startswith("api.") and route.method != "HEAD":
-            yield route, route.handler.api_operation
+        if (route.name or "").startswith("api.") and route.method != "HEAD" and route.resource:
+            yield route, route.resource.canonical, getattr(route.handler, "api_operation")
 
 
 def _path_params(path: str) -> list[dict[str, Any]]:
@@ -183,8 +184,8 @@ def _operation(op: Operation, route: web.AbstractRoute, path: str, refs: dict) -
 def build_document(app: web.Application) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every `api.*` route of `app`."""
     routes = list(_api_routes(app))
-    wanted = {(ErrorOut, "serialization")}
-    for _, op in routes:
+    wanted: set[tuple[type[BaseModel], JsonSchemaMode]] = {(ErrorOut, "serialization")}
+    for _, _, op in routes:
         if op.answer:
             wanted.add((op.answer, "serialization"))
         if op.body:
@@ -193,8 +194,7 @@ def build_document(app: web.Application) -> dict[str, Any]:
         sorted(wanted, key=lambda pair: pair[0].__name__), ref_template=REF
     )
     paths: dict[str, dict[str, Any]] = {}
-    for route, op in routes:
-        path = route.resource.canonical
+    for route, path, op in routes:
         paths.setdefault(path, {})[route.method.lower()] = _operation(op, route, path, refs)
     return {
         "openapi": "3.1.0",

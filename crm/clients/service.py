@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import audit
@@ -16,7 +16,7 @@ from crm.pagination import Page, paginate
 from crm.schemas import ClientIn
 
 
-def _scope(actor: Actor):
+def _scope(actor: Actor) -> Select[tuple[Client]]:
     match actor.role:
         case Role.ADMIN:
             return select(Client)
@@ -38,7 +38,7 @@ async def list_clients(
     if search and search.strip():
         like = f"%{search.strip().lower()}%"
         digits = "".join(ch for ch in search if ch.isdigit())
-        conditions = [
+        conditions: list[ColumnElement[bool]] = [
             Client.first_name.ilike(like),
             Client.last_name.ilike(like),
             Client.email.ilike(like),
