@@ -12,6 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.models import Base, Timestamp
 
+OPERATOR = "operator (ivr command)"
+"""The actor of what is done with the `ivr` command on the server, where nobody signs in."""
+
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
@@ -36,12 +39,20 @@ async def record(
     details: dict[str, Any] | None = None,
     now: datetime,
 ) -> None:
-    """Append one audit row; `actor` is an `Actor` or None for the system itself."""
+    """Append one audit row.
+
+    `actor` is an `Actor`, a description of who acted without an account (such as `OPERATOR`),
+    or None for the system itself.
+    """
+    if isinstance(actor, str):
+        user_id, who = None, actor
+    else:
+        user_id, who = getattr(actor, "user_id", None), getattr(actor, "email", "system")
     session.add(
         AuditEntry(
             at=now,
-            user_id=getattr(actor, "user_id", None),
-            actor=getattr(actor, "email", "system"),
+            user_id=user_id,
+            actor=who,
             action=action,
             entity=entity,
             entity_id=None if entity_id is None else str(entity_id),

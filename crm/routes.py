@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from crm.admin import views as admin_views
 from crm.api import create_api_app
 from crm.auth import views as auth_views
+from crm.auth.passwords import dummy_hash
 from crm.clients import views as client_views
 from crm.outbox import views as outbox_views
 from crm.pages import setup_pages
@@ -17,6 +20,11 @@ from crm.web import setup_web
 from ivr.config import Config
 
 __all__ = ["create_api_app", "create_pages_app"]
+
+
+async def _prepare_login(app: web.Application) -> None:
+    """Make the stand-in hash of unknown accounts before the first login, not during it."""
+    await asyncio.to_thread(dummy_hash)
 
 
 def create_pages_app(config: Config) -> web.Application:
@@ -34,4 +42,5 @@ def create_pages_app(config: Config) -> web.Application:
         outbox_views,
     ):
         views.add_routes(app)
+    app.on_startup.append(_prepare_login)
     return app

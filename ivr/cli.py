@@ -1,4 +1,4 @@
-"""The `ivr` command: serve, migrate, seed-demo, call, render-sounds."""
+"""The `ivr` command: serve, migrate, seed-demo, call, render-sounds, create-admin, api-key."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ivr.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,6 +46,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     admin.add_argument("--email", required=True)
     admin.add_argument("--name", default="Admin")
     admin.add_argument("--password", help="default: asked for at the terminal")
+    api_key = commands.add_parser("api-key", help="issue or revoke a bearer key for the API")
+    api_key_actions = api_key.add_subparsers(dest="action", required=True)
+    issue = api_key_actions.add_parser(
+        "issue", help="print a new key for a user, once (audited as the ivr command's operator)"
+    )
+    issue.add_argument("--email", required=True, help="whose key it is: the user's email")
+    issue.add_argument(
+        "--name", default="ivr command", help="who will use it (default: %(default)s)"
+    )
+    revoke = api_key_actions.add_parser("revoke", help="stop a key from working (audited)")
+    revoke.add_argument("id", type=int, help="the key's id, as printed by `ivr api-key issue`")
     args = parser.parse_args(argv)
     try:
         config = load_config()
@@ -182,6 +197,83 @@ def _create_admin(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+class _Refused(Exception):
+    """What the operator asked for cannot be done; the message says why."""
+
+
+def _api_key(config: Config, args: argparse.Namespace) -> int:
+    from crm.db import create_engine, create_sessionmaker
+    from crm.errors import Invalid, NotFound
+
+    action = _issue_api_key if args.action == "issue" else _revoke_api_key
+
+    async def run() -> list[str]:
+        engine = create_engine(config.database_url)
+        try:
+            async with create_sessionmaker(engine).begin() as session:
+                return await action(session, args)
+        finally:
+            await engine.dispose()
+
+    try:
+        lines = asyncio.run(run())
+    except (_Refused, Invalid, NotFound) as error:
+        print(f"ivr api-key {args.action}: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0
+
+
+async def _issue_api_key(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from crm.auth.models import User
+    from crm.auth.service import issue_api_key
+
+    email = args.email.strip().lower()
+    user = await session.scalar(select(User).where(User.email == email))
+    if user is None:
+        raise _Refused(f"no user with email {email}")
+    if not user.is_active:
+        raise _Refused(f"the account {email} is disabled: a key for it would not work")
+    if not args.name.strip():
+        raise _Refused("--name is blank: name the key after who will use it")
+    key, plain = await issue_api_key(
+        session, actor=None, user_id=user.id, name=args.name, now=datetime.now(UTC)
+    )
+    return [
+        plain,
+        f'API key {key.id} ({key.prefix}…, "{key.name}") for {user.email}: copy it now,'
+        " it will not be shown again.",
+        f"Revoke it with: ivr api-key revoke {key.id}",
+    ]
+
+
+async def _revoke_api_key(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from crm.auth.models import ApiKey, User
+    from crm.auth.service import revoke_api_key
+
+    found = await session.execute(
+        select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.id == args.id)
+    )
+    row = found.first()
+    if row is None:
+        raise _Refused(f"no API key with id {args.id}")
+    key, owner = row
+    described = f'API key {key.id} ({key.prefix}…, "{key.name}") of {owner.email}'
+    if key.revoked_at is not None:
+        at = f"{key.revoked_at:%Y-%m-%d %H:%M:%S} UTC"
+        raise _Refused(f"{described} was already revoked at {at}; nothing changed")
+    await revoke_api_key(session, actor=None, key_id=key.id, now=datetime.now(UTC))
+    return [f"{described} revoked: it no longer works."]
+
+
 COMMANDS = {
     "serve": _serve,
     "migrate": _migrate,
@@ -189,6 +281,7 @@ COMMANDS = {
     "call": _call,
     "render-sounds": _render_sounds,
     "create-admin": _create_admin,
+    "api-key": _api_key,
 }
 
 if __name__ == "__main__":

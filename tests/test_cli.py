@@ -1,7 +1,11 @@
-"""The `ivr` command as a newcomer runs it: real subprocesses, a real server, SQLite."""
+"""The `ivr` command as a newcomer runs it: real subprocesses, a real server, SQLite.
+
+`ivr api-key` runs against the migrated database of each backend (conftest's `database_url`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -12,7 +16,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, update
 
+from crm.audit import OPERATOR, AuditEntry
+from crm.auth.models import ApiKey, User
+from tests.api_helpers import AGENT, MANAGER, Api
 from tests.helpers import ANNA
 
 IVR = Path(sys.executable).parent / "ivr"
@@ -206,3 +214,107 @@ def test_invalid_config_fails_at_start_naming_the_key(tmp_path):
     assert done.returncode == 2
     assert "ivr.max_attempts" in done.stderr
     assert not (tmp_path / "cli.sqlite3").exists()
+
+
+async def ivr(tmp_path: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`ivr ARGS` against the test's database, off the event loop that serves the app."""
+    return await asyncio.to_thread(run, cli_env(tmp_path, IVR_DATABASE_URL=database_url), *args)
+
+
+async def key_with_prefix(sessions, plain: str) -> ApiKey:
+    async with sessions() as session:
+        return await session.scalar(select(ApiKey).where(ApiKey.prefix == plain[:12]))
+
+
+async def api_key_audit(sessions) -> list[tuple]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(
+                AuditEntry.action,
+                AuditEntry.actor,
+                AuditEntry.user_id,
+                AuditEntry.entity_id,
+                AuditEntry.details,
+            )
+            .where(AuditEntry.entity == "api_key")
+            .order_by(AuditEntry.id)
+        )
+        return [
+            (action, actor, user, entity, json.loads(details))
+            for action, actor, user, entity, details in rows
+        ]
+
+
+async def test_api_key_issue_prints_a_working_key_once_and_revoke_stops_it(
+    server, http, sessions, demo, database_url, tmp_path
+):
+    issued = await ivr(
+        tmp_path, database_url, "api-key", "issue", "--email", AGENT.upper(), "--name", "site"
+    )
+    assert issued.returncode == 0, issued.stderr
+    plain, notice, *_ = issued.stdout.splitlines()
+    assert plain.startswith("ivr_") and " " not in plain
+    key = await key_with_prefix(sessions, plain)
+    assert (key.name, key.revoked_at) == ("site", None)
+    assert f"API key {key.id} ({key.prefix}…" in notice and AGENT in notice
+    assert "will not be shown again" in notice
+    api = Api(http, str(server.make_url("")), plain)
+    listed = await api.get("/api/v1/clients")
+    assert listed.status == 200 and listed.json["total"] == 2
+
+    revoked = await ivr(tmp_path, database_url, "api-key", "revoke", str(key.id))
+    assert revoked.returncode == 0, revoked.stderr
+    assert f"API key {key.id} ({key.prefix}…" in revoked.stdout and "revoked" in revoked.stdout
+    assert (await api.get("/api/v1/clients")).status == 401
+    assert await api_key_audit(sessions) == [
+        ("issue", OPERATOR, None, str(key.id), {"user_id": key.user_id, "name": "site"}),
+        ("revoke", OPERATOR, None, str(key.id), {}),
+    ]
+
+
+async def test_api_key_revoked_twice_says_so_and_changes_nothing(
+    sessions, demo, database_url, tmp_path
+):
+    issued = await ivr(tmp_path, database_url, "api-key", "issue", "--email", MANAGER)
+    assert issued.returncode == 0, issued.stderr
+    key = await key_with_prefix(sessions, issued.stdout.splitlines()[0])
+    assert key.name == "ivr command"
+    first = await ivr(tmp_path, database_url, "api-key", "revoke", str(key.id))
+    assert first.returncode == 0, first.stderr
+    revoked_at = (await key_with_prefix(sessions, key.prefix)).revoked_at
+    assert revoked_at is not None
+
+    again = await ivr(tmp_path, database_url, "api-key", "revoke", str(key.id))
+    assert again.returncode == 2 and again.stdout == ""
+    assert again.stderr.startswith(f"ivr api-key revoke: API key {key.id} ")
+    assert "already revoked" in again.stderr and "nothing changed" in again.stderr
+    assert (await key_with_prefix(sessions, key.prefix)).revoked_at == revoked_at
+    assert [row[0] for row in await api_key_audit(sessions)] == ["issue", "revoke"]
+
+
+async def test_api_key_revoke_of_an_unknown_id_exits_two(sessions, demo, database_url, tmp_path):
+    done = await ivr(tmp_path, database_url, "api-key", "revoke", "987654")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "ivr api-key revoke: no API key with id 987654\n"
+    assert await api_key_audit(sessions) == []
+
+
+@pytest.mark.parametrize(
+    ("email", "name", "problem"),
+    [
+        ("nobody@example.com", "site", "no user with email nobody@example.com"),
+        (MANAGER, "site", f"the account {MANAGER} is disabled"),
+        (AGENT, "   ", "--name is blank"),
+    ],
+)
+async def test_api_key_issue_refused_exits_two_naming_the_problem(
+    sessions, demo, database_url, tmp_path, email, name, problem
+):
+    async with sessions.begin() as session:
+        await session.execute(update(User).where(User.email == MANAGER).values(is_active=False))
+    done = await ivr(tmp_path, database_url, "api-key", "issue", "--email", email, "--name", name)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("ivr api-key issue: ") and problem in done.stderr
+    async with sessions() as session:
+        assert (await session.scalars(select(ApiKey))).all() == []
+    assert await api_key_audit(sessions) == []

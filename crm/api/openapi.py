@@ -102,7 +102,8 @@ def _api_routes(app: web.Application) -> Iterator[tuple[web.AbstractRoute, str, 
     """Each described route with its path (the sub-application's prefix included)."""
     for route in app.router.routes():
         if (route.name or "").startswith("api.") and route.method != "HEAD" and route.resource:
-            yield route, route.resource.canonical, getattr(route.handler, "api_operation")
+            described: Operation = route.handler.api_operation  # type: ignore[attr-defined]
+            yield route, route.resource.canonical, described
 
 
 def _path_params(path: str) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -21,5 +23,11 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-# Verified against when the account does not exist, so timing does not reveal accounts.
-DUMMY_HASH = hash_password("not a real password")
+@cache
+def dummy_hash() -> str:
+    """Verified against when the account does not exist, so timing does not reveal accounts.
+
+    Made on first use, not at import: argon2 is slow on purpose, and every process (each `ivr`
+    command too) imports this module.
+    """
+    return hash_password("not a real password")

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm import audit
 from crm.auth import throttle
 from crm.auth.models import ApiKey, User
-from crm.auth.passwords import DUMMY_HASH, MIN_LENGTH, hash_password, verify_password
+from crm.auth.passwords import MIN_LENGTH, dummy_hash, hash_password, verify_password
 from crm.enums import Role
 from crm.errors import Conflict, Forbidden, Invalid, NotFound
 from crm.models import Manager
@@ -56,7 +56,7 @@ async def authenticate(
     if wait:
         raise LoginRefused(f"Too many failed logins. Try again in {_wait_text(wait)}.", wait)
     user = await session.scalar(select(User).where(User.email == email.strip().lower()))
-    if not verify_password(user.password_hash if user else DUMMY_HASH, password) or (
+    if not verify_password(user.password_hash if user else dummy_hash(), password) or (
         user is None or not user.is_active
     ):
         lock = await throttle.register_failure(session, keys=keys, now=now)
@@ -141,11 +141,25 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def issue_api_key(
-    session: AsyncSession, *, actor: Actor, user_id: int, name: str, now: datetime
-) -> tuple[ApiKey, str]:
-    """A new key for `user_id` (admins only); the plain key is returned once, never stored."""
+def _admin_or_operator(actor: Actor | None) -> Actor | str:
+    """Who the audit log names for an admin's action; Forbidden unless an admin or None.
+
+    None is the operator at the `ivr` command, who has shell access to the server anyway.
+    """
+    if actor is None:
+        return audit.OPERATOR
     require_admin(actor)
+    return actor
+
+
+async def issue_api_key(
+    session: AsyncSession, *, actor: Actor | None, user_id: int, name: str, now: datetime
+) -> tuple[ApiKey, str]:
+    """A new key for `user_id`; the plain key is returned once, never stored.
+
+    Admins only; `actor=None` is the operator at the `ivr` command, audited as such.
+    """
+    by = _admin_or_operator(actor)
     if await session.get(User, user_id) is None:
         raise NotFound(f"user {user_id}")
     if not name.strip():
@@ -162,7 +176,7 @@ async def issue_api_key(
     await session.flush()
     await audit.record(
         session,
-        actor=actor,
+        actor=by,
         action="issue",
         entity="api_key",
         entity_id=key.id,
@@ -173,17 +187,20 @@ async def issue_api_key(
 
 
 async def revoke_api_key(
-    session: AsyncSession, *, actor: Actor, key_id: int, now: datetime
+    session: AsyncSession, *, actor: Actor | None, key_id: int, now: datetime
 ) -> ApiKey:
-    """Stop a key from working (admins only); revoking twice changes nothing."""
-    require_admin(actor)
+    """Stop a key from working; revoking twice changes nothing.
+
+    Admins only; `actor=None` is the operator at the `ivr` command, audited as such.
+    """
+    by = _admin_or_operator(actor)
     key = await session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"API key {key_id}")
     if key.revoked_at is None:
         key.revoked_at = now
         await audit.record(
-            session, actor=actor, action="revoke", entity="api_key", entity_id=key.id, now=now
+            session, actor=by, action="revoke", entity="api_key", entity_id=key.id, now=now
         )
     return key
 
