@@ -1,11 +1,14 @@
-"""The call log: one row per call, an event per webhook step, finalized by the status callback."""
+"""The call log: one row per call, an event per webhook step, a row per dial of a client.
+
+A call is finalized once: by its status callback, or as lost when Twilio never sent one.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.auth.service import Actor, require_admin
@@ -34,8 +37,6 @@ async def open_call(
             stage=CallStage.GREETING,
             attempts=0,
             dials=0,
-            client_accepted=False,
-            bridged_seconds=0,
             started_at=now,
         )
         session.add(call)
@@ -63,22 +64,99 @@ async def add_event(
 
 async def start_dial(session: AsyncSession, call: Call, *, request_id: int, now: datetime) -> None:
     """The call dials the client of `request_id`: one line of that request's history."""
-    session.add(DialAttempt(call_id=call.id, request_id=request_id, started_at=now, talk_seconds=0))
+    session.add(
+        DialAttempt(
+            call_id=call.id,
+            request_id=request_id,
+            started_at=now,
+            client_accepted=False,
+            talk_seconds=0,
+        )
+    )
 
 
-async def finish_dial(
-    session: AsyncSession, call: Call, *, outcome: CallOutcome, talk_seconds: int = 0
-) -> None:
-    """Give the call's latest open dial its outcome (nothing if none is open)."""
-    attempt = await session.scalar(
+async def _current_dial(session: AsyncSession, call: Call) -> DialAttempt | None:
+    """The call's latest dial while Twilio has not reported its result (a dial result is
+    always about the latest dial: the flow dials again only after one).
+
+    It may already carry an outcome: the status callback (or the lost-call sweep) closes a
+    dial the caller left, and the dial result may still arrive after that.
+    """
+    dial = await session.scalar(
         select(DialAttempt)
-        .where(DialAttempt.call_id == call.id, DialAttempt.outcome.is_(None))
+        .where(DialAttempt.call_id == call.id)
         .order_by(DialAttempt.id.desc())
         .limit(1)
     )
-    if attempt is not None:
-        attempt.outcome = outcome
-        attempt.talk_seconds = talk_seconds
+    return dial if dial is not None and dial.dial_status is None else None
+
+
+async def client_answered(session: AsyncSession, call: Call, *, now: datetime) -> None:
+    """Note that the current dial's client answered and now hears the whisper."""
+    dial = await _current_dial(session, call)
+    if dial is not None:
+        dial.client_accepted = False
+    await add_event(session, call, step="whisper", result="client_answered", now=now)
+
+
+async def client_decided(
+    session: AsyncSession, call: Call, *, accepted: bool, now: datetime
+) -> None:
+    """Keep on the current dial whether its client pressed a key at the whisper."""
+    dial = await _current_dial(session, call)
+    if dial is not None:
+        dial.client_accepted = accepted
+    result = "accepted" if accepted else "not_accepted"
+    await add_event(session, call, step="whisper_answer", result=result, now=now)
+
+
+async def dial_accepted(session: AsyncSession, call: Call) -> bool:
+    """Whether the client accepted the call's current dial at the whisper (False if none)."""
+    dial = await _current_dial(session, call)
+    return dial is not None and dial.client_accepted
+
+
+async def record_dial_result(
+    session: AsyncSession,
+    call: Call,
+    *,
+    outcome: CallOutcome | None,
+    dial_status: str,
+    talk_seconds: int,
+    now: datetime,
+) -> bool:
+    """Whether the caller is still on the line; the current dial keeps the result's facts.
+
+    False when the status callback came first: the call's final state then stays as it is,
+    except that a bridged conversation makes the call bridged, and the step is logged here.
+    """
+    bridged = outcome is CallOutcome.BRIDGED
+    dial = await _current_dial(session, call)
+    if dial is not None:
+        dial.dial_status = dial_status
+        # A conversation stays a conversation even when the status callback closed the dial
+        # first; any other late result leaves the dial as the end of the call left it.
+        if bridged or dial.outcome is None:
+            dial.outcome = outcome
+            dial.talk_seconds = talk_seconds if bridged else 0
+    if call.ended_at is None:
+        return True
+    if bridged:
+        call.outcome = CallOutcome.BRIDGED
+    result = f"after_end:{outcome}" + (f":{talk_seconds}s" if bridged else "")
+    await add_event(session, call, step="dial_result", result=result, now=now)
+    return False
+
+
+async def _close_open_dials(
+    session: AsyncSession, call_ids: list[int], outcome: CallOutcome
+) -> None:
+    """Dials of these calls that have no outcome yet get `outcome`."""
+    await session.execute(
+        update(DialAttempt)
+        .where(DialAttempt.call_id.in_(call_ids), DialAttempt.outcome.is_(None))
+        .values(outcome=outcome)
+    )
 
 
 async def finalize_call(
@@ -101,8 +179,6 @@ async def finalize_call(
             stage=CallStage.ENDED,
             attempts=0,
             dials=0,
-            client_accepted=False,
-            bridged_seconds=0,
             started_at=now,
         )
         session.add(call)
@@ -112,12 +188,60 @@ async def finalize_call(
     call.ended_at = now
     call.duration_seconds = duration
     if call.stage == CallStage.DIALING:
-        await finish_dial(session, call, outcome=CallOutcome.CALLER_HUNG_UP)
+        await _close_open_dials(session, [call.id], CallOutcome.CALLER_HUNG_UP)
     if call.outcome is None or call.stage == CallStage.DIALING:
         call.outcome = CallOutcome.CALLER_HUNG_UP
     call.stage = CallStage.ENDED
     await add_event(session, call, step="status", result=status, now=now)
     return True
+
+
+async def finalize_lost_calls(
+    session: AsyncSession, *, now: datetime, older_than: timedelta
+) -> int:
+    """How many calls with no final status and no step for `older_than` it finalized as lost.
+
+    Safe in several processes at once: each call is claimed under a row lock (PostgreSQL
+    skips rows another run or a live webhook holds; SQLite transactions begin IMMEDIATE).
+    """
+    last_step = func.coalesce(
+        select(func.max(CallEvent.at))
+        .where(CallEvent.call_id == Call.id)
+        .correlate(Call)
+        .scalar_subquery(),
+        Call.started_at,
+    )
+    stale = await session.scalars(
+        select(Call)
+        .where(Call.ended_at.is_(None), last_step < now - older_than)
+        .order_by(Call.id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    lost = list(stale)
+    for call in lost:
+        # The rule of a hangup (finalize_call): an outcome the call's steps found (bridged,
+        # client busy, not found...) is what happened and stays; a call with none yet, or
+        # cut off while dialing (whatever an earlier dial gave it), is lost. The "lost" step
+        # records the missing status callback either way.
+        if call.outcome is None or call.stage == CallStage.DIALING:
+            call.outcome = CallOutcome.LOST
+        call.stage = CallStage.ENDED
+        call.ended_at = now
+        await add_event(session, call, step="lost", result=call.outcome.value, now=now)
+    if lost:
+        await _close_open_dials(session, [call.id for call in lost], CallOutcome.LOST)
+    return len(lost)
+
+
+def _talk_seconds() -> ScalarSelect[int]:
+    """A call's talk time: the sum of its dials' (0 without any)."""
+    return (
+        select(func.coalesce(func.sum(DialAttempt.talk_seconds), 0))
+        .where(DialAttempt.call_id == Call.id)
+        .correlate(Call)
+        .scalar_subquery()
+    )
 
 
 @dataclass(frozen=True)
@@ -126,6 +250,7 @@ class CallLogRow:
     manager_name: str | None
     organization_name: str | None
     request_number: str | None
+    bridged_seconds: int
 
 
 async def list_calls(
@@ -139,7 +264,7 @@ async def list_calls(
     """Every call, newest first, optionally of one outcome."""
     require_admin(actor)
     query = (
-        select(Call, Manager.name, Organization.name, Request.number)
+        select(Call, Manager.name, Organization.name, Request.number, _talk_seconds())
         .outerjoin(Manager, Manager.id == Call.manager_id)
         .outerjoin(Organization, Organization.id == Manager.organization_id)
         .outerjoin(Request, Request.id == Call.request_id)
@@ -149,7 +274,13 @@ async def list_calls(
         query = query.where(Call.outcome == outcome)
     result = await paginate(session, query, page=page, per_page=per_page, scalars=False)
     items = [
-        CallLogRow(call=r[0], manager_name=r[1], organization_name=r[2], request_number=r[3])
+        CallLogRow(
+            call=r[0],
+            manager_name=r[1],
+            organization_name=r[2],
+            request_number=r[3],
+            bridged_seconds=r[4],
+        )
         for r in result.items
     ]
     return Page(items=items, page=result.page, per_page=result.per_page, total=result.total)

@@ -36,6 +36,8 @@ class CallOutcome(StrEnum):
     REQUEST_CLOSED = "request_closed"
     UNKNOWN_CALLER = "unknown_caller"
     CALLER_HUNG_UP = "caller_hung_up"
+    LOST = "lost"
+    """Twilio never sent the call's final status; it was closed after a long silence."""
 
 
 class Role(StrEnum):

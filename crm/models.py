@@ -171,9 +171,6 @@ class Call(Base):
     outcome: Mapped[CallOutcome | None] = mapped_column(enum_column(CallOutcome))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     dials: Mapped[int] = mapped_column(Integer, default=0)
-    client_accepted: Mapped[bool] = mapped_column(Boolean, default=False)
-    dial_status: Mapped[str | None] = mapped_column(String(32))
-    bridged_seconds: Mapped[int] = mapped_column(Integer, default=0)
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(Timestamp)
     ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
@@ -184,7 +181,12 @@ class Call(Base):
 
 
 class DialAttempt(Base):
-    """One time a call dialed a request's client: what a request's call history lists."""
+    """One time a call dialed a request's client: what a request's call history lists.
+
+    Its facts are its own: whether the client accepted at the whisper, what Twilio reported
+    (`DialCallStatus`, `None` until the dial result came), the talk time and the outcome. A
+    call's talk time is the sum of its dials'.
+    """
 
     __tablename__ = "dial_attempts"
 
@@ -193,6 +195,8 @@ class DialAttempt(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
     started_at: Mapped[datetime] = mapped_column(Timestamp)
     outcome: Mapped[CallOutcome | None] = mapped_column(enum_column(CallOutcome))
+    client_accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    dial_status: Mapped[str | None] = mapped_column(String(32))
     talk_seconds: Mapped[int] = mapped_column(Integer, default=0)
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import structlog
 from aiohttp import web
 
+from crm.calls import finalize_lost_calls
 from crm.outbox.sender import SenderSettings, deliver_due
 from ivr.keys import CLOCK, CONFIG, MAILER, SESSIONS
 
@@ -35,6 +37,15 @@ async def run_jobs(app: web.Application) -> None:
             )
     except Exception:
         log.exception("outbox_job_failed")
+    try:
+        async with sessions.begin() as session:
+            lost = await finalize_lost_calls(
+                session, now=now, older_than=timedelta(minutes=config.ivr.lost_after_minutes)
+            )
+        if lost:
+            log.info("calls_lost", count=lost)
+    except Exception:
+        log.exception("lost_calls_job_failed")
 
 
 async def _loop(app: web.Application, stop: asyncio.Event) -> None:

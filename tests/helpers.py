@@ -5,10 +5,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import aiohttp
-from sqlalchemy import select
+from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from crm.models import Call, CallEvent
+from crm.models import Call, CallEvent, DialAttempt
 from tests.conftest import AUTH_TOKEN
 
 ANNA = "+79990000001"
@@ -54,6 +54,29 @@ def verbs(twiml: str) -> list[str]:
 async def call_row(sessions, call_sid: str) -> Call:
     async with sessions() as session:
         return await session.scalar(select(Call).where(Call.call_sid == call_sid))
+
+
+async def call_dials(sessions, call_sid: str) -> list[DialAttempt]:
+    """The call's dials of a client, in the order they were made."""
+    async with sessions() as session:
+        return list(
+            await session.scalars(
+                select(DialAttempt)
+                .join(Call, Call.id == DialAttempt.call_id)
+                .where(Call.call_sid == call_sid)
+                .order_by(DialAttempt.id)
+            )
+        )
+
+
+async def talk_seconds(sessions, call_sid: str) -> int:
+    """The call's talk time: the sum of its dials' talk seconds."""
+    async with sessions() as session:
+        return await session.scalar(
+            select(func.coalesce(func.sum(DialAttempt.talk_seconds), 0))
+            .join(Call, Call.id == DialAttempt.call_id)
+            .where(Call.call_sid == call_sid)
+        )
 
 
 async def call_steps(sessions, call_sid: str) -> list[tuple[str, str]]:

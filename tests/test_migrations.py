@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
@@ -32,7 +35,7 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return ScriptDirectory.from_config(alembic_config()).get_current_head() or ""
 
 
 async def test_upgraded_database_matches_the_models(engine):
@@ -65,35 +68,156 @@ async def test_each_revision_downgrades_one_step_and_back(engine):
     assert await schema_differences(engine) == []
 
 
-async def test_calls_logged_before_dial_attempts_keep_their_history(engine, sessions, demo):
-    from datetime import UTC, datetime
+# The calls table as revisions before 0005_dial_facts knew it, and their dial rows.
+OLD_CALLS = sa.table(
+    "calls",
+    sa.column("id", sa.Integer()),
+    sa.column("call_sid", sa.String()),
+    sa.column("caller", sa.String()),
+    sa.column("request_id", sa.Integer()),
+    sa.column("stage", sa.String()),
+    sa.column("outcome", sa.String()),
+    sa.column("attempts", sa.Integer()),
+    sa.column("dials", sa.Integer()),
+    sa.column("client_accepted", sa.Boolean()),
+    sa.column("dial_status", sa.String()),
+    sa.column("bridged_seconds", sa.Integer()),
+    sa.column("started_at", sa.DateTime(timezone=True)),
+)
+OLD_DIALS = sa.table(
+    "dial_attempts",
+    sa.column("call_id", sa.Integer()),
+    sa.column("request_id", sa.Integer()),
+    sa.column("started_at", sa.DateTime(timezone=True)),
+    sa.column("outcome", sa.String()),
+    sa.column("talk_seconds", sa.Integer()),
+)
+DIALS = sa.table(
+    "dial_attempts",
+    sa.column("id", sa.Integer()),
+    sa.column("call_id", sa.Integer()),
+    sa.column("outcome", sa.String()),
+    sa.column("client_accepted", sa.Boolean()),
+    sa.column("dial_status", sa.String()),
+    sa.column("talk_seconds", sa.Integer()),
+)
 
-    from sqlalchemy import select
 
-    from crm.models import Call, DialAttempt, Request
-
-    async with sessions.begin() as session:
-        request_id = await session.scalar(select(Request.id).limit(1))
-        session.add(
-            Call(
-                call_sid="CA" + "5" * 32,
-                caller="+79990000001",
-                stage="ended",
-                request_id=request_id,
-                outcome="bridged",
-                attempts=0,
-                dials=1,
-                client_accepted=False,
-                bridged_seconds=61,
-                started_at=datetime.now(UTC),
-            )
+async def insert_old_call(engine: AsyncEngine, *, sid: str, dials: list[tuple], **values) -> int:
+    """A call row with the pre-0005 columns, and its dials as (outcome, talk_seconds)."""
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        request_id = await connection.scalar(text("SELECT min(id) FROM requests"))
+        row = {
+            "call_sid": sid,
+            "caller": "+79990000001",
+            "request_id": request_id,
+            "stage": "ended",
+            "attempts": 0,
+            "dials": len(dials),
+            "started_at": now,
+            **values,
+        }
+        inserted = await connection.execute(
+            OLD_CALLS.insert().values(row).returning(OLD_CALLS.c.id)
         )
-    await downgrade(engine, "0002_accounts")
-    await upgrade(engine)
-    async with sessions() as session:
-        rows = (
-            await session.execute(
-                select(DialAttempt.request_id, DialAttempt.outcome, DialAttempt.talk_seconds)
+        call_id: int = inserted.scalar_one()
+        for outcome, talk in dials:
+            await connection.execute(
+                OLD_DIALS.insert().values(
+                    call_id=call_id,
+                    request_id=request_id,
+                    started_at=now,
+                    outcome=outcome,
+                    talk_seconds=talk,
+                )
             )
-        ).all()
-    assert [tuple(row) for row in rows] == [(request_id, "bridged", 61)]
+    return call_id
+
+
+async def old_call_facts(engine: AsyncEngine, call_id: int) -> tuple:
+    columns = OLD_CALLS.c
+    query = sa.select(columns.client_accepted, columns.dial_status, columns.bridged_seconds)
+    async with engine.connect() as connection:
+        return tuple((await connection.execute(query.where(columns.id == call_id))).one())
+
+
+async def dial_facts(engine: AsyncEngine, call_id: int) -> list[tuple]:
+    columns = DIALS.c
+    query = (
+        sa.select(
+            columns.outcome, columns.dial_status, columns.client_accepted, columns.talk_seconds
+        )
+        .where(columns.call_id == call_id)
+        .order_by(columns.id)
+    )
+    async with engine.connect() as connection:
+        return [tuple(row) for row in await connection.execute(query)]
+
+
+async def test_calls_logged_before_dial_attempts_keep_their_history(engine, demo):
+    await downgrade(engine, "0002_accounts")
+    call_id = await insert_old_call(
+        engine,
+        sid="CA" + "5" * 32,
+        dials=[],
+        outcome="bridged",
+        client_accepted=False,
+        dial_status="completed",
+        bridged_seconds=61,
+    )
+    await upgrade(engine)
+    assert await dial_facts(engine, call_id) == [("bridged", "completed", False, 61)]
+
+
+async def test_a_calls_dial_facts_move_to_its_dials_and_back(engine, demo):
+    await downgrade(engine, "0004_outbox")
+    bridged = await insert_old_call(
+        engine,
+        sid="CA" + "6" * 32,
+        dials=[("bridged", 64)],
+        outcome="bridged",
+        client_accepted=False,
+        dial_status="completed",
+        bridged_seconds=64,
+    )
+    # Busy, then a bridge the dial row missed: the status callback had closed the dial first.
+    late_bridge = await insert_old_call(
+        engine,
+        sid="CA" + "7" * 32,
+        dials=[("client_busy", 0), ("caller_hung_up", 0)],
+        outcome="bridged",
+        client_accepted=False,
+        dial_status="completed",
+        bridged_seconds=30,
+    )
+    # Busy, then dialing again: the client accepted and the dial result has not come yet.
+    dialing = await insert_old_call(
+        engine,
+        sid="CA" + "8" * 32,
+        dials=[("client_busy", 0), (None, 0)],
+        stage="dialing",
+        outcome="client_busy",
+        client_accepted=True,
+        dial_status="busy",
+        bridged_seconds=0,
+    )
+    await upgrade(engine)
+    assert await schema_differences(engine) == []
+    assert await dial_facts(engine, bridged) == [("bridged", "completed", False, 64)]
+    assert await dial_facts(engine, late_bridge) == [
+        ("client_busy", None, False, 0),
+        ("bridged", "completed", False, 30),
+    ]
+    assert await dial_facts(engine, dialing) == [
+        ("client_busy", None, False, 0),
+        (None, None, True, 0),
+    ]
+
+    await downgrade(engine, "0004_outbox")
+    assert await old_call_facts(engine, bridged) == (False, "completed", 64)
+    assert await old_call_facts(engine, late_bridge) == (False, "completed", 30)
+    # The first dial's "busy" was only ever kept on the call, so it cannot come back.
+    assert await old_call_facts(engine, dialing) == (True, None, 0)
+    await upgrade(engine)
+    assert await current_revision(engine) == head_revision()

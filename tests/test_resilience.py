@@ -15,7 +15,7 @@ from ivr.app import create_app
 from ivr.simulator import ScriptedCaller, new_sid
 from ivr.webhooks.events import CallEvent, DialEvent, StatusEvent, WhisperEvent
 from tests.conftest import AUTH_TOKEN, make_config
-from tests.helpers import ANNA, call_row, call_steps, open_polis, signed_post
+from tests.helpers import ANNA, call_dials, call_row, call_steps, open_polis, signed_post
 from tests.logcapture import captured_logs, log_events
 from tests.twiml import parse, spoken, tags
 
@@ -174,14 +174,19 @@ async def test_status_with_an_odd_duration_still_ends_the_call(server, http, dem
     assert (await call_row(sessions, LIVE_SID)).ended_at is not None
 
 
-def snapshot(call) -> tuple:
+async def snapshot(sessions, call_sid: str) -> tuple:
+    call = await call_row(sessions, call_sid)
+    dials = [
+        (dial.outcome, dial.dial_status, dial.client_accepted, dial.talk_seconds)
+        for dial in await call_dials(sessions, call_sid)
+    ]
     return (
         call.stage,
         call.outcome,
         call.ended_at,
         call.duration_seconds,
-        call.bridged_seconds,
         call.attempts,
+        dials,
     )
 
 
@@ -190,7 +195,7 @@ async def test_duplicate_completed_callback_changes_nothing(
 ):
     number = open_polis(demo)["number"]
     record = await simulator.call(ScriptedCaller([f"{number}#"]), from_number=ANNA)
-    before = snapshot(await call_row(sessions, record.call_sid))
+    before = await snapshot(sessions, record.call_sid)
     status, _, body = await signed_post(
         http,
         str(server.make_url("")),
@@ -198,7 +203,7 @@ async def test_duplicate_completed_callback_changes_nothing(
         step_params(record.call_sid, CallStatus="completed", CallDuration="999"),
     )
     assert (status, tags(parse(body))) == (200, [])
-    assert snapshot(await call_row(sessions, record.call_sid)) == before
+    assert await snapshot(sessions, record.call_sid) == before
     steps = await call_steps(sessions, record.call_sid)
     assert [step for step in steps if step[0] == "status"] == [("status", "completed")]
 
@@ -208,7 +213,7 @@ async def test_status_after_the_final_one_changes_nothing(
     simulator, server, http, demo, sessions, late
 ):
     record = await simulator.call(ScriptedCaller([None, None, None]), from_number=ANNA)
-    before = snapshot(await call_row(sessions, record.call_sid))
+    before = await snapshot(sessions, record.call_sid)
     steps = await call_steps(sessions, record.call_sid)
     await signed_post(
         http,
@@ -216,7 +221,7 @@ async def test_status_after_the_final_one_changes_nothing(
         "/ivr/status",
         step_params(record.call_sid, CallStatus=late, CallDuration="5"),
     )
-    assert snapshot(await call_row(sessions, record.call_sid)) == before
+    assert await snapshot(sessions, record.call_sid) == before
     assert await call_steps(sessions, record.call_sid) == steps
     assert before[:2] == ("ended", CallOutcome.WRONG_INPUT)
 

@@ -3,6 +3,8 @@
 Safe with any number of senders: a letter is claimed in a short transaction (row locks with
 SKIP LOCKED on PostgreSQL, SQLite's single writer otherwise) and held by its lease while it
 is handed over, so no two senders send it. The lease outlasts the mailer's own timeout.
+Should the database fail right after a hand-over, the letter goes out again once its lease
+ends: a duplicate is better than a lost alert.
 """
 
 from __future__ import annotations

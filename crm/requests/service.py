@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -78,7 +79,7 @@ def _rows(actor: Actor) -> Select:
     raise Forbidden("managers see requests on their company page only")
 
 
-def _row(row) -> RequestRow:
+def _row(row: Row[Any]) -> RequestRow:
     return RequestRow(
         request=row[0], client=row[1], organization=row[2], last_call_at=row[3], last_outcome=row[4]
     )

@@ -11,7 +11,6 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from crm import calls
 from crm.directory import find_manager_by_phone, find_request_for_manager
-from crm.enums import CallOutcome
 from crm.models import Call
 from crm.numbers import parse_request_number
 from ivr.flows import manager_call as flow
@@ -46,6 +45,13 @@ async def _live_call(session: AsyncSession, call_sid: str, *, allow_ended: bool 
     if call is None or call.manager_id is None or (call.ended_at is not None and not allow_ended):
         raise UnknownCall(call_sid)
     return call
+
+
+def _manager_of(call: Call) -> int:
+    """The manager a live call belongs to (`_live_call` lets no other call through)."""
+    if call.manager_id is None:
+        raise UnknownCall(call.call_sid)
+    return call.manager_id
 
 
 async def _record(
@@ -98,7 +104,7 @@ async def number(request: web.Request) -> web.Response:
         lookup = None
         if typed is not None:
             lookup = as_lookup(
-                await find_request_for_manager(session, manager_id=call.manager_id, number=typed)
+                await find_request_for_manager(session, manager_id=_manager_of(call), number=typed)
             )
         step = flow.number_entered(ctx, state_of(call), digits=event.digits, lookup=lookup)
         await _record(session, call, step, name="number", digits=event.digits, now=now)
@@ -120,8 +126,7 @@ async def whisper(request: web.Request) -> web.Response:
     ctx, now = flow_context(request), _now(request)
     async with request.config_dict[SESSIONS].begin() as session:
         call = await _live_call(session, event.parent_call_sid)
-        call.client_accepted = False
-        await calls.add_event(session, call, step="whisper", result="client_answered", now=now)
+        await calls.client_answered(session, call, now=now)
     return twiml(flow.whisper(ctx))
 
 
@@ -130,14 +135,7 @@ async def whisper_answer(request: web.Request) -> web.Response:
     response, accepted = flow.whisper_answered(event.digits)
     async with request.config_dict[SESSIONS].begin() as session:
         call = await _live_call(session, event.parent_call_sid)
-        call.client_accepted = accepted
-        await calls.add_event(
-            session,
-            call,
-            step="whisper_answer",
-            result="accepted" if accepted else "not_accepted",
-            now=_now(request),
-        )
+        await calls.client_decided(session, call, accepted=accepted, now=_now(request))
     return twiml(response)
 
 
@@ -151,22 +149,17 @@ async def dial_result(request: web.Request) -> web.Response:
             state_of(call),
             dial_status=event.dial_status,
             talk_seconds=event.talk_seconds,
-            client_accepted=call.client_accepted,
+            client_accepted=await calls.dial_accepted(session, call),
         )
-        call.dial_status = event.dial_status
-        call.client_accepted = False
-        bridged = step.state.outcome is CallOutcome.BRIDGED
-        talk = event.talk_seconds if bridged else 0
-        call.bridged_seconds += talk
-        await calls.finish_dial(session, call, outcome=step.state.outcome, talk_seconds=talk)
-        if call.ended_at is not None:
-            # The status callback came first: the caller is gone. Keep what the bridge tells
-            # about the conversation; the call's state is final and stays as it is.
-            if bridged:
-                call.outcome = CallOutcome.BRIDGED
-            await calls.add_event(
-                session, call, step="dial_result", now=now, result=f"after_end:{step.result}"
-            )
+        live = await calls.record_dial_result(
+            session,
+            call,
+            outcome=step.state.outcome,
+            dial_status=event.dial_status,
+            talk_seconds=event.talk_seconds,
+            now=now,
+        )
+        if not live:
             return twiml(VoiceResponse())
         await _record(session, call, step, name="dial_result", digits=None, now=now)
     return twiml(step.twiml)
@@ -181,7 +174,7 @@ async def after_unreachable(request: web.Request) -> web.Response:
         if call.request_id is not None:
             lookup = as_lookup(
                 await find_request_for_manager(
-                    session, manager_id=call.manager_id, request_id=call.request_id
+                    session, manager_id=_manager_of(call), request_id=call.request_id
                 )
             )
         step = flow.unreachable_choice(ctx, state_of(call), digits=event.digits, lookup=lookup)
