@@ -17,6 +17,8 @@ from crm.calls import (
 )
 from crm.enums import CallOutcome, CallStage
 from crm.models import Call, CallEvent, Request
+from ivr.app import create_app
+from ivr.background import run_jobs
 from ivr.flows.manager_call import CallState
 from ivr.simulator import new_sid
 from ivr.webhooks.state import store
@@ -224,3 +226,14 @@ async def test_the_admin_finds_lost_calls_by_their_outcome(admin, demo, sessions
     lost = await admin.get("/admin/calls?outcome=lost")
     assert lost.status == 200 and ">lost</td>" in lost.text
     assert ">lost</td>" not in (await admin.get("/admin/calls?outcome=bridged")).text
+
+
+async def test_the_background_pass_of_the_running_service_ends_a_lost_call(
+    aiohttp_server, config, sessions, demo
+):
+    stale = await _call(sessions, demo, started=timedelta(hours=3))
+    fresh = await _call(sessions, demo, started=timedelta(minutes=1))
+    server = await aiohttp_server(create_app(config, clock=lambda: NOW))
+    await run_jobs(server.app)
+    assert (await call_row(sessions, stale)).outcome is CallOutcome.LOST
+    assert (await call_row(sessions, fresh)).ended_at is None
