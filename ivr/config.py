@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -96,6 +97,8 @@ class IvrConfig(_Frozen):
     dial_timeout: int = Field(25, ge=5, le=600)
     dial_time_limit: int = Field(3600, ge=60, le=14400)
     whisper_timeout: int = Field(8, ge=2, le=60)
+    answer_budget_ms: int = Field(5000, ge=200, le=14000)
+    """Every webhook answers within this, the spoken apology if need be (Twilio waits 15 s)."""
     lost_after_minutes: int = Field(120, ge=5, le=7 * 24 * 60)
     """A call with no final status this long after its last step is finalized as `lost`."""
 
@@ -169,6 +172,16 @@ class BackgroundConfig(_Frozen):
     interval_seconds: float = Field(5, gt=0, le=3600)
 
 
+class DatabaseConfig(_Frozen):
+    """How long the service waits for the database before it gives up on a request."""
+
+    connect_timeout_seconds: float = Field(3, gt=0, le=60)
+    pool_timeout_seconds: float = Field(2, gt=0, le=60)
+    """Waiting for a free connection of the pool."""
+    statement_timeout_ms: int = Field(4000, ge=100, le=600_000)
+    """One statement (PostgreSQL) or one wait for SQLite's write lock."""
+
+
 class Config(_Frozen):
     environment: Literal["development", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///var/ivr.sqlite3"
@@ -182,11 +195,16 @@ class Config(_Frozen):
     email: EmailConfig = EmailConfig()
     http: HttpConfig = HttpConfig()
     background: BackgroundConfig = BackgroundConfig()
+    database: DatabaseConfig = DatabaseConfig()
 
     @field_validator("public_url")
     @classmethod
-    def _public_url(cls, value: str | None) -> str | None:
-        return None if value in (None, "") else _http_url(value)
+    def _public_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value in (None, ""):
+            return None
+        if info.data.get("environment") == "production" and value.startswith("http://"):
+            raise ValueError("must start with https:// in production (Twilio signs that URL)")
+        return _http_url(value)
 
     @field_validator("database_url")
     @classmethod

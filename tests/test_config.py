@@ -48,11 +48,41 @@ def test_shipped_config_is_valid(tmp_path):
         ("public_url: ivr.example.com\n", "public_url"),
         ("server:\n  port: 70000\n", "server.port"),
         ("log:\n  level: verbose\n", "log.level"),
+        ("environment: production\npublic_url: http://ivr.example.com\n", "public_url"),
+        ("ivr:\n  answer_budget_ms: 20000\n", "ivr.answer_budget_ms"),
+        ("ivr:\n  lost_after_minutes: 30\n", "ivr"),
+        ("email:\n  backend: pigeon\n", "email.backend"),
+        ("email:\n  smtp:\n    tls: maybe\n", "email.smtp.tls"),
+        ("database:\n  statement_timeout_ms: 0\n", "database.statement_timeout_ms"),
+        ("twilio:\n  api_base_url: api.twilio.com\n", "twilio.api_base_url"),
     ],
 )
 def test_invalid_value_is_refused_naming_its_key(tmp_path, yaml_text, key):
     with pytest.raises(ConfigError, match=re.escape(f"'{key}'")):
         load_config(write(tmp_path, yaml_text), environ=TOKEN)
+
+
+def test_smtp_settings_come_from_the_environment(tmp_path):
+    environ = {
+        **TOKEN,
+        "IVR_SMTP_HOST": "mail.example.com",
+        "IVR_SMTP_PORT": "2525",
+        "IVR_SMTP_USER": "ivr",
+        "IVR_SMTP_PASSWORD": "secret",
+        "IVR_EMAIL_FROM": "IVR <ivr@example.com>",
+    }
+    config = load_config(write(tmp_path, "email:\n  admin_to: ops@example.com\n"), environ)
+    smtp = config.email.smtp
+    assert (smtp.host, smtp.port, smtp.user, smtp.password) == (
+        "mail.example.com",
+        2525,
+        "ivr",
+        "secret",
+    )
+    assert (config.email.from_, config.email.admin_to) == (
+        "IVR <ivr@example.com>",
+        ("ops@example.com",),
+    )
 
 
 def test_invalid_environment_value_names_the_key_it_overrides(tmp_path):
