@@ -19,14 +19,23 @@ from crm.outbox.sender import SenderSettings, deliver_due
 from ivr.keys import CLOCK, CONFIG, MAILER, SESSIONS
 
 log = structlog.get_logger("ivr.background")
+STOP_GRACE_SECONDS = 5.0
 
 
-async def run_jobs(app: web.Application) -> None:
-    """One pass of every job at the app's clock; a failing job is logged, the rest still run."""
-    config, sessions, now = app[CONFIG], app[SESSIONS], app[CLOCK]()
+async def run_jobs(app: web.Application, stop: asyncio.Event | None = None) -> None:
+    """One pass of every job at the app's clock; a failing job is logged, the rest still run.
+
+    Once `stop` is set the pass ends after the letter being sent, not after the whole batch.
+    """
+    config, sessions, clock = app[CONFIG], app[SESSIONS], app[CLOCK]
+    stopping = stop.is_set if stop is not None else (lambda: False)
     try:
         delivery = await deliver_due(
-            sessions, app[MAILER], now=now, settings=SenderSettings.from_config(config.email)
+            sessions,
+            app[MAILER],
+            clock=clock,
+            settings=SenderSettings.from_config(config.email),
+            stopping=stopping,
         )
         if delivery.sent or delivery.retrying or delivery.failed:
             log.info(
@@ -38,9 +47,11 @@ async def run_jobs(app: web.Application) -> None:
     except Exception:
         log.exception("outbox_job_failed")
     try:
+        if stopping():
+            return
         async with sessions.begin() as session:
             lost = await finalize_lost_calls(
-                session, now=now, older_than=timedelta(minutes=config.ivr.lost_after_minutes)
+                session, now=clock(), older_than=timedelta(minutes=config.ivr.lost_after_minutes)
             )
         if lost:
             log.info("calls_lost", count=lost)
@@ -51,7 +62,7 @@ async def run_jobs(app: web.Application) -> None:
 async def _loop(app: web.Application, stop: asyncio.Event) -> None:
     interval = app[CONFIG].background.interval_seconds
     while not stop.is_set():
-        await run_jobs(app)
+        await run_jobs(app, stop)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
@@ -67,4 +78,11 @@ async def background_tasks(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         stop.set()
-        await task
+        # The letter being handed over may take up to the SMTP timeout; a stopping process
+        # waits a little for it, then cancels: that letter goes out again when its lease ends.
+        done, _ = await asyncio.wait({task}, timeout=STOP_GRACE_SECONDS)
+        if not done:
+            log.warning("background_cancelled", grace_seconds=STOP_GRACE_SECONDS)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,9 +24,14 @@ class RebasedTwilioHttpClient(AsyncTwilioHttpClient):
     REST server this way, with the library's own request building and error handling.
     """
 
-    def __init__(self, base_url: str, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(self, base_url: str, *, timeout: float, **options: Any) -> None:
+        # Twilio's client logs four lines of URL and headers per request at INFO; only its
+        # warnings reach our log.
+        quiet = logging.getLogger("ivr.twilio_http")
+        quiet.setLevel(logging.WARNING)
+        super().__init__(timeout=timeout, logger=quiet, **options)
         self._base = None if base_url == TWILIO_API else URL(base_url)
+        self._seconds = timeout
 
     def rebase(self, url: str) -> str:
         """`url` with Twilio's scheme and host replaced by the configured base."""
@@ -36,6 +42,9 @@ class RebasedTwilioHttpClient(AsyncTwilioHttpClient):
         return str(self._base.with_path(path).with_query(original.query))
 
     async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        # The library keeps the client's timeout but sends every request with none.
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self._seconds
         return await super().request(method, self.rebase(url), *args, **kwargs)
 
 

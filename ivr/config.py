@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -44,10 +45,12 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "IVR_SMTP_USER": ("email", "smtp", "user"),
     "IVR_SMTP_PASSWORD": ("email", "smtp", "password"),
     "IVR_EMAIL_FROM": ("email", "from"),
+    "IVR_EMAIL_BACKEND": ("email", "backend"),
 }
 
 
 TWILIO_API = "https://api.twilio.com"
+EMAIL = re.compile(r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$")
 
 
 def _http_url(value: str) -> str:
@@ -102,13 +105,13 @@ class IvrConfig(_Frozen):
     lost_after_minutes: int = Field(120, ge=5, le=7 * 24 * 60)
     """A call with no final status this long after its last step is finalized as `lost`."""
 
-    @model_validator(mode="after")
-    def _lost_after_the_longest_dial(self) -> IvrConfig:
-        if self.lost_after_minutes * 60 <= self.dial_timeout + self.dial_time_limit:
-            raise ValueError(
-                "lost_after_minutes must be longer than dial_timeout + dial_time_limit"
-            )
-        return self
+    @field_validator("lost_after_minutes")
+    @classmethod
+    def _lost_after_the_longest_dial(cls, value: int, info: ValidationInfo) -> int:
+        longest = info.data.get("dial_timeout", 0) + info.data.get("dial_time_limit", 0)
+        if value * 60 <= longest:
+            raise ValueError(f"must be longer than dial_timeout + dial_time_limit ({longest} s)")
+        return value
 
 
 class LogConfig(_Frozen):
@@ -150,6 +153,14 @@ class EmailConfig(_Frozen):
     @classmethod
     def _one_or_more(cls, value: Any) -> Any:
         return (value,) if isinstance(value, str) else value
+
+    @field_validator("admin_to")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            if not EMAIL.match(address):
+                raise ValueError(f"not an email address: {address!r}")
+        return value
 
     @model_validator(mode="after")
     def _smtp_host_when_sending(self) -> EmailConfig:
@@ -256,6 +267,12 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         )
         config = config.model_copy(
             update={"web": config.web.model_copy(update={"session_key": key})}
+        )
+    if config.environment == "production" and config.email.backend != "smtp":
+        # Alerts to admins would only reach the log; say so at start, not after a lockout.
+        raise ConfigError(
+            "config key 'email.backend': must be smtp in production "
+            "(set IVR_EMAIL_BACKEND=smtp and IVR_SMTP_HOST)"
         )
     try:
         Fernet(config.web.session_key)

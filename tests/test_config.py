@@ -50,7 +50,8 @@ def test_shipped_config_is_valid(tmp_path):
         ("log:\n  level: verbose\n", "log.level"),
         ("environment: production\npublic_url: http://ivr.example.com\n", "public_url"),
         ("ivr:\n  answer_budget_ms: 20000\n", "ivr.answer_budget_ms"),
-        ("ivr:\n  lost_after_minutes: 30\n", "ivr"),
+        ("ivr:\n  lost_after_minutes: 30\n", "ivr.lost_after_minutes"),
+        ("email:\n  admin_to: [ops@example.com, nobody]\n", "email.admin_to"),
         ("email:\n  backend: pigeon\n", "email.backend"),
         ("email:\n  smtp:\n    tls: maybe\n", "email.smtp.tls"),
         ("database:\n  statement_timeout_ms: 0\n", "database.statement_timeout_ms"),
@@ -60,6 +61,17 @@ def test_shipped_config_is_valid(tmp_path):
 def test_invalid_value_is_refused_naming_its_key(tmp_path, yaml_text, key):
     with pytest.raises(ConfigError, match=re.escape(f"'{key}'")):
         load_config(write(tmp_path, yaml_text), environ=TOKEN)
+
+
+def test_production_refuses_to_send_its_email_only_to_the_log(tmp_path):
+    production = {**TOKEN, "IVR_ENVIRONMENT": "production"}
+    with pytest.raises(ConfigError, match=re.escape("'email.backend'")):
+        load_config(write(tmp_path, ""), environ=production)
+    config = load_config(
+        write(tmp_path, ""),
+        environ={**production, "IVR_EMAIL_BACKEND": "smtp", "IVR_SMTP_HOST": "mail.example.com"},
+    )
+    assert (config.email.backend, config.email.smtp.host) == ("smtp", "mail.example.com")
 
 
 def test_smtp_settings_come_from_the_environment(tmp_path):

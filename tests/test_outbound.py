@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from aiohttp import web
 from twilio.base.exceptions import TwilioRestException
 
 from ivr.app import create_app
@@ -105,7 +108,7 @@ async def test_the_outbound_clients_are_closed_with_the_app(aiohttp_server, conf
     ],
 )
 async def test_requests_are_sent_to_the_configured_base_url(base, url, expected):
-    client = RebasedTwilioHttpClient(base)
+    client = RebasedTwilioHttpClient(base, timeout=5)
     try:
         assert client.rebase(url) == expected
     finally:
@@ -123,3 +126,31 @@ def make_key() -> str:
     from cryptography.fernet import Fernet
 
     return Fernet.generate_key().decode()
+
+
+async def test_a_twilio_api_that_does_not_answer_times_out_at_the_configured_limit(
+    aiohttp_server, database_url, engine
+):
+    async def never_answers(request: web.Request) -> web.Response:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    slow = web.Application()
+    slow.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", never_answers)
+    slow_server = await aiohttp_server(slow)
+    config = make_config(
+        database_url,
+        twilio={
+            "auth_token": AUTH_TOKEN,
+            "account_sid": ACCOUNT,
+            "api_base_url": str(slow_server.make_url("")).rstrip("/"),
+        },
+        http={"timeout_seconds": 0.2, "connect_timeout_seconds": 0.2},
+    )
+    server = await aiohttp_server(create_app(config))
+    sending = asyncio.ensure_future(
+        server.app[TWILIO].messages.create_async(to="+79161234567", from_="+15005550006", body="x")
+    )
+    done, _ = await asyncio.wait({sending}, timeout=5)
+    assert done, "the request to Twilio was still waiting after 5 s"
+    assert isinstance(sending.exception(), TimeoutError)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crm.clients.service import create_client
 from crm.db import create_engine, create_sessionmaker
 from crm.models import Client
 from crm.outbox.models import OutboxMessage, OutboxStatus
 from crm.outbox.sender import Delivery, SenderSettings, deliver_due
-from crm.outbox.service import enqueue
+from crm.outbox.service import RetryPolicy, claim_next, enqueue, mark_failed, mark_sent
 from crm.schemas import ClientIn
 from ivr.app import create_app
 from ivr.config import EmailConfig
@@ -28,6 +29,11 @@ pytest_plugins = ("tests.crm_fixtures",)
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 ADMINS = ("alerts@example.com", "duty@example.com")
+
+
+def at(moment: datetime) -> Callable[[], datetime]:
+    """A clock that stands still at `moment`."""
+    return lambda: moment
 
 
 def email_config(port: int, **overrides) -> EmailConfig:
@@ -90,7 +96,9 @@ async def test_smtp_down_the_letter_waits_smtp_back_it_is_delivered_once(session
     mailer = SmtpMailer(email_config(smtp.port))
     (letter_id,) = await queue_letters(sessions)
 
-    assert await deliver_due(sessions, mailer, now=T0, settings=settings) == Delivery(retrying=1)
+    assert await deliver_due(sessions, mailer, clock=at(T0), settings=settings) == Delivery(
+        retrying=1
+    )
     waiting = await letter(sessions, letter_id)
     assert (waiting.status, waiting.attempts) == (OutboxStatus.QUEUED, 1)
     assert waiting.next_attempt_at == T0 + timedelta(seconds=30)
@@ -98,14 +106,16 @@ async def test_smtp_down_the_letter_waits_smtp_back_it_is_delivered_once(session
 
     smtp.start()
     early = T0 + timedelta(seconds=10)
-    assert await deliver_due(sessions, mailer, now=early, settings=settings) == Delivery()
+    assert await deliver_due(sessions, mailer, clock=at(early), settings=settings) == Delivery()
     assert smtp.inbox.messages == []
 
     later = T0 + timedelta(seconds=31)
-    assert await deliver_due(sessions, mailer, now=later, settings=settings) == Delivery(sent=1)
+    assert await deliver_due(sessions, mailer, clock=at(later), settings=settings) == Delivery(
+        sent=1
+    )
     for minutes in (1, 60, 600):
         again = later + timedelta(minutes=minutes)
-        assert await deliver_due(sessions, mailer, now=again, settings=settings) == Delivery()
+        assert await deliver_due(sessions, mailer, clock=at(again), settings=settings) == Delivery()
     assert len(smtp.inbox.messages) == 1
     recipients, message = smtp.inbox.messages[0]
     assert recipients == list(ADMINS)
@@ -124,15 +134,18 @@ async def test_a_letter_failing_every_try_is_failed_with_its_last_error(sessions
     settings, mailer = SenderSettings.from_config(config), SmtpMailer(config)
     (letter_id,) = await queue_letters(sessions)
     moments = [T0, T0 + timedelta(seconds=10), T0 + timedelta(seconds=25)]
-    results = [await deliver_due(sessions, mailer, now=at, settings=settings) for at in moments]
+    results = [
+        await deliver_due(sessions, mailer, clock=at(moment), settings=settings)
+        for moment in moments
+    ]
     assert results == [Delivery(retrying=1), Delivery(retrying=1), Delivery(failed=1)]
     failed = await letter(sessions, letter_id)
     assert (failed.status, failed.attempts) == (OutboxStatus.FAILED, 3)
     assert failed.last_error and "SMTP" in failed.last_error
     smtp.start()
-    assert await deliver_due(sessions, mailer, now=T0 + timedelta(days=1), settings=settings) == (
-        Delivery()
-    )
+    assert await deliver_due(
+        sessions, mailer, clock=at(T0 + timedelta(days=1)), settings=settings
+    ) == (Delivery())
     assert smtp.inbox.messages == []
 
 
@@ -146,7 +159,7 @@ async def test_two_senders_at_once_never_send_one_letter_twice(sessions, databas
         deliveries = await asyncio.gather(
             *(
                 deliver_due(
-                    create_sessionmaker(engine), SmtpMailer(config), now=T0, settings=settings
+                    create_sessionmaker(engine), SmtpMailer(config), clock=at(T0), settings=settings
                 )
                 for engine in engines
             )
@@ -203,12 +216,12 @@ async def test_the_admin_sees_each_letter_and_sends_a_failed_one_again(admin, se
     async with sessions.begin() as session:
         await enqueue(session, to=ADMINS, subject="Sent one", body="a", now=T0)
     smtp.start()
-    await deliver_due(sessions, mailer, now=T0, settings=settings)
+    await deliver_due(sessions, mailer, clock=at(T0), settings=settings)
     smtp.stop()
     async with sessions.begin() as session:
         failing = await enqueue(session, to=ADMINS, subject="Failing one", body="b", now=T0)
         await enqueue(session, to=ADMINS, subject="Queued one", body="c", now=T0 + timedelta(1))
-    await deliver_due(sessions, mailer, now=T0, settings=settings)
+    await deliver_due(sessions, mailer, clock=at(T0), settings=settings)
 
     page = await admin.get("/admin/outbox")
     assert page.status == 200
@@ -229,3 +242,117 @@ async def test_the_admin_sees_each_letter_and_sends_a_failed_one_again(admin, se
 async def test_the_outbox_page_is_for_admins_only(agent):
     reply = await agent.get("/admin/outbox")
     assert reply.status == 403
+
+
+class ShiftingClock:
+    """A clock that moves only when a test (or a slow mailer) moves it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class SlowMailer:
+    """Each hand-over takes `seconds` of the shared clock; after the `after`-th, `then` runs."""
+
+    def __init__(
+        self,
+        clock: ShiftingClock,
+        seconds: int,
+        *,
+        after: int = 0,
+        then: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
+        self.clock, self.seconds, self.after, self.then = clock, seconds, after, then
+        self.letters: list[str] = []
+
+    async def send(self, letter: Letter) -> None:
+        self.clock.now += timedelta(seconds=self.seconds)
+        self.letters.append(letter.subject)
+        if self.then is not None and len(self.letters) == self.after:
+            await self.then()
+
+
+async def test_a_long_pass_claims_each_letter_with_a_lease_from_when_it_took_it(sessions):
+    clock = ShiftingClock(T0)
+    settings = SenderSettings(
+        policy=RetryPolicy(3, timedelta(seconds=30), timedelta(minutes=5)),
+        lease=timedelta(seconds=100),
+    )
+    await queue_letters(sessions, 3)
+    other = SlowMailer(clock, 0)
+
+    async def another_sender_starts() -> Delivery:
+        # 140 s into the first pass: the second letter was taken at 70 s; its lease holds.
+        return await deliver_due(sessions, other, clock=clock, settings=settings)
+
+    first = SlowMailer(clock, 70, after=2, then=another_sender_starts)
+    await deliver_due(sessions, first, clock=clock, settings=settings)
+    assert (first.letters, other.letters) == (["Alert 0", "Alert 1"], ["Alert 2"])
+
+
+async def test_a_sender_whose_lease_ran_out_cannot_undo_the_next_senders_delivery(sessions):
+    (letter_id,) = await queue_letters(sessions)
+    policy = RetryPolicy(3, timedelta(seconds=30), timedelta(minutes=5))
+    async with sessions.begin() as session:
+        late = await claim_next(session, now=T0, lease=timedelta(minutes=1))
+    async with sessions.begin() as session:
+        taken_over = await claim_next(session, now=T0 + timedelta(minutes=2), lease=timedelta(1))
+    assert late and taken_over and late.message_id == taken_over.message_id == letter_id
+    async with sessions.begin() as session:
+        assert await mark_sent(session, claimed=taken_over, now=T0 + timedelta(minutes=2))
+    async with sessions.begin() as session:
+        status = await mark_failed(
+            session, claimed=late, error="timeout", now=T0 + timedelta(minutes=3), policy=policy
+        )
+        assert status is None
+        assert not await mark_sent(session, claimed=late, now=T0 + timedelta(minutes=3))
+    sent = await letter(sessions, letter_id)
+    assert (sent.status, sent.attempts, sent.last_error) == (OutboxStatus.SENT, 1, None)
+
+
+async def test_a_stopping_sender_ends_its_pass_after_the_letter_in_hand(sessions):
+    await queue_letters(sessions, 5)
+    clock = ShiftingClock(T0)
+    mailer = SlowMailer(clock, 1)
+    settings = SenderSettings.from_config(email_config(25))
+    delivery = await deliver_due(
+        sessions, mailer, clock=clock, settings=settings, stopping=lambda: len(mailer.letters) >= 2
+    )
+    assert (delivery, mailer.letters) == (Delivery(sent=2), ["Alert 0", "Alert 1"])
+    async with sessions() as session:
+        queued = await session.scalar(
+            select(func.count()).where(OutboxMessage.status == OutboxStatus.QUEUED)
+        )
+    assert queued == 3
+
+
+async def test_a_line_break_in_a_subject_cannot_break_the_letters_headers(sessions, smtp):
+    smtp.start()
+    async with sessions.begin() as session:
+        await enqueue(
+            session, to=ADMINS, subject="Lockout\r\nBcc: x@evil.example", body="b", now=T0
+        )
+    config = email_config(smtp.port)
+    delivery = await deliver_due(
+        sessions, SmtpMailer(config), clock=at(T0), settings=SenderSettings.from_config(config)
+    )
+    assert delivery == Delivery(sent=1)
+    ((recipients, message),) = smtp.inbox.messages
+    assert recipients == list(ADMINS) and message["Bcc"] is None
+    assert message["Subject"] == "Lockout Bcc: x@evil.example"
+
+
+async def test_sending_again_a_letter_that_is_not_failed_says_so(admin, sessions, smtp):
+    smtp.start()
+    config = email_config(smtp.port)
+    (letter_id,) = await queue_letters(sessions)
+    await deliver_due(
+        sessions, SmtpMailer(config), clock=at(T0), settings=SenderSettings.from_config(config)
+    )
+    reply = await admin.submit("/admin/outbox", {}, action=f"/admin/outbox/{letter_id}/requeue")
+    assert "is sent: nothing to send again" in reply.text
+    assert (await letter(sessions, letter_id)).status is OutboxStatus.SENT
+    assert len(smtp.inbox.messages) == 1

@@ -9,6 +9,7 @@ ends: a duplicate is better than a lost alert.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -52,14 +53,22 @@ async def deliver_due(
     sessions: async_sessionmaker[AsyncSession],
     mailer: Mailer,
     *,
-    now: datetime,
+    clock: Callable[[], datetime],
     settings: SenderSettings,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> Delivery:
-    """Send every letter due at `now` (at most `settings.batch`); the counts of each result."""
+    """Send the letters due now, one by one, until none is due, `settings.batch` were tried
+    or `stopping()` says so; the counts of each result.
+
+    The clock is read at each claim and each outcome, so a long pass never claims with a
+    lease that has already run out.
+    """
     sent = retrying = failed = 0
     for _ in range(settings.batch):
+        if stopping():
+            break
         async with sessions.begin() as session:
-            claimed = await claim_next(session, now=now, lease=settings.lease)
+            claimed = await claim_next(session, now=clock(), lease=settings.lease)
         if claimed is None:
             break
         try:
@@ -68,20 +77,19 @@ async def deliver_due(
             reason = f"{type(error).__name__}: {error}"
             async with sessions.begin() as session:
                 status = await mark_failed(
-                    session,
-                    message_id=claimed.message_id,
-                    error=reason,
-                    now=now,
-                    policy=settings.policy,
+                    session, claimed=claimed, error=reason, now=clock(), policy=settings.policy
                 )
             log.warning("email_failed", message_id=claimed.message_id, error=reason, status=status)
             if status is OutboxStatus.FAILED:
                 failed += 1
-            else:
+            elif status is OutboxStatus.QUEUED:
                 retrying += 1
             continue
         async with sessions.begin() as session:
-            await mark_sent(session, message_id=claimed.message_id, now=now)
-        log.info("email_sent", message_id=claimed.message_id)
+            held = await mark_sent(session, claimed=claimed, now=clock())
+        if held:
+            log.info("email_sent", message_id=claimed.message_id)
+        else:
+            log.warning("email_sent_after_its_lease", message_id=claimed.message_id)
         sent += 1
     return Delivery(sent=sent, retrying=retrying, failed=failed)

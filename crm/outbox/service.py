@@ -36,18 +36,25 @@ class RetryPolicy:
 class Claimed:
     message_id: int
     letter: Letter
+    until: datetime
+    """The end of this sender's lease; it also tells this claim from a later one."""
+
+
+def _one_line(text: str) -> str:
+    """A header value: line breaks would end the header (SMTP refuses them)."""
+    return " ".join(text.split())
 
 
 async def enqueue(
     session: AsyncSession, *, to: Sequence[str], subject: str, body: str, now: datetime
 ) -> OutboxMessage:
     """A queued letter, written in the caller's transaction: it exists only if that commits."""
-    recipients = [address.strip() for address in to if address.strip()]
+    recipients = [_one_line(address) for address in to if address.strip()]
     if not subject.strip():
         raise Invalid.one("subject", "a letter needs a subject")
     message = OutboxMessage(
         recipients=", ".join(recipients),
-        subject=subject.strip()[:300],
+        subject=_one_line(subject)[:300],
         body=body,
         status=OutboxStatus.QUEUED if recipients else OutboxStatus.FAILED,
         attempts=0,
@@ -77,28 +84,41 @@ async def claim_next(session: AsyncSession, *, now: datetime, lease: timedelta) 
         return None
     message.claimed_until = now + lease
     to = tuple(address.strip() for address in message.recipients.split(","))
-    return Claimed(message.id, Letter(to=to, subject=message.subject, body=message.body))
+    letter = Letter(to=to, subject=message.subject, body=message.body)
+    return Claimed(message.id, letter, until=message.claimed_until)
 
 
-async def mark_sent(session: AsyncSession, *, message_id: int, now: datetime) -> None:
-    """The letter was handed over: it is never sent again."""
-    message = await session.get(OutboxMessage, message_id, with_for_update=True)
+async def _still_claimed(session: AsyncSession, claimed: Claimed) -> OutboxMessage | None:
+    """The letter, if this sender's claim on it still holds (its lease was not taken over)."""
+    message = await session.get(OutboxMessage, claimed.message_id, with_for_update=True)
+    if message is None or message.claimed_until != claimed.until:
+        return None
+    return message
+
+
+async def mark_sent(session: AsyncSession, *, claimed: Claimed, now: datetime) -> bool:
+    """Whether the claim still held: the letter was handed over and is never sent again."""
+    message = await _still_claimed(session, claimed)
     if message is None:
-        return
+        return False
     message.status = OutboxStatus.SENT
     message.attempts += 1
     message.sent_at = now
     message.claimed_until = None
     message.last_error = None
+    return True
 
 
 async def mark_failed(
-    session: AsyncSession, *, message_id: int, error: str, now: datetime, policy: RetryPolicy
-) -> OutboxStatus:
-    """A try failed: queued again after a wait, or failed for good; the new status."""
-    message = await session.get(OutboxMessage, message_id, with_for_update=True)
+    session: AsyncSession, *, claimed: Claimed, error: str, now: datetime, policy: RetryPolicy
+) -> OutboxStatus | None:
+    """A try failed: queued again after a wait, or failed for good; the new status.
+
+    None when the claim no longer held: another sender has the letter now and decides.
+    """
+    message = await _still_claimed(session, claimed)
     if message is None:
-        return OutboxStatus.FAILED
+        return None
     message.attempts += 1
     message.claimed_until = None
     message.last_error = error[:2000]
@@ -111,20 +131,21 @@ async def mark_failed(
 
 async def requeue(
     session: AsyncSession, *, actor: Actor, message_id: int, now: datetime
-) -> OutboxMessage:
-    """A failed letter queued again with fresh tries (admins only; audited)."""
+) -> tuple[OutboxMessage, bool]:
+    """The letter, and whether it was failed and is now queued with fresh tries (audited)."""
     require_admin(actor)
     message = await session.get(OutboxMessage, message_id, with_for_update=True)
     if message is None:
         raise NotFound(f"outbox message {message_id}")
-    if message.status is OutboxStatus.FAILED and message.recipients:
-        message.status = OutboxStatus.QUEUED
-        message.attempts = 0
-        message.next_attempt_at = now
-        await audit.record(
-            session, actor=actor, action="requeue", entity="outbox", entity_id=message.id, now=now
-        )
-    return message
+    if message.status is not OutboxStatus.FAILED or not message.recipients:
+        return message, False
+    message.status = OutboxStatus.QUEUED
+    message.attempts = 0
+    message.next_attempt_at = now
+    await audit.record(
+        session, actor=actor, action="requeue", entity="outbox", entity_id=message.id, now=now
+    )
+    return message, True
 
 
 async def list_outbox(

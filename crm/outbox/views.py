@@ -36,13 +36,16 @@ async def outbox(request: web.Request) -> web.StreamResponse:
 @requires(Role.ADMIN)
 async def outbox_requeue(request: web.Request) -> web.StreamResponse:
     async with request.config_dict[SESSIONS].begin() as db:
-        letter = await requeue(
+        letter, queued = await requeue(
             db,
             actor=actor_of(request),
             message_id=int(request.match_info["message_id"]),
             now=request.config_dict[CLOCK](),
         )
-    await flash(request, f"“{letter.subject}” is queued again; it goes out in a moment.")
+    if queued:
+        await flash(request, f"“{letter.subject}” is queued again; it goes out in a moment.")
+    else:
+        await flash(request, f"“{letter.subject}” is {letter.status.value}: nothing to send again.")
     raise redirect(request, "admin.outbox")
 
 
