@@ -4,6 +4,7 @@ Revision ID: 0005_dial_facts
 Revises: 0004_outbox
 Create Date: 2026-12-01 07:32:56.547519
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -12,30 +13,30 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0005_dial_facts'
-down_revision: str | None = '0004_outbox'
+revision: str = "0005_dial_facts"
+down_revision: str | None = "0004_outbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 calls = sa.table(
-    'calls',
-    sa.column('id', sa.Integer()),
-    sa.column('outcome', sa.String()),
-    sa.column('client_accepted', sa.Boolean()),
-    sa.column('dial_status', sa.String()),
-    sa.column('bridged_seconds', sa.Integer()),
+    "calls",
+    sa.column("id", sa.Integer()),
+    sa.column("outcome", sa.String()),
+    sa.column("client_accepted", sa.Boolean()),
+    sa.column("dial_status", sa.String()),
+    sa.column("bridged_seconds", sa.Integer()),
 )
 dials = sa.table(
-    'dial_attempts',
-    sa.column('id', sa.Integer()),
-    sa.column('call_id', sa.Integer()),
-    sa.column('outcome', sa.String()),
-    sa.column('client_accepted', sa.Boolean()),
-    sa.column('dial_status', sa.String()),
-    sa.column('talk_seconds', sa.Integer()),
+    "dial_attempts",
+    sa.column("id", sa.Integer()),
+    sa.column("call_id", sa.Integer()),
+    sa.column("outcome", sa.String()),
+    sa.column("client_accepted", sa.Boolean()),
+    sa.column("dial_status", sa.String()),
+    sa.column("talk_seconds", sa.Integer()),
 )
 # Outcomes only a dial result gives a dial (the status callback gives caller_hung_up).
-RESULT_OUTCOMES = ('bridged', 'client_busy', 'client_no_answer', 'client_failed', 'voicemail')
+RESULT_OUTCOMES = ("bridged", "client_busy", "client_no_answer", "client_failed", "voicemail")
 
 
 def _of_call(table, call_id):
@@ -59,19 +60,19 @@ def _call(column):
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('dial_attempts', schema=None) as batch_op:
+    with op.batch_alter_table("dial_attempts", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column('client_accepted', sa.Boolean(), nullable=False, server_default=sa.false())
+            sa.Column("client_accepted", sa.Boolean(), nullable=False, server_default=sa.false())
         )
-        batch_op.add_column(sa.Column('dial_status', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("dial_status", sa.String(length=32), nullable=True))
 
     # A bridge reported after the status callback counted on the call but not on its dial.
     is_latest = dials.c.id == _latest_dial_id(dials.c.call_id)
     missing = _call(calls.c.bridged_seconds) - _talk_seconds(dials.c.call_id)
     op.execute(
         dials.update()
-        .where(is_latest, _call(calls.c.outcome) == 'bridged', missing > 0)
-        .values(outcome='bridged', talk_seconds=dials.c.talk_seconds + missing)
+        .where(is_latest, _call(calls.c.outcome) == "bridged", missing > 0)
+        .values(outcome="bridged", talk_seconds=dials.c.talk_seconds + missing)
     )
 
     # The calls row kept these facts of its latest dial only. Acceptance was reset by each
@@ -88,23 +89,23 @@ def upgrade() -> None:
         .values(dial_status=_call(calls.c.dial_status))
     )
 
-    with op.batch_alter_table('dial_attempts', schema=None) as batch_op:
-        batch_op.alter_column('client_accepted', server_default=None)
+    with op.batch_alter_table("dial_attempts", schema=None) as batch_op:
+        batch_op.alter_column("client_accepted", server_default=None)
 
-    with op.batch_alter_table('calls', schema=None) as batch_op:
-        batch_op.drop_column('client_accepted')
-        batch_op.drop_column('dial_status')
-        batch_op.drop_column('bridged_seconds')
+    with op.batch_alter_table("calls", schema=None) as batch_op:
+        batch_op.drop_column("client_accepted")
+        batch_op.drop_column("dial_status")
+        batch_op.drop_column("bridged_seconds")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('calls', schema=None) as batch_op:
+    with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column('bridged_seconds', sa.Integer(), nullable=False, server_default='0')
+            sa.Column("bridged_seconds", sa.Integer(), nullable=False, server_default="0")
         )
-        batch_op.add_column(sa.Column('dial_status', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("dial_status", sa.String(length=32), nullable=True))
         batch_op.add_column(
-            sa.Column('client_accepted', sa.Boolean(), nullable=False, server_default=sa.false())
+            sa.Column("client_accepted", sa.Boolean(), nullable=False, server_default=sa.false())
         )
 
     reported, same_call = _of_call(dials, calls.c.id)
@@ -132,10 +133,10 @@ def downgrade() -> None:
         )
     )
 
-    with op.batch_alter_table('calls', schema=None) as batch_op:
-        batch_op.alter_column('bridged_seconds', server_default=None)
-        batch_op.alter_column('client_accepted', server_default=None)
+    with op.batch_alter_table("calls", schema=None) as batch_op:
+        batch_op.alter_column("bridged_seconds", server_default=None)
+        batch_op.alter_column("client_accepted", server_default=None)
 
-    with op.batch_alter_table('dial_attempts', schema=None) as batch_op:
-        batch_op.drop_column('dial_status')
-        batch_op.drop_column('client_accepted')
+    with op.batch_alter_table("dial_attempts", schema=None) as batch_op:
+        batch_op.drop_column("dial_status")
+        batch_op.drop_column("client_accepted")
