@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.ru import inn as ru_inn
 
+from crm.auth.passwords import password_problem
 from crm.errors import Invalid
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -123,10 +131,14 @@ class ManagerIn(_Input):
         return normalized
 
 
+Password = Annotated[str, StringConstraints(strip_whitespace=False)]
+"""Kept exactly as typed: a space is part of a password like any other character."""
+
+
 class AgentIn(_Input):
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=254)
-    password: str = Field(min_length=8, max_length=200)
+    password: Password
 
     @field_validator("email")
     @classmethod
@@ -134,6 +146,14 @@ class AgentIn(_Input):
         if not EMAIL.match(value):
             raise ValueError("enter a valid email address")
         return value.lower()
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: str) -> str:
+        problem = password_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 def parse(schema: type[Model], data: Any) -> Model:

@@ -12,10 +12,13 @@ import aiohttp_jinja2
 import jinja2
 import structlog
 from aiohttp import web
+from aiohttp_jinja2 import REQUEST_CONTEXT_KEY
 from aiohttp_session import get_session
 from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
-from sqlalchemy.exc import IntegrityError
+from multidict import MultiDictProxy
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from yarl import URL
 
 from crm.auth.service import Actor, load_actor
@@ -28,6 +31,8 @@ HERE = Path(__file__).parent
 log = structlog.get_logger("crm.web")
 ACTOR = "actor"
 CSRF_FIELD = "_csrf"
+USER_ID = "user_id"
+GENERATION = "generation"
 STATIC = HERE / "static"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -46,7 +51,9 @@ def setup_web(app: web.Application, config: Config) -> None:
             max_age=config.web.session_max_age,
         ),
     )
-    # The actor must be loaded before the template context processors read it.
+    # Outermost, so a failure anywhere (loading the actor too) gets the friendly page; the
+    # actor must be loaded before the template context processors read it.
+    app.middlewares.append(domain_errors)
     app.middlewares.append(actor_middleware)
     aiohttp_jinja2.setup(
         app,
@@ -56,7 +63,24 @@ def setup_web(app: web.Application, config: Config) -> None:
         undefined=jinja2.StrictUndefined,
     )
     app.middlewares.append(csrf_middleware)
-    app.middlewares.append(domain_errors)
+    app.on_response_prepare.append(_page_headers)
+
+
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    # Pages show client phones: no browser or proxy may keep a copy.
+    "Cache-Control": "no-store",
+}
+
+
+async def _page_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in PAGE_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 async def _context(request: web.Request) -> dict[str, Any]:
@@ -64,8 +88,12 @@ async def _context(request: web.Request) -> dict[str, Any]:
         "actor": request.get(ACTOR),
         "csrf_token": await csrf_token(request),
         "Role": Role,
-        "url": lambda name, **parts: URL(url_for(request, name, **parts)),
+        "url": _url_maker(request),
     }
+
+
+def _url_maker(request: web.Request) -> Callable[..., URL]:
+    return lambda name, **parts: URL(url_for(request, name, **parts))
 
 
 async def csrf_token(request: web.Request) -> str:
@@ -80,9 +108,11 @@ async def actor_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Load the signed-in user of a page request into request['actor'] (or None)."""
     session = await get_session(request)
     actor = None
-    if isinstance(session.get("user_id"), int):
-        async with request.config_dict[SESSIONS]() as db:
-            actor = await load_actor(db, user_id=session["user_id"])
+    user_id, generation = session.get(USER_ID), session.get(GENERATION)
+    if isinstance(user_id, int):
+        if isinstance(generation, int):
+            async with request.config_dict[SESSIONS]() as db:
+                actor = await load_actor(db, user_id=user_id, generation=generation)
         if actor is None:
             session.invalidate()
     request[ACTOR] = actor
@@ -91,9 +121,9 @@ async def actor_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every form post of a page must carry the session's token."""
-    if request.method == "POST":
-        form = await request.post()
+    """Every form post of a page must carry the session's token (a post to no page: 404)."""
+    if request.method == "POST" and request.match_info.http_exception is None:
+        form = await read_form(request)
         session = await get_session(request)
         expected = session.get(CSRF_FIELD)
         given = form.get(CSRF_FIELD)
@@ -112,13 +142,66 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
+class UnreadableForm(Exception):
+    """The posted body is not a form any page sends (bad encoding, a file, a nameless part)."""
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str]:
+    """The posted form; UnreadableForm when it cannot be read as plain text fields."""
+    try:
+        form = await request.post()
+    except (ValueError, LookupError) as error:  # UnicodeDecodeError is a ValueError
+        raise UnreadableForm(str(error)) from None
+    if any(not isinstance(value, str) for value in form.values()):
+        raise UnreadableForm("a file was posted")
+    return form  # type: ignore[return-value]  # every value is a str, checked above
+
+
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError)
+"""What a database that is down, unreachable or not answering raises."""
+
+
 @web.middleware
 async def domain_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """NotFound and Forbidden from a service become the same friendly pages everywhere."""
     try:
         return await handler(request)
+    except UnreadableForm as error:
+        log.warning(
+            "page_form_unreadable", method=request.method, path=request.path, error=str(error)
+        )
+        return error_page(
+            request,
+            400,
+            "Form not readable",
+            "This form could not be read. Go back, reload the page and send it again.",
+        )
+    except UNAVAILABLE as error:
+        log.warning(
+            "page_database_unavailable",
+            method=request.method,
+            path=request.path,
+            error=type(error).__name__,
+        )
+        response = error_page(
+            request,
+            503,
+            "Temporarily unavailable",
+            "The service cannot reach its database right now. Please try again in a moment.",
+        )
+        response.headers["Retry-After"] = "30"
+        return response
     except (NotFound, web.HTTPNotFound):
         return error_page(request, 404, "Not found", "There is nothing here, or it is not yours.")
+    except web.HTTPMethodNotAllowed as error:
+        response = error_page(
+            request,
+            405,
+            "Not here",
+            "This page cannot be used that way. Go back and use its links.",
+        )
+        response.headers["Allow"] = ", ".join(sorted(error.allowed_methods))
+        return response
     except Forbidden:
         return error_page(request, 403, "Not allowed", "Your role does not open this page.")
     except IntegrityError:
@@ -144,9 +227,11 @@ async def domain_errors(request: web.Request, handler: Handler) -> web.StreamRes
 
 def error_page(request: web.Request, status: int, title: str, message: str) -> web.Response:
     """The one page every refusal and failure of a page request is shown on."""
-    return aiohttp_jinja2.render_template(
-        "error.html", request, {"title": title, "message": message}, status=status
-    )
+    context: dict[str, Any] = {"title": title, "message": message}
+    if REQUEST_CONTEXT_KEY not in request:
+        # The failure came before the template context was made (loading the actor).
+        context.update(actor=None, Role=Role, url=_url_maker(request))
+    return aiohttp_jinja2.render_template("error.html", request, context, status=status)
 
 
 def requires(*roles: Role) -> Callable[[Handler], Handler]:
@@ -200,9 +285,5 @@ def client_address(request: web.Request) -> str | None:
 
 async def form_data(request: web.Request) -> dict[str, str]:
     """The posted form as plain strings (without the CSRF field and NUL characters)."""
-    form = await request.post()
-    return {
-        key: value.replace("\x00", "")
-        for key, value in form.items()
-        if isinstance(value, str) and key != CSRF_FIELD
-    }
+    form = await read_form(request)
+    return {key: value.replace("\x00", "") for key, value in form.items() if key != CSRF_FIELD}

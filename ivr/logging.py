@@ -13,24 +13,61 @@ import structlog
 from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ACCESS_LOGGER = "aiohttp.access"
 
 # With a "+": 7 to 15 digits; without: 10 to 15 (8-digit request numbers stay readable);
-# never inside a word (Twilio SIDs) or an ISO date.
+# never inside a word (Twilio SIDs) or an ISO date. URL-encoded text counts too: "%2B" is a
+# plus, "%20" a space, and a "%xx" escape ends a word, as in `q%3D%2B79161234567`.
+_ESCAPED = r"%[0-9A-Fa-f]{2}"
+_SEPARATOR = r"(?:[\s\-().]|%20|%2[89]|%2[Dd])"
 PHONE = re.compile(
-    r"(?<![\w+])(?!\d{4}-\d\d-\d\d)"
-    r"(?:\+\d(?:[\s\-().]{0,2}\d){6,14}|\d(?:[\s\-().]{0,2}\d){9,14})(?![\w])"
+    rf"(?:(?<={_ESCAPED})|(?<![\w+%]))(?!\d{{4}}-\d\d-\d\d)"
+    rf"(?:(?:\+|%2[Bb])\d(?:{_SEPARATOR}{{0,2}}\d){{6,14}}|\d(?:{_SEPARATOR}{{0,2}}\d){{9,14}})"
+    r"(?![\w])"
 )
+_NOT_DIGIT = re.compile(rf"{_ESCAPED}|\D")
 
 
 def mask_phone(text: str) -> str:
     """Mask every phone-like number: `+79161234567` -> `+7******4567`."""
 
     def _mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group())
-        plus = "+" if match.group().startswith("+") else ""
+        found = match.group()
+        digits = _NOT_DIGIT.sub("", found)
+        plus = "+" if found[0] in "+%" else ""
         return plus + digits[0] + "*" * (len(digits) - 5) + digits[-4:]
 
     return PHONE.sub(_mask, text)
+
+
+# The query of a URL in an access line (the request's and the Referer's): its values may be
+# a client's number or a fragment of one (a search for "1234567"), so only names are kept.
+_QUERY = re.compile(r"\?[^\s\"]*")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,31}")
+
+
+def hide_query_values(text: str) -> str:
+    """`GET /clients?q=%2B7916&page=2 HTTP/1.1` -> `GET /clients?q=…&page=… HTTP/1.1`."""
+
+    def _hide(match: re.Match[str]) -> str:
+        names = (part.split("=", 1)[0] for part in match.group()[1:].split("&"))
+        return "?" + "&".join(f"{name}=…" if _NAME.fullmatch(name) else "…" for name in names)
+
+    return _QUERY.sub(_hide, text)
+
+
+def hide_access_queries(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: aiohttp's access lines keep no query values (request, Referer)."""
+    record = event_dict.get("_record")
+    if (
+        record is not None
+        and record.name == ACCESS_LOGGER
+        and isinstance(event_dict.get("event"), str)
+    ):
+        event_dict["event"] = hide_query_values(event_dict["event"])
+    return event_dict
 
 
 def _mask_value(value: Any) -> Any:
@@ -50,41 +87,55 @@ def mask_phones(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]
     return {key: _mask_value(value) for key, value in event_dict.items()}
 
 
-def configure_logging(
-    *, format: str = "console", level: str = "info", stream: TextIO | None = None
-) -> None:
-    """Route structlog and standard-library logging through one masked renderer."""
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-    ]
+_SHARED: list[Any] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    structlog.processors.format_exc_info,
+]
+
+
+def masked_formatter(format: str = "console") -> logging.Formatter:
+    """The formatter of every log line: access queries hidden, phones masked, then rendered."""
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if format == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
-    structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
-    )
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_SHARED,
         processors=[
+            hide_access_queries,
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             mask_phones,
             renderer,
         ],
     )
+
+
+def route_structlog_to_stdlib() -> None:
+    """structlog lines go through the standard library's handlers (and their formatter)."""
+    structlog.configure(
+        processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+
+
+def configure_logging(
+    *, format: str = "console", level: str = "info", stream: TextIO | None = None
+) -> None:
+    """Route structlog and standard-library logging through one masked renderer."""
+    route_structlog_to_stdlib()
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(formatter)
+    handler.setFormatter(masked_formatter(format))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The SQLite driver's debug lines hold every statement's parameters: client data.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))
 
 
 @web.middleware

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import aiohttp
+import phonenumbers
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -19,6 +23,7 @@ from ivr.app import create_app
 from ivr.config import Config
 from ivr.migrate import upgrade
 from ivr.simulator import TwilioSimulator
+from tests.logcapture import RunLog
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 SESSION_KEY = "yVtZ0ZqK3mH1Qe2cJm8Zr4o0b9sT6uW1xA2dF5gH7jE="
@@ -147,4 +152,48 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if skipped:
         terminalreporter.write_line(
             f"{len(skipped)} PostgreSQL variants skipped. {PG_SKIP}", yellow=True
+        )
+
+
+# The whole run's log, searched at the end for the demo clients' numbers (issue 7, defect 6).
+_RUN_LOG: list[RunLog] = []
+
+
+def _demo_client_number_forms() -> set[str]:
+    """Each demo client's number as E.164, URL-encoded, without the plus and national."""
+    from crm.demo import CLIENTS
+
+    forms: set[str] = set()
+    for client in CLIENTS:
+        phone = client["phone"]
+        national = str(phonenumbers.parse(phone).national_number)
+        forms |= {phone, "%2B" + phone[1:], "%2b" + phone[1:], phone[1:], national}
+    return forms
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="ivr-run-log-"))
+    run_log = RunLog(folder / "run.jsonl")
+    run_log.start()
+    _RUN_LOG.append(run_log)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when any logged line holds a demo client's number unmasked."""
+    if not _RUN_LOG:
+        return
+    run_log = _RUN_LOG.pop()
+    run_log.stop()
+    leaked = run_log.lines_with(_demo_client_number_forms())
+    if not leaked:
+        shutil.rmtree(run_log.path.parent, ignore_errors=True)
+        return
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("=", "demo client numbers in the log", red=True)
+        reporter.write_line(
+            f"{len(leaked)} logged lines hold a demo client's number unmasked "
+            f"(whole log: {run_log.path}); the first: {leaked[0][:500]}",
+            red=True,
         )

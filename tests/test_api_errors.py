@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api_helpers import NEW_CLIENT
+from crm.api.errors import MAX_URL
+from ivr.app import create_app
+from tests.api_helpers import AGENT, NEW_CLIENT, Apis, issue_key
 
 pytest_plugins = ("tests.api_fixtures",)
 
@@ -101,3 +103,15 @@ async def test_page_errors_stay_html_outside_the_api(apis):
     reply = await apis.with_key(None).get("/no-such-page")
     assert reply.status == 404
     assert not reply.headers["Content-Type"].startswith("application/json")
+
+
+async def test_a_url_over_8_kb_is_a_json_414(aiohttp_server, config, engine, demo, http, sessions):
+    # `ivr serve` must let such a line through to the API: aiohttp's parser alone refuses a
+    # request line over its `max_line_size` in plain text, before any route is chosen.
+    server = await aiohttp_server(create_app(config), max_line_size=MAX_URL * 4)
+    api = Apis(server, http, sessions).with_key(await issue_key(sessions, AGENT))
+    for path in ("/api/v1/clients?search=" + "x" * MAX_URL, "/api/v1/nothing/" + "x" * MAX_URL):
+        reply = await api.get(path)
+        assert reply.status == 414
+        assert reply.headers["Content-Type"].startswith("application/json")
+        assert reply.json["error"]["code"] == "uri_too_long" and set(reply.fields) == {"url"}

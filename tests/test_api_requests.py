@@ -47,6 +47,19 @@ async def test_unknown_status_filter_names_status(api_agent):
     assert reply.fields == {"status": "use one of: open, closed"}
 
 
+async def test_request_lists_refuse_paging_past_the_documented_limits(api_agent, api_manager):
+    for caller, path in (
+        (api_agent, "/api/v1/requests"),
+        (api_manager, "/api/v1/partner/requests"),
+    ):
+        too_many = await caller.get(path, params={"per_page": 101})
+        assert too_many.status == 422 and set(too_many.fields) == {"per_page"}
+        before_first = await caller.get(path, params={"page": 0, "status": "open"})
+        assert before_first.status == 422 and set(before_first.fields) == {"page"}
+        at_limits = await caller.get(path, params={"page": 1_000_000, "per_page": 100})
+        assert at_limits.status == 200 and at_limits.json["per_page"] == 100
+
+
 async def test_request_shows_its_client_partner_and_last_call(api_agent, demo):
     number = open_polis(demo)["number"]
     reply = await api_agent.get(f"/api/v1/requests/{number}")

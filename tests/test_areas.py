@@ -83,3 +83,17 @@ async def test_an_unknown_api_path_answers_json_and_an_unknown_page_html(server,
         assert (reply.status, reply.content_type) == (404, "application/json")
     async with http.get(server.make_url("/nothing")) as reply:
         assert (reply.status, reply.content_type) == (404, "text/html")
+
+
+async def test_a_post_to_no_page_is_not_found_rather_than_a_stale_form(server, http):
+    async with http.post(server.make_url("/no-such-page"), data={"a": "b"}) as reply:
+        assert reply.status == 404 and reply.content_type == "text/html"
+        assert "Not found" in await reply.text()
+
+
+async def test_a_method_a_page_does_not_take_gets_the_friendly_page_naming_the_allowed(
+    server, http
+):
+    async with http.delete(server.make_url("/login")) as reply:
+        assert (reply.status, reply.content_type) == (405, "text/html")
+        assert set(reply.headers["Allow"].split(", ")) >= {"GET", "POST"}

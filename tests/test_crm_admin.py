@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
 
 from crm.auth.models import ApiKey
@@ -171,3 +172,45 @@ async def test_api_key_needs_an_owner_and_a_name(admin, sessions):
     assert reply.status == 400 and 'id="error-user_id"' in reply.text
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(ApiKey)) == 0
+
+
+async def test_an_agent_password_is_kept_exactly_as_typed_spaces_too(admin, browser):
+    password = "  two words, spaced  "
+    reply = await admin.submit(
+        "/admin/agents", {"name": "Vera", "email": "vera@example.com", "password": password}
+    )
+    assert reply.path == "/admin/agents", reply.text
+    assert (await (await browser()).login("vera@example.com", password.strip())).status == 401
+    vera = await browser(("vera@example.com", password))
+    assert (await vera.get("/requests")).path == "/requests"
+
+
+@pytest.mark.parametrize(
+    ("password", "says"),
+    [
+        ("password123", "most common"),
+        ("Qwerty123456", "most common"),
+        ("1234567890", "most common"),
+        ("aaaaaaaaaaaa", "different characters"),
+        ("nine-char", "at least 10 characters"),
+        ("          ", "different characters"),
+    ],
+)
+async def test_weak_passwords_are_refused_naming_the_password_field(admin, password, says):
+    agent = await admin.submit(
+        "/admin/agents", {"name": "Weak", "email": "weak@example.com", "password": password}
+    )
+    assert agent.status == 400 and says in agent.text
+    assert re.search(r'id="error-password">[^<]*' + says, agent.text)
+    page = await add_company(admin)
+    manager = await admin.submit(
+        page,
+        {
+            "name": "Weak",
+            "phones": "+79161112233",
+            "email": "weak@alfa.example.com",
+            "password": password,
+        },
+        action=page + "/managers",
+    )
+    assert manager.status == 400 and re.search(r'id="error-password">[^<]*' + says, manager.text)

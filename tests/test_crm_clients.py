@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 
@@ -159,3 +160,32 @@ async def test_admin_adds_a_client_for_a_chosen_agent(admin, sessions):
     async with sessions() as session:
         saved = await session.scalar(select(Client).where(Client.last_name == "Ivanova"))
     assert saved.agent_id == agent_id
+
+
+WILDCARD_SEARCHES = {
+    "%": ["Fifty_50%"],
+    "_": ["Fifty_50%"],
+    "y_5": ["Fifty_50%"],
+    "Smirn_va": [],
+    "%mirnova": [],
+    "\\": [],
+    "/": [],
+    "Fifty/_": [],
+}
+
+
+async def test_like_wildcards_in_a_search_match_only_themselves(agent, sessions):
+    async with sessions.begin() as session:
+        await create_client(
+            session,
+            actor=await account_actor(session, AGENT[0]),
+            data=ClientIn(first_name="Percy", last_name="Fifty_50%", phone="+79161230050"),
+            now=datetime.now(UTC),
+        )
+    shown = {}
+    for search in WILDCARD_SEARCHES:
+        reply = await agent.get("/clients?" + urlencode({"q": search}))
+        assert reply.status == 200
+        names = ("Fifty_50%", "Petrov", "Smirnova")
+        shown[search] = [name for name in names if has_text(reply.text, name)]
+    assert shown == WILDCARD_SEARCHES

@@ -11,6 +11,7 @@ from ivr.app import create_app
 from tests.conftest import make_config
 from tests.crm_client import AGENT, CrmClient, has_text
 from tests.helpers import signed_post
+from tests.logcapture import captured_logs, log_events
 from tests.test_cli import cli_env, run
 
 pytest_plugins = ("tests.crm_fixtures",)
@@ -74,6 +75,8 @@ def test_create_admin_makes_an_admin_once_and_names_bad_fields(tmp_path):
     assert again.returncode == 2 and "email" in again.stderr
     short = run(env, "create-admin", "--email", "two@example.com", "--password", "short")
     assert short.returncode == 2 and "password" in short.stderr
+    common = run(env, "create-admin", "--email", "three@example.com", "--password", "Password123")
+    assert common.returncode == 2 and "password" in common.stderr and "common" in common.stderr
     with sqlite3.connect(tmp_path / "cli.sqlite3") as db:
         rows = db.execute("SELECT email, role FROM users").fetchall()
     assert rows == [("root@example.com", "admin")]
@@ -135,5 +138,72 @@ async def test_a_failure_inside_a_page_answers_a_friendly_page_not_a_trace(aioht
         reply = await user.submit("/login", {"email": AGENT[0], "password": AGENT[1]})
     finally:
         await user.close()
-    assert reply.status == 500
-    assert "Something went wrong" in reply.text and "Traceback" not in reply.text
+    assert reply.status == 503
+    assert "try again in a moment" in reply.text and "Traceback" not in reply.text
+
+
+MULTIPART = "multipart/form-data; boundary=b"
+MALFORMED = {
+    "invalid UTF-8": ("application/x-www-form-urlencoded", b"_csrf=\xff&email=\xfe"),
+    "unknown charset": ("application/x-www-form-urlencoded; charset=x-nope", b"email=a"),
+    "file part": (
+        MULTIPART,
+        b'--b\r\nContent-Disposition: form-data; name="email"; filename="a.txt"\r\n\r\n'
+        b"hello\r\n--b--\r\n",
+    ),
+    "nameless part": (MULTIPART, b"--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--\r\n"),
+    "part in unknown charset": (
+        MULTIPART,
+        b'--b\r\nContent-Disposition: form-data; name="email"\r\n'
+        b"Content-Type: text/plain; charset=x-nope\r\n\r\nx\r\n--b--\r\n",
+    ),
+    "no boundary": ("multipart/form-data", b"garbage"),
+}
+
+
+@pytest.mark.parametrize("path", ["/login", "/clients/new", "/logout"])
+@pytest.mark.parametrize("kind", sorted(MALFORMED))
+async def test_a_malformed_form_post_answers_the_friendly_400_page(agent, path, kind):
+    content_type, body = MALFORMED[kind]
+    with captured_logs() as stream:
+        async with agent.http.post(
+            agent.base_url + path, data=body, headers={"Content-Type": content_type}
+        ) as reply:
+            text = await reply.text()
+            assert reply.status == 400, text
+            assert reply.content_type == "text/html"
+    assert "Form not readable" in text and "Traceback" not in text
+    levels = [event["level"] for event in log_events(stream) if event["logger"] != "aiohttp.access"]
+    assert levels == ["warning"]
+    assert (await agent.get("/requests")).path == "/requests"
+
+
+async def signed_in_cookie(browser) -> str:
+    """The session cookie of the demo agent, signed in on the working server."""
+    user = await browser(AGENT)
+    (value,) = [cookie.value for cookie in user.http.cookie_jar if cookie.key == "ivr_session"]
+    return value
+
+
+@pytest.mark.parametrize("path", ["/requests", "/clients", "/", "/admin/agents"])
+@pytest.mark.parametrize("database", ["closed port", "unopenable file"])
+async def test_a_signed_in_page_with_the_database_down_answers_the_friendly_503(
+    aiohttp_server, browser, http, tmp_path, database, path
+):
+    cookie = await signed_in_cookie(browser)
+    url = {
+        "closed port": "postgresql+asyncpg://nobody@127.0.0.1:1/none",
+        # A folder where the database file should be: SQLite cannot open it.
+        "unopenable file": f"sqlite+aiosqlite:///{tmp_path}",
+    }[database]
+    down = await aiohttp_server(create_app(make_config(url)))
+    with captured_logs() as stream:
+        async with http.get(
+            down.make_url(path), headers={"Cookie": f"ivr_session={cookie}"}, allow_redirects=False
+        ) as reply:
+            text = await reply.text()
+    assert reply.status == 503, text
+    assert reply.content_type == "text/html" and "try again in a moment" in text
+    assert "Traceback" not in text
+    events = [e for e in log_events(stream) if e["logger"] != "aiohttp.access"]
+    assert [(e["event"], e["level"]) for e in events] == [("page_database_unavailable", "warning")]

@@ -18,8 +18,15 @@ CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "too_large",
+    414: "uri_too_long",
     422: "invalid",
 }
+MAX_URL = 8 * 1024
+"""The longest request target (path and query) a call may have, in bytes.
+
+aiohttp's own parser refuses a request line over `max_line_size` (8190 bytes unless the
+server is given more) before any route or middleware, in plain text; below that, this is
+the limit, answered in JSON."""
 REALM = 'Bearer realm="api"'
 
 
@@ -72,6 +79,10 @@ def _from_http(error: web.HTTPException) -> web.Response:
 @web.middleware
 async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Domain and HTTP errors of an API call become JSON; nothing escapes as an HTML page."""
+    if len(request.raw_path) > MAX_URL:
+        return error_response(
+            414, f"the URL is longer than {MAX_URL} bytes", {"url": "send a shorter URL"}
+        )
     try:
         return await handler(request)
     except Conflict as error:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from crm.api.errors import BadRequest
 from crm.api.schemas import MAX_ID
 from crm.errors import Invalid, NotFound
-from crm.pagination import PER_PAGE, clamp
+from crm.pagination import MAX_PAGE, MAX_PER_PAGE, PER_PAGE
 from crm.schemas import storable
 
 V1 = "/v1"
@@ -78,21 +78,44 @@ def query_text(request: web.Request, name: str) -> str | None:
 
 
 def query_enum(request: web.Request, name: str, enum: type[E]) -> E | None:
-    """A query parameter that must be one of `enum`'s values (None when absent)."""
-    value = query_text(request, name)
-    if value is None:
+    """A query parameter that must be one of `enum`'s values (None when absent; blank is
+    not one of them)."""
+    if name not in request.query:
         return None
+    value = request.query[name]
     try:
-        return enum(value.strip())
+        return enum(value)
     except ValueError:
         choices = ", ".join(member.value for member in enum)
         raise Invalid.one(name, f"use one of: {choices}") from None
 
 
+def query_int(request: web.Request, name: str, *, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter from `low` to `high` (`default` when absent).
+
+    Invalid naming it for anything else: the API says what it refused instead of guessing.
+    """
+    value = request.query.get(name)
+    if value is None:
+        return default
+    number = int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+    if number is None or not low <= number <= high:
+        raise Invalid.one(name, f"use a whole number from {low} to {high}")
+    return number
+
+
 def page_args(request: web.Request) -> dict[str, int]:
-    """`page` and `per_page` from the query; garbage falls back to the defaults, never fails."""
-    page, per_page = clamp(request.query.get("page", 1), request.query.get("per_page", PER_PAGE))
-    return {"page": page, "per_page": per_page}
+    """`page` and `per_page` from the query; Invalid naming each one out of range."""
+    args: dict[str, int] = {}
+    errors: dict[str, str] = {}
+    for name, default, high in (("page", 1, MAX_PAGE), ("per_page", PER_PAGE, MAX_PER_PAGE)):
+        try:
+            args[name] = query_int(request, name, default=default, low=1, high=high)
+        except Invalid as invalid:
+            errors.update(invalid.errors)
+    if errors:
+        raise Invalid(errors)
+    return args
 
 
 def respond(model: BaseModel, *, status: int = 200, location: str | None = None) -> web.Response:

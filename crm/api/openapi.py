@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from crm.api.schemas import MAX_ID, ErrorOut
-from crm.pagination import MAX_PER_PAGE, PER_PAGE
+from crm.pagination import MAX_PAGE, MAX_PER_PAGE, PER_PAGE
 
 REF = "#/components/schemas/{model}"
 ABOUT = """\
@@ -35,8 +35,10 @@ A missing, unknown or revoked key answers 401 with `WWW-Authenticate: Bearer`.
 (`body` for an unreadable body) to what is wrong with it. 400: the body is not JSON;
 409: a unique value is taken; 422: a field's value is wrong.
 
-**Lists** take `page` (from 1) and `per_page` (1-100); values out of range are clamped, and
-garbage falls back to the defaults. They answer `{items, page, per_page, total, pages}`.
+**Lists** take `page` (1-1,000,000) and `per_page` (1-100); a value outside those or not a
+whole number answers 422 naming it. They answer `{items, page, per_page, total, pages}`.
+
+A URL longer than 8 KiB answers 414.
 """
 PATH_PARAMS: dict[str, dict[str, Any]] = {
     "client_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
@@ -61,7 +63,11 @@ class Param:
 
 
 PAGING = (
-    Param("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number, from 1."),
+    Param(
+        "page",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+        "Page number, from 1.",
+    ),
     Param(
         "per_page",
         {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": PER_PAGE},
@@ -121,6 +127,7 @@ _WHY = {
     404: "Missing, or not this key's user's to see.",
     409: "A unique value is taken (`fields` names it).",
     413: "The body is too large.",
+    414: "The URL is longer than 8 KiB (`fields.url`).",
     422: "A value is wrong (`fields` names each one).",
 }
 
@@ -138,7 +145,9 @@ def _responses(op: Operation, path: str, refs: dict) -> dict[str, Any]:
     responses = {str(op.status): ok}
     codes = set(op.errors)
     if not op.public:
-        codes |= {401, 403}
+        codes |= {401, 403, 414}
+    if op.query:
+        codes.add(422)
     if "{" in path:
         codes.add(404)
     if op.body:

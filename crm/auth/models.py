@@ -25,6 +25,9 @@ class User(Base):
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("managers.id"), index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Kept in each session cookie; bumping it (logout, new password, deactivation) ends
+    every session signed in before."""
 
 
 class LoginThrottle(Base):

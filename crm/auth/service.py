@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm import audit
 from crm.auth import throttle
 from crm.auth.models import ApiKey, User
-from crm.auth.passwords import MIN_LENGTH, dummy_hash, hash_password, verify_password
+from crm.auth.passwords import check_password, dummy_hash, hash_password, verify_password
 from crm.enums import Role
 from crm.errors import Conflict, Forbidden, Invalid, NotFound
 from crm.models import Manager
@@ -33,6 +33,7 @@ class Actor:
     role: Role
     agent_id: int | None = None
     organization_id: int | None = None
+    session_generation: int = 0
 
 
 class LoginRefused(Exception):
@@ -81,13 +82,21 @@ async def actor_for(session: AsyncSession, user: User) -> Actor:
         role=user.role,
         agent_id=user.agent_id,
         organization_id=organization_id,
+        session_generation=user.session_generation,
     )
 
 
-async def load_actor(session: AsyncSession, *, user_id: int) -> Actor | None:
-    """The actor of a session's user id, or None if the account is gone or disabled."""
+async def load_actor(
+    session: AsyncSession, *, user_id: int, generation: int | None = None
+) -> Actor | None:
+    """The actor of a user id, or None if the account is gone or disabled.
+
+    With `generation` (a page session's), also None once that session was ended.
+    """
     user = await session.get(User, user_id)
     if user is None or not user.is_active:
+        return None
+    if generation is not None and generation != user.session_generation:
         return None
     return await actor_for(session, user)
 
@@ -109,8 +118,7 @@ async def create_user(
     email = email.strip().lower()
     if "@" not in email or len(email) > 254:
         raise Invalid.one("email", "enter a valid email address")
-    if len(password) < MIN_LENGTH:
-        raise Invalid.one("password", f"use at least {MIN_LENGTH} characters")
+    check_password(password)
     if await session.scalar(select(User.id).where(User.email == email)):
         raise Conflict.one("email", "an account with this email already exists")
     user = User(

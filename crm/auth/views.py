@@ -9,8 +9,9 @@ from aiohttp import web
 from aiohttp_session import get_session, new_session
 from yarl import URL
 
-from crm.auth.service import LoginRefused, authenticate
-from crm.web import ACTOR, CSRF_FIELD, client_address, form_data, home_url
+from crm.auth.service import Actor, LoginRefused, authenticate
+from crm.auth.sessions import end_sessions
+from crm.web import ACTOR, CSRF_FIELD, GENERATION, USER_ID, client_address, form_data, home_url
 from ivr.keys import SESSIONS, url_for
 
 
@@ -73,13 +74,19 @@ async def login(request: web.Request) -> web.StreamResponse:
         return response
     csrf = (await get_session(request)).get(CSRF_FIELD)
     session = await new_session(request)
-    session["user_id"] = actor.user_id
+    session[USER_ID] = actor.user_id
+    session[GENERATION] = actor.session_generation
     if csrf:
         session[CSRF_FIELD] = csrf
     raise web.HTTPSeeOther(next_url or home_url(request, actor))
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
+    """End the session everywhere: a copy of the cookie kept from before opens nothing."""
+    actor: Actor | None = request.get(ACTOR)
+    if actor is not None:
+        async with request.config_dict[SESSIONS].begin() as db:
+            await end_sessions(db, user_id=actor.user_id)
     (await get_session(request)).invalidate()
     raise web.HTTPSeeOther(url_for(request, "login"))
 

@@ -36,16 +36,15 @@ async def list_clients(
     """A page of the actor's clients, filtered by name, phone, email or city."""
     query = _scope(actor).order_by(Client.last_name, Client.first_name, Client.id)
     if search and search.strip():
-        like = f"%{search.strip().lower()}%"
+        text = search.strip().lower()
         digits = "".join(ch for ch in search if ch.isdigit())
+        # autoescape: a typed `%`, `_` or `/` matches itself, not any text.
         conditions: list[ColumnElement[bool]] = [
-            Client.first_name.ilike(like),
-            Client.last_name.ilike(like),
-            Client.email.ilike(like),
-            Client.city.ilike(like),
+            column.icontains(text, autoescape=True)
+            for column in (Client.first_name, Client.last_name, Client.email, Client.city)
         ]
         if len(digits) >= 3:
-            conditions.append(Client.phone.contains(digits))
+            conditions.append(Client.phone.contains(digits, autoescape=True))
         query = query.where(or_(*conditions))
     return await paginate(session, query, page=page, per_page=per_page)
 
