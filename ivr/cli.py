@@ -227,21 +227,13 @@ def _api_key(config: Config, args: argparse.Namespace) -> int:
 async def _issue_api_key(session: AsyncSession, args: argparse.Namespace) -> list[str]:
     from datetime import UTC, datetime
 
-    from sqlalchemy import select
+    from crm.auth.service import OPERATOR, find_user, issue_api_key
 
-    from crm.auth.models import User
-    from crm.auth.service import issue_api_key
-
-    email = args.email.strip().lower()
-    user = await session.scalar(select(User).where(User.email == email))
+    user = await find_user(session, email=args.email)
     if user is None:
-        raise _Refused(f"no user with email {email}")
-    if not user.is_active:
-        raise _Refused(f"the account {email} is disabled: a key for it would not work")
-    if not args.name.strip():
-        raise _Refused("--name is blank: name the key after who will use it")
+        raise _Refused(f"no user with email {args.email.strip().lower()}")
     key, plain = await issue_api_key(
-        session, actor=None, user_id=user.id, name=args.name, now=datetime.now(UTC)
+        session, actor=OPERATOR, user_id=user.id, name=args.name, now=datetime.now(UTC)
     )
     return [
         plain,
@@ -254,23 +246,17 @@ async def _issue_api_key(session: AsyncSession, args: argparse.Namespace) -> lis
 async def _revoke_api_key(session: AsyncSession, args: argparse.Namespace) -> list[str]:
     from datetime import UTC, datetime
 
-    from sqlalchemy import select
+    from crm.auth.service import OPERATOR, find_api_key, revoke_api_key
 
-    from crm.auth.models import ApiKey, User
-    from crm.auth.service import revoke_api_key
-
-    found = await session.execute(
-        select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.id == args.id)
-    )
-    row = found.first()
-    if row is None:
+    found = await find_api_key(session, key_id=args.id)
+    if found is None:
         raise _Refused(f"no API key with id {args.id}")
-    key, owner = row
+    key, owner = found
     described = f'API key {key.id} ({key.prefix}…, "{key.name}") of {owner.email}'
     if key.revoked_at is not None:
         at = f"{key.revoked_at:%Y-%m-%d %H:%M:%S} UTC"
         raise _Refused(f"{described} was already revoked at {at}; nothing changed")
-    await revoke_api_key(session, actor=None, key_id=key.id, now=datetime.now(UTC))
+    await revoke_api_key(session, actor=OPERATOR, key_id=key.id, now=datetime.now(UTC))
     return [f"{described} revoked: it no longer works."]
 
 

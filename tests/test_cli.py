@@ -304,7 +304,7 @@ async def test_api_key_revoke_of_an_unknown_id_exits_two(sessions, demo, databas
     [
         ("nobody@example.com", "site", "no user with email nobody@example.com"),
         (MANAGER, "site", f"the account {MANAGER} is disabled"),
-        (AGENT, "   ", "--name is blank"),
+        (AGENT, "   ", "name the key after who will use it"),
     ],
 )
 async def test_api_key_issue_refused_exits_two_naming_the_problem(

@@ -149,27 +149,46 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _admin_or_operator(actor: Actor | None) -> Actor | str:
-    """Who the audit log names for an admin's action; Forbidden unless an admin or None.
+async def find_user(session: AsyncSession, *, email: str) -> User | None:
+    """The account with this email (any case, surrounding spaces ignored), or None."""
+    return await session.scalar(select(User).where(User.email == email.strip().lower()))
 
-    None is the operator at the `ivr` command, who has shell access to the server anyway.
-    """
-    if actor is None:
+
+async def find_api_key(session: AsyncSession, *, key_id: int) -> tuple[ApiKey, User] | None:
+    """The key and its owner, or None."""
+    found = await session.execute(
+        select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.id == key_id)
+    )
+    row = found.first()
+    return None if row is None else (row[0], row[1])
+
+
+@dataclass(frozen=True)
+class Operator:
+    """The operator at the `ivr` command on the server: no account, but an admin's reach."""
+
+
+OPERATOR = Operator()
+
+
+def _admin_or_operator(actor: Actor | Operator) -> Actor | str:
+    """Who the audit log names for an admin's action; Forbidden unless an admin or operator."""
+    if isinstance(actor, Operator):
         return audit.OPERATOR
     require_admin(actor)
     return actor
 
 
 async def issue_api_key(
-    session: AsyncSession, *, actor: Actor | None, user_id: int, name: str, now: datetime
+    session: AsyncSession, *, actor: Actor | Operator, user_id: int, name: str, now: datetime
 ) -> tuple[ApiKey, str]:
-    """A new key for `user_id`; the plain key is returned once, never stored.
-
-    Admins only; `actor=None` is the operator at the `ivr` command, audited as such.
-    """
+    """A new key for `user_id` (admins and the operator); the plain key is returned once."""
     by = _admin_or_operator(actor)
-    if await session.get(User, user_id) is None:
+    user = await session.get(User, user_id)
+    if user is None:
         raise NotFound(f"user {user_id}")
+    if not user.is_active:
+        raise Invalid.one("user_id", f"the account {user.email} is disabled: a key would not work")
     if not name.strip():
         raise Invalid.one("name", "name the key after who will use it")
     plain = API_KEY_PREFIX + secrets.token_urlsafe(32)
@@ -195,12 +214,9 @@ async def issue_api_key(
 
 
 async def revoke_api_key(
-    session: AsyncSession, *, actor: Actor | None, key_id: int, now: datetime
+    session: AsyncSession, *, actor: Actor | Operator, key_id: int, now: datetime
 ) -> ApiKey:
-    """Stop a key from working; revoking twice changes nothing.
-
-    Admins only; `actor=None` is the operator at the `ivr` command, audited as such.
-    """
+    """Stop a key from working (admins and the operator); revoking twice changes nothing."""
     by = _admin_or_operator(actor)
     key = await session.get(ApiKey, key_id)
     if key is None:
