@@ -2,29 +2,99 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
+
+if TYPE_CHECKING:
+    from ivr.config import DatabaseConfig
+
+UNTIMED_SQLITE_BUSY_SECONDS = 15
+"""SQLite's wait for the write lock when no timeouts are given (migrations, the CLI)."""
+CLIENT_GRACE_SECONDS = 0.25
+"""The client waits this much past `statement_timeout`, so a live server's own answer comes
+first; the client's timeout fires only when the server cannot answer at all (frozen)."""
+DEFERRED = "sqlite_deferred"
+"""Execution option: begin an SQLite transaction DEFERRED, for reads that must not queue
+for the write lock (the health checks)."""
 
 
-def create_engine(database_url: str) -> AsyncEngine:
-    """An async engine; for SQLite the folder of the file is created first."""
+def create_engine(database_url: str, *, timeouts: DatabaseConfig | None = None) -> AsyncEngine:
+    """An async engine, with connect, pool and statement `timeouts` when given (the server's).
+
+    Without `timeouts` statements may run as long as they need (migrations, the CLI).
+    For SQLite the file and its folder are created private first.
+    """
     url = make_url(database_url)
-    if url.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, timeouts)
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if timeouts is not None:
+        options["pool_timeout"] = timeouts.pool_timeout_seconds
+        options["connect_args"] = {
+            "timeout": timeouts.connect_timeout_seconds,
+            "command_timeout": timeouts.statement_timeout_ms / 1000 + CLIENT_GRACE_SECONDS,
+            "server_settings": {"statement_timeout": str(timeouts.statement_timeout_ms)},
+        }
+    engine = create_async_engine(url, **options)
+    _drop_connections_that_timed_out(engine)
+    return engine
+
+
+def _sqlite_engine(url: URL, timeouts: DatabaseConfig | None) -> AsyncEngine:
+    options: dict[str, Any] = {}
+    busy: float = UNTIMED_SQLITE_BUSY_SECONDS
     if url.database not in (None, "", ":memory:"):
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 15})
+        _create_private(Path(url.database or ""))
+        if timeouts is not None:
+            options["pool_timeout"] = timeouts.pool_timeout_seconds
+    if timeouts is not None:
+        busy = timeouts.statement_timeout_ms / 1000
+    engine = create_async_engine(url, connect_args={"timeout": busy}, **options)
     _serialize_sqlite_writers(engine)
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """The database's folder (0700) and file (0600), when they are new: client data inside."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # SQLite gives its journal files the database file's mode
+
+
+def _drop_connections_that_timed_out(engine: AsyncEngine) -> None:
+    """A connection whose statement timed out is closed at once, never waited on again.
+
+    After a client-side timeout asyncpg asks the server to cancel, and every later use of
+    that connection (the rollback, even a graceful close) waits for an answer a frozen
+    server never sends (MagicStack/asyncpg#1356). So a timeout counts as a disconnect, and
+    an invalidated connection is terminated instead of closed politely.
+    """
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _timeout_is_a_disconnect(context: ExceptionContext) -> None:
+        if isinstance(context.original_exception, TimeoutError):
+            context.is_disconnect = True
+            # One slow answer says nothing of the other connections; pre-ping checks each.
+            context.invalidate_pool_on_disconnect = False
+
+    @event.listens_for(engine.sync_engine.pool, "invalidate")
+    def _terminate(_dbapi: Any, record: ConnectionPoolEntry, _error: Any) -> None:
+        if record.driver_connection is not None:
+            record.driver_connection.terminate()
 
 
 def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
@@ -40,7 +110,8 @@ def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin_immediate(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        deferred = connection.get_execution_options().get(DEFERRED, False)
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -4,7 +4,7 @@
 /sms/…     messaging webhooks Twilio signature, an empty <Response/> on failure
 /api/v1/…  the JSON API       bearer keys, JSON errors
 (the rest) the CRM pages      sessions, CSRF, the signed-in user, friendly error pages
-/healthz, /static/, /sounds/  at the root, where none of those apply
+/healthz, /readyz (ivr/health.py), /static/, /sounds/  at the root, where none of those apply
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from crm.web import STATIC
 from ivr.background import background_tasks
 from ivr.clients import outbound_clients
 from ivr.config import Config
+from ivr.health import add_health_routes
 from ivr.keys import CLOCK, CONFIG, ENGINE, ROUTES, SESSIONS, Clock, utc_now
 from ivr.logging import request_context
 from ivr.sounds import Recordings
@@ -41,15 +42,11 @@ API_PREFIX = "/api"
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    engine = create_engine(app[CONFIG].database_url)
+    engine = create_engine(app[CONFIG].database_url, timeouts=app[CONFIG].database)
     app[ENGINE] = engine
     app[SESSIONS] = create_sessionmaker(engine)
     yield
     await engine.dispose()
-
-
-async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
 
 
 class Unclaimed(AbstractRuleMatching):
@@ -103,7 +100,13 @@ def create_app(
     config: Config, *, recordings: Recordings | None = None, clock: Clock = utc_now
 ) -> web.Application:
     """The whole service for `config`; nothing is read from argv or the environment here."""
-    app = web.Application(middlewares=[request_context], client_max_size=256 * 1024)
+    app = web.Application(
+        middlewares=[request_context],
+        client_max_size=256 * 1024,
+        # Request lines up to 32 KiB reach the app, so the API can refuse one over 8 KiB in
+        # JSON (414) instead of aiohttp's plain-text 400.
+        handler_args={"max_line_size": 32 * 1024},
+    )
     app[CONFIG] = config
     app[CLOCK] = clock
     app[VALIDATOR] = RequestValidator(config.twilio.auth_token)
@@ -112,7 +115,7 @@ def create_app(
     app.add_subapp("/ivr", create_voice_app())
     app.add_subapp("/sms", create_messaging_app())
     app.add_subapp(API_PREFIX, create_api_app())
-    app.router.add_get("/healthz", health, name="health")
+    add_health_routes(app)
     app.router.add_static("/static", STATIC, name="static")
     app.router.add_get("/sounds/{language}/{key}.wav", sound, name="ivr.sound")
     _mount_pages(app, create_pages_app(config))

@@ -8,8 +8,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crm.schema import metadata
 from ivr.config import PROJECT_ROOT
@@ -43,3 +44,17 @@ async def schema_differences(engine: AsyncEngine) -> list[Any]:
 
     async with engine.connect() as connection:
         return await connection.run_sync(_compare)
+
+
+def script_heads() -> frozenset[str]:
+    """The head revisions of the migrations in `migrations/` (read from disk each call)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+async def database_heads(connection: AsyncConnection) -> frozenset[str]:
+    """The revisions recorded in the database's `alembic_version` (empty before any)."""
+
+    def _heads(sync: Connection) -> frozenset[str]:
+        return frozenset(MigrationContext.configure(sync).get_current_heads())
+
+    return await connection.run_sync(_heads)

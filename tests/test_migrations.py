@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -10,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from crm.db import create_engine
 from crm.schema import metadata
 from ivr.migrate import alembic_config, schema_differences, upgrade
 
@@ -221,3 +223,14 @@ async def test_a_calls_dial_facts_move_to_its_dials_and_back(engine, demo):
     assert await old_call_facts(engine, dialing) == (True, None, 0)
     await upgrade(engine)
     assert await current_revision(engine) == head_revision()
+
+
+async def test_a_new_sqlite_database_and_its_folder_are_private(tmp_path):
+    path = tmp_path / "var" / "ivr.sqlite3"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
