@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ScalarSelect, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.auth.service import Actor, require_admin
@@ -27,10 +29,12 @@ async def open_call(
     manager_id: int | None,
     now: datetime,
 ) -> Call:
-    """The call's row, created on its first webhook (a retried first webhook reuses it)."""
-    call = await get_call(session, call_sid=call_sid)
-    if call is None:
-        call = Call(
+    """The call's row, locked, created on its first webhook; a retried or simultaneous
+    first webhook gets the same row (its stage tells: only a new row is still greeting)."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(Call)
+        .values(
             call_sid=call_sid,
             caller=caller,
             manager_id=manager_id,
@@ -39,8 +43,13 @@ async def open_call(
             dials=0,
             started_at=now,
         )
-        session.add(call)
-        await session.flush()
+        # A copy inserting at the same moment waits for the first one's commit here, then
+        # inserts nothing and locks the committed row below.
+        .on_conflict_do_nothing(index_elements=[Call.call_sid])
+    )
+    call = await get_call(session, call_sid=call_sid)
+    if call is None:  # the row exists: the insert either made it or met it
+        raise RuntimeError(f"call {call_sid} neither inserted nor found")
     return call
 
 
@@ -92,20 +101,19 @@ async def _current_dial(session: AsyncSession, call: Call) -> DialAttempt | None
 
 
 async def client_answered(session: AsyncSession, call: Call, *, now: datetime) -> None:
-    """Note that the current dial's client answered and now hears the whisper."""
-    dial = await _current_dial(session, call)
-    if dial is not None:
-        dial.client_accepted = False
+    """Note that the client answered and now hears the whisper (a new dial is not yet
+    accepted; a whisper arriving after its answer must not take the acceptance back)."""
     await add_event(session, call, step="whisper", result="client_answered", now=now)
 
 
 async def client_decided(
     session: AsyncSession, call: Call, *, accepted: bool, now: datetime
 ) -> None:
-    """Keep on the current dial whether its client pressed a key at the whisper."""
+    """Keep on the current dial whether its client pressed a key at the whisper; once
+    accepted it stays accepted (a replayed answer without a key changes nothing)."""
     dial = await _current_dial(session, call)
     if dial is not None:
-        dial.client_accepted = accepted
+        dial.client_accepted = dial.client_accepted or accepted
     result = "accepted" if accepted else "not_accepted"
     await add_event(session, call, step="whisper_answer", result=result, now=now)
 

@@ -342,3 +342,41 @@ def test_any_run_of_failures_ends_with_a_hangup_within_max_attempts(max_attempts
     assert step.state.attempts == max_attempts
     assert spoken(parse(step.twiml))[-1] == "too_many_attempts"
     assert tags(parse(step.twiml))[-1] == "Hangup"
+
+
+@pytest.mark.parametrize(
+    ("step", "stage"),
+    [
+        ("number", Stage.AWAITING_NUMBER),
+        ("no_input", Stage.AWAITING_NUMBER),
+        ("after_unreachable", Stage.UNREACHABLE),
+        ("dial_result", Stage.DIALING),
+        ("whisper", Stage.DIALING),
+        ("whisper_answer", Stage.DIALING),
+    ],
+)
+def test_each_step_belongs_to_one_stage_only(step, stage):
+    assert [s for s in Stage if flow.in_turn(step, CallState(stage=s))] == [stage]
+
+
+def test_a_step_out_of_turn_while_dialing_repeats_the_same_dial():
+    client = OpenRequest(request_id=7, client_phone="+79161234567")
+    dialing = flow.number_entered(
+        CTX, CallState(stage=Stage.AWAITING_NUMBER), digits="1#", lookup=client
+    )
+    again = flow.resume(CTX, dialing.state, lookup=client)
+    assert str(again) == str(dialing.twiml)
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        (CallState(stage=Stage.AWAITING_NUMBER), ["Gather", "Redirect"]),
+        (CallState(stage=Stage.UNREACHABLE, attempts=1), ["Gather", "Hangup"]),
+        (CallState(stage=Stage.ENDED, outcome=CallOutcome.BRIDGED), ["Hangup"]),
+        (CallState(stage=Stage.DIALING, request_id=7), ["Hangup"]),
+    ],
+)
+def test_a_step_out_of_turn_hears_the_stage_the_call_is_in(state, expected):
+    root = parse(flow.resume(CTX, state, lookup=None))
+    assert [tag for tag in tags(root) if tag not in ("Say", "Play")] == expected

@@ -251,3 +251,75 @@ async def test_non_final_status_for_an_unknown_call_records_nothing(server, http
         http, str(server.make_url("")), "/ivr/status", step_params(sid, CallStatus="ringing")
     )
     assert await call_row(sessions, sid) is None
+
+
+async def test_a_locked_database_still_answers_the_apology_within_the_budget(
+    aiohttp_server, http, tmp_path, log_output
+):
+    import sqlite3
+    import time
+
+    from crm.db import create_engine
+    from ivr.migrate import upgrade
+
+    path = tmp_path / "locked.sqlite3"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await upgrade(engine)
+    await engine.dispose()
+    config = make_config(f"sqlite+aiosqlite:///{path}", ivr={"answer_budget_ms": 300})
+    server = await aiohttp_server(create_app(config))
+    base = str(server.make_url(""))
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        started = time.monotonic()
+        reply = await signed_post(http, base, "/ivr/voice", step_params(new_sid()))
+        elapsed = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert_apology(*reply)
+    assert elapsed < 2, elapsed
+    [over] = [e for e in log_events(log_output) if e["event"] == "webhook_over_budget"]
+    assert (over["path"], over["budget_ms"]) == ("/ivr/voice", 300)
+    # The lock gone, the same server answers the next call normally.
+    reply = await signed_post(http, base, "/ivr/voice", step_params(new_sid()))
+    assert spoken(parse(reply[2])) == ["unknown_caller"]
+
+
+async def test_nul_characters_and_huge_numbers_never_reach_the_database(
+    server, http, demo, sessions, log_output
+):
+    base = str(server.make_url(""))
+    await signed_post(http, base, "/ivr/voice", step_params(LIVE_SID, CallStatus="ringing"))
+    number = open_polis(demo)["number"]
+    status, _, body = await signed_post(
+        http, base, "/ivr/number", step_params(LIVE_SID, Digits=f"{number}#")
+    )
+    assert "Dial" in tags(parse(body))
+    status, _, body = await signed_post(
+        http,
+        base,
+        "/ivr/dial-result",
+        step_params(LIVE_SID, DialCallStatus="busy\x00", DialCallDuration="99999999999"),
+    )
+    assert status == 200 and spoken(parse(body)) != ["error"], body
+    status, _, body = await signed_post(
+        http,
+        base,
+        "/ivr/status",
+        step_params(LIVE_SID, CallStatus="completed", CallDuration="4294967296"),
+    )
+    assert (status, tags(parse(body))) == (200, [])
+    call = await call_row(sessions, LIVE_SID)
+    assert call.ended_at is not None and call.duration_seconds is None
+    assert not [e for e in log_events(log_output) if e["level"] == "error"]
+
+
+@pytest.mark.parametrize("path", ROUTES[1:-1])
+async def test_a_step_for_an_unknown_call_is_one_warning_line(server, http, demo, path, log_output):
+    reply = await signed_post(http, str(server.make_url("")), path, step_params(new_sid()))
+    assert_apology(*reply)
+    lines = [e for e in log_events(log_output) if e.get("logger") != "aiohttp.access"]
+    assert [(e["event"], e["level"]) for e in lines] == [("webhook_unknown_call", "warning")]
+    assert "exception" not in lines[0]

@@ -178,3 +178,62 @@ async def test_sounds_need_no_signature_and_are_wav(server, http):
 async def test_unknown_or_traversing_sound_is_not_found(server, http, path):
     async with http.get(server.make_url("").with_path(path, encoded=True)) as reply:
         assert reply.status == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["?token=a%7eb", "?next=%2fivr%2fnumber", "?user=~anna", "?ids[]=1&ids[]=2", "?q=%e2%82%ac"],
+)
+async def test_signature_over_the_request_target_exactly_as_sent(server, http, demo, query):
+    from yarl import URL
+
+    url = str(server.make_url("/ivr/voice")) + query
+    params = incoming()
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+    async with http.post(
+        URL(url, encoded=True), data=params, headers={"X-Twilio-Signature": signature}
+    ) as reply:
+        body = await reply.text()
+    assert reply.status == 200, body
+    assert spoken(parse(body).find("Gather")) == ["rules", "enter_number"]
+
+
+async def test_a_signature_over_a_re_encoded_target_is_forbidden(server, http, demo):
+    from yarl import URL
+
+    sent = str(server.make_url("/ivr/voice")) + "?token=a%7eb"
+    params = incoming()
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(
+        str(server.make_url("/ivr/voice")) + "?token=a~b", params
+    )
+    async with http.post(
+        URL(sent, encoded=True), data=params, headers={"X-Twilio-Signature": signature}
+    ) as reply:
+        assert reply.status == 403
+
+
+async def test_behind_a_trusted_proxy_the_hop_it_added_last_counts(
+    aiohttp_server, http, database_url, engine, demo
+):
+    app = create_app(make_config(database_url, trust_proxy=True))
+    server = await aiohttp_server(app)
+    # The client sent the first values; the trusted proxy appended its own.
+    forwarded = {
+        "X-Forwarded-Proto": "http, https",
+        "X-Forwarded-Host": "attacker.example, ivr.example.com",
+    }
+    base = str(server.make_url(""))
+    status, _, body = await signed_post(
+        http, base, "/ivr/voice", incoming(), signed_url=PUBLIC + "/ivr/voice", headers=forwarded
+    )
+    assert status == 200
+    assert parse(body).find("Gather").get("action") == PUBLIC + "/ivr/number"
+    status, _, _ = await signed_post(
+        http,
+        base,
+        "/ivr/voice",
+        incoming(),
+        signed_url="http://attacker.example/ivr/voice",
+        headers=forwarded,
+    )
+    assert status == 403

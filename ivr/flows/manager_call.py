@@ -210,6 +210,41 @@ def unreachable_choice(
     )
 
 
+STEP_STAGES: dict[str, frozenset[Stage]] = {
+    "number": frozenset({Stage.AWAITING_NUMBER}),
+    "no_input": frozenset({Stage.AWAITING_NUMBER}),
+    "after_unreachable": frozenset({Stage.UNREACHABLE}),
+    "dial_result": frozenset({Stage.DIALING}),
+    "whisper": frozenset({Stage.DIALING}),
+    "whisper_answer": frozenset({Stage.DIALING}),
+}
+"""The only stages in which each step means something; elsewhere it is a retry or a replay."""
+
+
+def in_turn(step: str, state: CallState) -> bool:
+    """Whether `step` belongs to the stage the call is in."""
+    return state.stage in STEP_STAGES[step]
+
+
+def resume(ctx: Context, state: CallState, *, lookup: RequestLookup | None) -> VoiceResponse:
+    """The answer to a step out of turn: the TwiML of the stage the call is in, the state
+    unchanged. Twilio repeats a step only when it got no answer, so the caller still waits
+    for the answer that moved the call to this stage; `lookup` is the call's request.
+    """
+    match state.stage, lookup:
+        case Stage.GREETING | Stage.AWAITING_NUMBER, _:
+            prompts = ("rules", "enter_number") if state.attempts == 0 else ("enter_number",)
+            return _ask_number(ctx, state, prompts, result="resumed").twiml
+        case Stage.DIALING, OpenRequest():
+            # The same dial again: its row is the one Twilio reports on (no new dial).
+            return _connect(ctx, state, lookup).twiml
+        case Stage.UNREACHABLE, _:
+            return _unreachable_menu(ctx, state, ("unreachable_options",), result="resumed").twiml
+    response = VoiceResponse()
+    response.hangup()
+    return response
+
+
 def apology(voice: Voice) -> VoiceResponse:
     """What a caller hears when something inside fails: never an application error."""
     response = VoiceResponse()

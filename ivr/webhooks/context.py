@@ -18,10 +18,14 @@ VALIDATOR = web.AppKey("validator", RequestValidator)
 
 
 def public_base(request: web.Request, config: Config) -> str:
-    """scheme://host as callers see it: the proxy's headers if trusted, else the config."""
+    """scheme://host as callers see it: the proxy's headers if trusted, else the config.
+
+    Of a list, the last value is the one the trusted proxy added (anything before it came
+    from the client), as for X-Forwarded-For in `crm.web.client_address`.
+    """
     if config.trust_proxy:
-        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip()
-        host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
+        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[-1].strip()
+        host = request.headers.get("X-Forwarded-Host", "").split(",")[-1].strip()
         return f"{proto or request.scheme}://{host or request.host}"
     if config.public_url:
         return config.public_url

@@ -10,6 +10,9 @@ from typing import Any
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 KEYPAD = re.compile(r"[^0-9*#]")
 SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
+STATUS = re.compile(r"^[a-z][a-z-]{0,31}$")
+COUNT_MAX = 2**31 - 1
+"""The largest count a database integer column holds (PostgreSQL refuses more)."""
 
 
 def _text(form: Mapping[str, Any], key: str, limit: int = 64) -> str:
@@ -18,7 +21,17 @@ def _text(form: Mapping[str, Any], key: str, limit: int = 64) -> str:
 
 
 def _count(value: str) -> int | None:
-    return int(value) if value.isascii() and value.isdigit() else None
+    if not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if number <= COUNT_MAX else None
+
+
+def _status(form: Mapping[str, Any], key: str) -> str:
+    """A Twilio status word (`completed`, `no-answer`...), or "" for anything else (a NUL
+    character included: PostgreSQL refuses it in text)."""
+    value = _text(form, key, 32).lower()
+    return value if STATUS.match(value) else ""
 
 
 def _int(form: Mapping[str, Any], key: str) -> int:
@@ -65,7 +78,7 @@ class DialEvent:
     def parse(cls, form: Mapping[str, Any]) -> DialEvent:
         return cls(
             call_sid=CallEvent.parse(form).call_sid,
-            dial_status=_text(form, "DialCallStatus", 32).lower(),
+            dial_status=_status(form, "DialCallStatus"),
             talk_seconds=_int(form, "DialCallDuration"),
         )
 
@@ -94,7 +107,7 @@ class StatusEvent:
     def parse(cls, form: Mapping[str, Any]) -> StatusEvent:
         return cls(
             call_sid=CallEvent.parse(form).call_sid,
-            status=_text(form, "CallStatus", 32).lower(),
+            status=_status(form, "CallStatus"),
             duration=_count(_text(form, "CallDuration", 12)),
             caller=_phone(form, "From"),
         )
@@ -113,6 +126,6 @@ class MessageStatusEvent:
         sid = _text(form, "MessageSid", 65)
         return cls(
             message_sid=sid if SID.match(sid) else "",
-            status=_text(form, "MessageStatus", 32).lower(),
+            status=_status(form, "MessageStatus"),
             error_code=_text(form, "ErrorCode", 12) or None,
         )

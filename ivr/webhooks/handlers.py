@@ -17,7 +17,7 @@ from ivr.flows import manager_call as flow
 from ivr.keys import CLOCK, SESSIONS
 from ivr.webhooks.context import RECORDINGS, flow_context, voice_for
 from ivr.webhooks.events import CallEvent, DialEvent, StatusEvent, WhisperEvent
-from ivr.webhooks.guard import twilio_signature, twiml_response
+from ivr.webhooks.guard import UnknownCall, twilio_app, twiml_response
 from ivr.webhooks.state import as_lookup, state_of, store
 
 log = structlog.get_logger("ivr.webhooks")
@@ -29,10 +29,6 @@ def twiml(response: VoiceResponse) -> web.Response:
 
 def _spoken_apology(request: web.Request) -> web.Response:
     return twiml(flow.apology(voice_for(request)))
-
-
-class UnknownCall(Exception):
-    """A step arrived for a call this service never answered, or one already over."""
 
 
 def _now(request: web.Request) -> datetime:
@@ -52,6 +48,30 @@ def _manager_of(call: Call) -> int:
     if call.manager_id is None:
         raise UnknownCall(call.call_sid)
     return call.manager_id
+
+
+async def _out_of_turn(
+    session: AsyncSession, request: web.Request, call: Call, *, name: str
+) -> web.Response:
+    """A step that does not belong to the call's stage (a retry, a replay, a race it lost):
+    answered with the TwiML of the stage the call is in, and nothing changes."""
+    state = state_of(call)
+    lookup = None
+    if state.stage is flow.Stage.DIALING and call.request_id is not None:
+        lookup = as_lookup(
+            await find_request_for_manager(
+                session, manager_id=_manager_of(call), request_id=call.request_id
+            )
+        )
+    log.info("call_step_out_of_turn", step=name, stage=state.stage)
+    return twiml(flow.resume(flow_context(request), state, lookup=lookup))
+
+
+def _hang_up_client_leg() -> web.Response:
+    """The client's leg of a call that is no longer dialing: it must not be bridged."""
+    response = VoiceResponse()
+    response.hangup()
+    return twiml(response)
 
 
 async def _record(
@@ -90,6 +110,14 @@ async def voice(request: web.Request) -> web.Response:
             manager_id=manager.manager_id if manager else None,
             now=now,
         )
+        if call.stage != flow.Stage.GREETING:
+            # Twilio repeats its first webhook only when it got no answer to it: the caller
+            # then still waits for that first answer, so a manager hears the greeting again
+            # and an unknown caller is turned away again. Nothing else is a retry (Twilio
+            # moves on only after an answer), so the row keeps its stage, dial and outcome.
+            if call.manager_id is None and call.ended_at is None:
+                return twiml(flow.incoming(ctx, known_caller=False).twiml)
+            return await _out_of_turn(session, request, call, name="voice")
         step = flow.incoming(ctx, known_caller=manager is not None)
         await _record(session, call, step, name="voice", digits=None, now=now)
     return twiml(step.twiml)
@@ -100,6 +128,8 @@ async def number(request: web.Request) -> web.Response:
     ctx, now = flow_context(request), _now(request)
     async with request.config_dict[SESSIONS].begin() as session:
         call = await _live_call(session, event.call_sid)
+        if not flow.in_turn("number", state_of(call)):
+            return await _out_of_turn(session, request, call, name="number")
         typed = parse_request_number(event.digits)
         lookup = None
         if typed is not None:
@@ -116,6 +146,8 @@ async def no_input(request: web.Request) -> web.Response:
     ctx, now = flow_context(request), _now(request)
     async with request.config_dict[SESSIONS].begin() as session:
         call = await _live_call(session, event.call_sid)
+        if not flow.in_turn("no_input", state_of(call)):
+            return await _out_of_turn(session, request, call, name="no_input")
         step = flow.no_input(ctx, state_of(call))
         await _record(session, call, step, name="no_input", digits=None, now=now)
     return twiml(step.twiml)
@@ -126,6 +158,8 @@ async def whisper(request: web.Request) -> web.Response:
     ctx, now = flow_context(request), _now(request)
     async with request.config_dict[SESSIONS].begin() as session:
         call = await _live_call(session, event.parent_call_sid)
+        if not flow.in_turn("whisper", state_of(call)):
+            return _hang_up_client_leg()
         await calls.client_answered(session, call, now=now)
     return twiml(flow.whisper(ctx))
 
@@ -135,6 +169,8 @@ async def whisper_answer(request: web.Request) -> web.Response:
     response, accepted = flow.whisper_answered(event.digits)
     async with request.config_dict[SESSIONS].begin() as session:
         call = await _live_call(session, event.parent_call_sid)
+        if not flow.in_turn("whisper_answer", state_of(call)):
+            return _hang_up_client_leg()
         await calls.client_decided(session, call, accepted=accepted, now=_now(request))
     return twiml(response)
 
@@ -144,6 +180,9 @@ async def dial_result(request: web.Request) -> web.Response:
     ctx, now = flow_context(request), _now(request)
     async with request.config_dict[SESSIONS].begin() as session:
         call = await _live_call(session, event.call_sid, allow_ended=True)
+        # An ended call still takes its dial's late result (`calls.record_dial_result`).
+        if call.ended_at is None and not flow.in_turn("dial_result", state_of(call)):
+            return await _out_of_turn(session, request, call, name="dial_result")
         step = flow.dial_finished(
             ctx,
             state_of(call),
@@ -170,6 +209,8 @@ async def after_unreachable(request: web.Request) -> web.Response:
     ctx, now = flow_context(request), _now(request)
     async with request.config_dict[SESSIONS].begin() as session:
         call = await _live_call(session, event.call_sid)
+        if not flow.in_turn("after_unreachable", state_of(call)):
+            return await _out_of_turn(session, request, call, name="after_unreachable")
         lookup = None
         if call.request_id is not None:
             lookup = as_lookup(
@@ -211,7 +252,7 @@ async def sound(request: web.Request) -> web.StreamResponse:
 
 def create_voice_app() -> web.Application:
     """The voice webhooks under /ivr: signed by Twilio, a spoken apology on any failure."""
-    app = web.Application(middlewares=[twilio_signature(_spoken_apology)])
+    app = twilio_app(_spoken_apology)
     app.router.add_post("/voice", voice, name="ivr.voice")
     app.router.add_post("/number", number, name="ivr.number")
     app.router.add_post("/no-input", no_input, name="ivr.no_input")

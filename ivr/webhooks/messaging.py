@@ -7,7 +7,7 @@ from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
 from ivr.webhooks.events import MessageStatusEvent
-from ivr.webhooks.guard import twilio_signature, twiml_response
+from ivr.webhooks.guard import twilio_app, twiml_response
 
 log = structlog.get_logger("ivr.sms")
 
@@ -26,6 +26,6 @@ async def message_status(request: web.Request) -> web.Response:
 
 def create_messaging_app() -> web.Application:
     """The messaging webhooks: signed by Twilio, an empty `<Response/>` on any failure."""
-    app = web.Application(middlewares=[twilio_signature(_empty)])
+    app = twilio_app(_empty)
     app.router.add_post("/status", message_status, name="sms.status")
     return app
