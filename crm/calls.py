@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ScalarSelect, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -56,6 +57,42 @@ async def open_call(
 async def get_call(session: AsyncSession, *, call_sid: str) -> Call | None:
     """The call's row, locked for this transaction where the database can lock rows."""
     return await session.scalar(select(Call).where(Call.call_sid == call_sid).with_for_update())
+
+
+def save_state(
+    call: Call,
+    *,
+    stage: CallStage,
+    attempts: int,
+    dials: int,
+    request_id: int | None,
+    outcome: CallOutcome | None,
+) -> None:
+    """Keep the voice flow's state of the call on its row: the one place that writes it."""
+    call.stage = stage
+    call.attempts = attempts
+    call.dials = dials
+    call.request_id = request_id
+    call.outcome = outcome
+
+
+async def record_step(
+    session: AsyncSession,
+    call: Call,
+    *,
+    step: str,
+    result: str,
+    digits: str | None,
+    now: datetime,
+    **state: Any,
+) -> None:
+    """Keep a step's outcome: the call's next state (`save_state`'s fields), a new dial of the
+    client when the step starts one, and the step's event."""
+    starts_dial = state["stage"] is CallStage.DIALING and call.stage != CallStage.DIALING
+    save_state(call, **state)
+    if starts_dial and call.request_id is not None:
+        await start_dial(session, call, request_id=call.request_id, now=now)
+    await add_event(session, call, step=step, digits=digits, result=result, now=now)
 
 
 async def add_event(

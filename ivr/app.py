@@ -28,10 +28,10 @@ from ivr.background import background_tasks
 from ivr.clients import outbound_clients
 from ivr.config import Config
 from ivr.health import add_health_routes
-from ivr.keys import CLOCK, CONFIG, ENGINE, ROUTES, SESSIONS, Clock, utc_now
+from ivr.keys import CLOCK, CONFIG, ENGINE, ROUTES, SESSIONS, VALIDATOR, Clock, utc_now
 from ivr.logging import request_context
 from ivr.sounds import Recordings
-from ivr.webhooks.context import RECORDINGS, VALIDATOR
+from ivr.webhooks.context import RECORDINGS
 from ivr.webhooks.handlers import create_voice_app, sound
 from ivr.webhooks.messaging import create_messaging_app
 

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client as TwilioClient
 
 from ivr.config import Config
@@ -32,6 +33,8 @@ MAILER: web.AppKey[Mailer] = web.AppKey("mailer")
 """How the outbox hands a message over: SMTP or the log."""
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 """Now, as an aware UTC datetime; tests put a clock of their own here."""
+VALIDATOR = web.AppKey("validator", RequestValidator)
+"""Checks `X-Twilio-Signature` for every area Twilio posts to."""
 ROUTES: web.AppKey[Mapping[str, web.AbstractResource]] = web.AppKey("routes")
 """Every named route of every area, so a page can link to a webhook's or a static file's URL."""
 

@@ -36,7 +36,8 @@ def captured_logs(level: str = "info") -> Iterator[io.StringIO]:
 
 def log_events(stream: io.StringIO) -> list[dict]:
     """Every line written to `stream`, parsed."""
-    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    # Lines end in "\n" only: a logged value may hold U+2028 or U+0085, which splitlines() cuts.
+    return [json.loads(line) for line in stream.getvalue().split("\n") if line.strip()]
 
 
 class RunLog:

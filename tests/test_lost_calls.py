@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -13,6 +14,7 @@ from crm.calls import (
     finalize_lost_calls,
     open_call,
     record_dial_result,
+    save_state,
     start_dial,
 )
 from crm.enums import CallOutcome, CallStage
@@ -21,7 +23,6 @@ from ivr.app import create_app
 from ivr.background import run_jobs
 from ivr.flows.manager_call import CallState
 from ivr.simulator import new_sid
-from ivr.webhooks.state import store
 from tests.helpers import ANNA, call_dials, call_row, call_steps, open_polis, signed_post, verbs
 
 pytest_plugins = ("tests.crm_fixtures",)
@@ -67,7 +68,7 @@ async def _call(
                     now=NOW - started,
                 )
         if state is not None:
-            store(call, state)
+            save_state(call, **asdict(state))
         if last_step is not None:
             await add_event(session, call, step="number", result="dialing", now=NOW - last_step)
     return sid

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aiohttp import web
-from twilio.request_validator import RequestValidator
 
 from ivr.config import Config
 from ivr.flows.manager_call import Context, Settings, Urls
@@ -13,8 +12,7 @@ from ivr.keys import CONFIG, url_for
 from ivr.sounds import Recordings
 
 RECORDINGS = web.AppKey("recordings", Recordings)
-VALIDATOR = web.AppKey("validator", RequestValidator)
-"""Checks `X-Twilio-Signature`; kept by each area Twilio posts to."""
+"""The recorded prompts; voice-only (the CRM never loads `ivr.sounds`), set by `create_app`."""
 
 
 def public_base(request: web.Request, config: Config) -> str:

@@ -9,9 +9,9 @@ import structlog
 from aiohttp import web
 from yarl import URL
 
-from ivr.keys import CONFIG
+from ivr.keys import CONFIG, VALIDATOR
 from ivr.logging import Handler
-from ivr.webhooks.context import VALIDATOR, public_base
+from ivr.webhooks.context import public_base
 
 log = structlog.get_logger("ivr.webhooks")
 Failure = Callable[[web.Request], web.Response]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 
 import structlog
@@ -18,7 +19,7 @@ from ivr.keys import CLOCK, SESSIONS
 from ivr.webhooks.context import RECORDINGS, flow_context, voice_for
 from ivr.webhooks.events import CallEvent, DialEvent, StatusEvent, WhisperEvent
 from ivr.webhooks.guard import UnknownCall, twilio_app, twiml_response
-from ivr.webhooks.state import as_lookup, state_of, store
+from ivr.webhooks.state import as_lookup, state_of
 
 log = structlog.get_logger("ivr.webhooks")
 
@@ -83,10 +84,9 @@ async def _record(
     digits: str | None,
     now: datetime,
 ) -> None:
-    store(call, step.state)
-    if step.state.stage is flow.Stage.DIALING and step.state.request_id is not None:
-        await calls.start_dial(session, call, request_id=step.state.request_id, now=now)
-    await calls.add_event(session, call, step=name, digits=digits, result=step.result, now=now)
+    await calls.record_step(
+        session, call, **asdict(step.state), step=name, result=step.result, digits=digits, now=now
+    )
     log.info(
         "call_step",
         step=name,

@@ -1,4 +1,7 @@
-"""The call's row <-> the flow's state, and a request target -> what the flow may know."""
+"""The call's row -> the flow's state, and a request target -> what the flow may know.
+
+The way back, the flow's next state onto the row, is `crm.calls.record_step`.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +19,6 @@ def state_of(call: Call) -> CallState:
         request_id=call.request_id,
         outcome=call.outcome,
     )
-
-
-def store(call: Call, state: CallState) -> None:
-    call.stage = state.stage.value
-    call.attempts = state.attempts
-    call.dials = state.dials
-    call.request_id = state.request_id
-    call.outcome = state.outcome
 
 
 def as_lookup(target: RequestTarget | None) -> RequestLookup:
