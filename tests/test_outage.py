@@ -7,14 +7,8 @@ be frozen with SIGSTOP (the server accepts connections and answers nothing) and 
 from __future__ import annotations
 
 import asyncio
-import glob
-import os
-import pwd
 import shutil
-import signal
-import socket
 import sqlite3
-import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -36,6 +30,7 @@ from ivr.migrate import upgrade
 from ivr.simulator import ClientLeg, Heard, ScriptedCaller, TwilioSimulator, new_sid
 from tests.conftest import AUTH_TOKEN, make_config
 from tests.helpers import ANNA, call_row, open_polis, signed_post
+from tests.pg_cluster import Cluster, postgres_bin, run_as
 from tests.twiml import parse, spoken, tags
 
 BUDGET_MS = 3000
@@ -50,10 +45,6 @@ MARGIN_SECONDS = 0.5
 """Room for the test's own HTTP round trip: this bounds a timeout, it is no benchmark."""
 CLIENT_TIMEOUT = aiohttp.ClientTimeout(total=BUDGET_MS / 1000 + MARGIN_SECONDS + 3)
 """The test's own bound: a webhook that never answers fails the test, it does not hang it."""
-NO_CLUSTER = (
-    "outage test: needs PostgreSQL's initdb and pg_ctl under /usr/lib/postgresql/*/bin "
-    "(Debian: apt-get install postgresql)"
-)
 ROUTES = [
     "/ivr/voice",
     "/ivr/number",
@@ -64,114 +55,6 @@ ROUTES = [
     "/ivr/after-unreachable",
     "/ivr/status",
 ]
-
-
-class Cluster:
-    """A throwaway PostgreSQL: initdb'd into `root`, served on 127.0.0.1:`port`."""
-
-    def __init__(self, bin_dir: Path, root: Path, run_as: list[str]) -> None:
-        self.bin_dir, self.root, self.run_as = bin_dir, root, run_as
-        self.data = root / "data"
-        self.port = _free_port()
-        self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _pg(self, program: str, *args: str, check: bool = True) -> None:
-        subprocess.run(
-            [*self.run_as, str(self.bin_dir / program), *args],
-            cwd=self.root,
-            check=check,
-            capture_output=True,
-            timeout=60,
-        )
-
-    def initdb(self) -> None:
-        self._pg("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -F"
-        self._pg(
-            "pg_ctl", "start", "-w", "-t", "30", "-D", str(self.data), "-l", str(self.root / "log"),
-            "-o", options,
-        )  # fmt: skip
-
-    def stop(self, mode: str = "fast", *, check: bool = True) -> None:
-        self._pg("pg_ctl", "stop", "-w", "-t", "30", "-D", str(self.data), "-m", mode, check=check)
-
-    def _postmaster(self) -> int | None:
-        try:
-            return int((self.data / "postmaster.pid").read_text().split()[0])
-        except (OSError, IndexError, ValueError):
-            return None
-
-    def _processes(self) -> list[int]:
-        """The postmaster first, then its children (each backend is a session of its own)."""
-        postmaster = self._postmaster()
-        if postmaster is None:
-            return []
-        children = []
-        for entry in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except (OSError, ValueError):
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
-                children.append(int(entry))
-        return [postmaster, *children]
-
-    def _signal(self, pids: list[int], number: signal.Signals) -> None:
-        for pid in pids:
-            try:
-                os.kill(pid, number)
-            except ProcessLookupError:
-                pass
-
-    def freeze(self) -> None:
-        """SIGSTOP the whole cluster, the postmaster first so it forks no new backend."""
-        deadline = time.monotonic() + 10
-        while True:
-            processes = self._processes()
-            self._signal(processes, signal.SIGSTOP)
-            if all(map(_stopped, processes)) and set(processes) == set(self._processes()):
-                return
-            assert time.monotonic() < deadline, "the cluster did not stop"
-
-    def thaw(self) -> None:
-        self._signal(list(reversed(self._processes())), signal.SIGCONT)
-
-
-def _stopped(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True  # gone
-    return state in ("T", "t", "Z", "X")  # stopped, or exited (unreaped: the postmaster stopped)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _postgres_bin() -> Path:
-    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        if all(os.access(Path(candidate) / name, os.X_OK) for name in ("initdb", "pg_ctl")):
-            return Path(candidate)
-    pytest.skip(NO_CLUSTER)
-
-
-def _run_as(root: Path) -> list[str]:
-    """initdb refuses root: as root the cluster runs as `postgres`, owning its folder."""
-    if os.geteuid() != 0:
-        return []
-    try:
-        user = pwd.getpwnam("postgres")
-    except KeyError:
-        pytest.skip("outage test: running as root and there is no 'postgres' user for initdb")
-    if shutil.which("setpriv") is None:
-        pytest.skip("outage test: running as root and setpriv (util-linux) is missing")
-    os.chown(root, user.pw_uid, user.pw_gid)
-    return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--"]
 
 
 async def _migrate_and_seed(url: str) -> dict:
@@ -186,10 +69,10 @@ async def _migrate_and_seed(url: str) -> dict:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    bin_dir = _postgres_bin()
+    bin_dir = postgres_bin()
     root = Path(tempfile.mkdtemp(prefix="ivr-outage-"))
     try:
-        cluster = Cluster(bin_dir, root, _run_as(root))
+        cluster = Cluster(bin_dir, root, run_as(root))
         cluster.initdb()
         cluster.start()
         try:
