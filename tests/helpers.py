@@ -11,6 +11,18 @@ from twilio.request_validator import RequestValidator
 from crm.models import Call, CallEvent, DialAttempt
 from tests.conftest import AUTH_TOKEN
 
+VOICE_ROUTES = [
+    "/ivr/voice",
+    "/ivr/number",
+    "/ivr/no-input",
+    "/ivr/whisper",
+    "/ivr/whisper/answer",
+    "/ivr/dial-result",
+    "/ivr/after-unreachable",
+    "/ivr/status",
+]
+"""Every webhook of the voice area."""
+
 ANNA = "+79990000001"
 ANNA_SECOND_PHONE = "+79990000011"
 BORIS = "+79990000002"

@@ -30,6 +30,7 @@ from ivr.migrate import upgrade
 from ivr.simulator import ClientLeg, Heard, ScriptedCaller, TwilioSimulator, new_sid
 from tests.conftest import AUTH_TOKEN, make_config
 from tests.helpers import ANNA, call_row, open_polis, signed_post
+from tests.helpers import VOICE_ROUTES as ROUTES
 from tests.pg_cluster import Cluster, postgres_bin, run_as
 from tests.twiml import parse, spoken, tags
 
@@ -45,16 +46,6 @@ MARGIN_SECONDS = 0.5
 """Room for the test's own HTTP round trip: this bounds a timeout, it is no benchmark."""
 CLIENT_TIMEOUT = aiohttp.ClientTimeout(total=BUDGET_MS / 1000 + MARGIN_SECONDS + 3)
 """The test's own bound: a webhook that never answers fails the test, it does not hang it."""
-ROUTES = [
-    "/ivr/voice",
-    "/ivr/number",
-    "/ivr/no-input",
-    "/ivr/whisper",
-    "/ivr/whisper/answer",
-    "/ivr/dial-result",
-    "/ivr/after-unreachable",
-    "/ivr/status",
-]
 
 
 async def _migrate_and_seed(url: str) -> dict:

@@ -16,20 +16,11 @@ from ivr.simulator import ScriptedCaller, new_sid
 from ivr.webhooks.events import CallEvent, DialEvent, StatusEvent, WhisperEvent
 from tests.conftest import AUTH_TOKEN, make_config
 from tests.helpers import ANNA, call_dials, call_row, call_steps, open_polis, signed_post
+from tests.helpers import VOICE_ROUTES as ROUTES
 from tests.logcapture import captured_logs, log_events
 from tests.twiml import parse, spoken, tags
 
 DEAD_DATABASE = "postgresql+asyncpg://nobody@127.0.0.1:1/none"
-ROUTES = [
-    "/ivr/voice",
-    "/ivr/number",
-    "/ivr/no-input",
-    "/ivr/whisper",
-    "/ivr/whisper/answer",
-    "/ivr/dial-result",
-    "/ivr/after-unreachable",
-    "/ivr/status",
-]
 LIVE_SID = "CA" + "1" * 32
 
 

@@ -9,21 +9,12 @@ from ivr.app import create_app
 from ivr.simulator import new_sid
 from tests.conftest import AUTH_TOKEN, make_config
 from tests.helpers import ANNA, signed_post
+from tests.helpers import VOICE_ROUTES as ROUTES
 from tests.logcapture import captured_logs, log_events
 from tests.twiml import parse, spoken
 
 PUBLIC = "https://ivr.example.com"
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "ivr.example.com"}
-ROUTES = [
-    "/ivr/voice",
-    "/ivr/number",
-    "/ivr/no-input",
-    "/ivr/whisper",
-    "/ivr/whisper/answer",
-    "/ivr/dial-result",
-    "/ivr/after-unreachable",
-    "/ivr/status",
-]
 
 
 def incoming(**extra: str) -> dict[str, str]:

@@ -15,20 +15,11 @@ from twilio.request_validator import RequestValidator
 from ivr.simulator import new_sid
 from tests.conftest import AUTH_TOKEN
 from tests.helpers import ANNA, open_polis, signed_post
+from tests.helpers import VOICE_ROUTES as ROUTES
 from tests.logcapture import captured_logs
 
 EXAMPLES = 1100
 """Requests per database (one per example); both databases together send over 2,000."""
-ROUTES = [
-    "/ivr/voice",
-    "/ivr/number",
-    "/ivr/no-input",
-    "/ivr/whisper",
-    "/ivr/whisper/answer",
-    "/ivr/dial-result",
-    "/ivr/after-unreachable",
-    "/ivr/status",
-]
 FIELDS = [
     "CallSid",
     "ParentCallSid",
