@@ -1,4 +1,4 @@
-"""Outbound clients: one HTTP session for outside APIs, Twilio's REST client, the mailer."""
+"""Outbound clients: one HTTP session for outside APIs, Twilio's REST client, mail, SMS."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from twilio.rest import Client as TwilioClient
 from yarl import URL
 
 from ivr.config import TWILIO_API, Config
-from ivr.keys import CONFIG, HTTP, MAILER, TWILIO
+from ivr.keys import CONFIG, HTTP, MAILER, SMS, TWILIO
 from ivr.mail import create_mailer
+from ivr.sms import create_sms_sender
 
 
 class RebasedTwilioHttpClient(AsyncTwilioHttpClient):
@@ -66,8 +67,9 @@ async def outbound_clients(app: web.Application) -> AsyncIterator[None]:
     )
     async with aiohttp.ClientSession(timeout=timeout) as session:
         app[HTTP] = session
-        app[TWILIO] = create_twilio_client(config, twilio_http)
+        app[TWILIO] = twilio = create_twilio_client(config, twilio_http)
         app[MAILER] = create_mailer(config.email)
+        app[SMS] = create_sms_sender(config.sms, twilio)
         try:
             yield
         finally:

@@ -46,10 +46,14 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "IVR_SMTP_PASSWORD": ("email", "smtp", "password"),
     "IVR_EMAIL_FROM": ("email", "from"),
     "IVR_EMAIL_BACKEND": ("email", "backend"),
+    "IVR_SMS_PROVIDER": ("sms", "provider"),
+    "IVR_SMS_FROM": ("sms", "from"),
+    "IVR_SMS_MESSAGING_SERVICE_SID": ("sms", "messaging_service_sid"),
 }
 
 
 TWILIO_API = "https://api.twilio.com"
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 EMAIL = re.compile(r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$")
 
 
@@ -169,6 +173,34 @@ class EmailConfig(_Frozen):
         return self
 
 
+class SmsConfig(_Frozen):
+    """Text messages (sign-up codes): `console` writes them to the log, `twilio` sends them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    provider: Literal["twilio", "console"] = "console"
+    from_: str | None = Field(None, alias="from")
+    """The number messages come from, E.164; or leave it empty and name a messaging service."""
+    messaging_service_sid: str | None = Field(None, validate_default=True)
+
+    @field_validator("from_")
+    @classmethod
+    def _e164_or_empty(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not E164.match(value):
+            raise ValueError("must be an E.164 number such as +15005550006")
+        return value
+
+    @field_validator("messaging_service_sid")
+    @classmethod
+    def _twilio_needs_a_sender(cls, value: str | None, info: ValidationInfo) -> str | None:
+        value = value or None
+        if info.data.get("provider") == "twilio" and not (value or info.data.get("from_")):
+            raise ValueError("provider twilio sends from `sms.from` or this messaging service")
+        return value
+
+
 class HttpConfig(_Frozen):
     """Timeouts of the one client session for outside HTTP APIs."""
 
@@ -204,6 +236,7 @@ class Config(_Frozen):
     log: LogConfig = LogConfig()
     web: WebConfig = WebConfig()
     email: EmailConfig = EmailConfig()
+    sms: SmsConfig = SmsConfig()
     http: HttpConfig = HttpConfig()
     background: BackgroundConfig = BackgroundConfig()
     database: DatabaseConfig = DatabaseConfig()

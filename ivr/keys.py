@@ -19,6 +19,7 @@ from twilio.rest import Client as TwilioClient
 
 from ivr.config import Config
 from ivr.mail import Mailer
+from ivr.sms import SmsSender
 
 Clock = Callable[[], datetime]
 
@@ -31,6 +32,8 @@ TWILIO: web.AppKey[TwilioClient] = web.AppKey("twilio")
 """Twilio's REST client on its async HTTP client, pointed at `twilio.api_base_url`."""
 MAILER: web.AppKey[Mailer] = web.AppKey("mailer")
 """How the outbox hands a message over: SMTP or the log."""
+SMS: web.AppKey[SmsSender] = web.AppKey("sms")
+"""How a text message goes out: Twilio's Messages API or the log."""
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 """Now, as an aware UTC datetime; tests put a clock of their own here."""
 VALIDATOR = web.AppKey("validator", RequestValidator)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from aiohttp import web
@@ -10,10 +11,13 @@ from twilio.base.exceptions import TwilioRestException
 
 from ivr.app import create_app
 from ivr.clients import RebasedTwilioHttpClient
-from ivr.config import load_config
-from ivr.keys import HTTP, TWILIO
+from ivr.config import ConfigError, load_config
+from ivr.keys import HTTP, SMS, TWILIO
+from ivr.sms import SmsRefused
 from tests.conftest import AUTH_TOKEN, make_config
 from tests.fake_twilio import FakeTwilio
+from tests.logcapture import captured_logs, log_events
+from tests.smtp import free_port
 
 ACCOUNT = "AC" + "1" * 32
 
@@ -154,3 +158,92 @@ async def test_a_twilio_api_that_does_not_answer_times_out_at_the_configured_lim
     done, _ = await asyncio.wait({sending}, timeout=5)
     assert done, "the request to Twilio was still waiting after 5 s"
     assert isinstance(sending.exception(), TimeoutError)
+
+
+@pytest.fixture
+async def app_sending_sms(aiohttp_server, fake_twilio, database_url, engine):
+    async def start(**sms: str) -> web.Application:
+        config = make_config(
+            database_url,
+            twilio={
+                "auth_token": AUTH_TOKEN,
+                "account_sid": ACCOUNT,
+                "api_base_url": fake_twilio.url,
+            },
+            sms={"provider": "twilio", **sms},
+        )
+        return (await aiohttp_server(create_app(config))).app
+
+    return start
+
+
+async def test_an_sms_goes_out_through_twilio_from_the_configured_number(
+    app_sending_sms, fake_twilio
+):
+    app = await app_sending_sms(**{"from": "+15005550006"})
+    sent = await app[SMS].send(to="+79161234567", body="Code 482913")
+    (message,) = fake_twilio.messages
+    assert (message["sid"], message["to"], message["from"], message["body"]) == (
+        sent.sid,
+        "+79161234567",
+        "+15005550006",
+        "Code 482913",
+    )
+
+
+async def test_an_sms_can_go_out_through_a_messaging_service(app_sending_sms, fake_twilio):
+    app = await app_sending_sms(messaging_service_sid="MG" + "2" * 32)
+    await app[SMS].send(to="+79161234567", body="Code 482913")
+    (message,) = fake_twilio.messages
+    assert (message["from"], message["messaging_service_sid"]) == (None, "MG" + "2" * 32)
+
+
+async def test_an_sms_twilio_refuses_says_why_without_the_number(app_sending_sms, fake_twilio):
+    app = await app_sending_sms(**{"from": "+15005550006"})
+    fake_twilio.refuse_next(400, 21610, "Attempt to send to unsubscribed recipient")
+    with pytest.raises(SmsRefused) as refused:
+        await app[SMS].send(to="+79161234567", body="Code 482913")
+    assert refused.value.reason == "Twilio refused the message: error 21610"
+    assert fake_twilio.messages == []
+
+
+async def test_the_console_provider_writes_the_message_to_the_log_with_the_phone_masked(
+    aiohttp_server, config, engine
+):
+    server = await aiohttp_server(create_app(config))
+    with captured_logs() as stream:
+        await server.app[SMS].send(to="+79161234567", body="Your code 482913")
+    (line,) = log_events(stream)
+    assert (line["event"], line["body"], line["to"]) == (
+        "sms_console",
+        "Your code 482913",
+        "+7******4567",
+    )
+
+
+def test_the_twilio_provider_needs_a_sender_named_in_its_error(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("sms:\n  provider: twilio\nweb:\n  session_key: " + make_key() + "\n")
+    with pytest.raises(ConfigError, match=re.escape("'sms.messaging_service_sid'")):
+        load_config(path, {"IVR_TWILIO_AUTH_TOKEN": "t"})
+    config = load_config(path, {"IVR_TWILIO_AUTH_TOKEN": "t", "IVR_SMS_FROM": "+15005550006"})
+    assert (config.sms.provider, config.sms.from_) == ("twilio", "+15005550006")
+
+
+async def test_an_sms_when_twilio_cannot_be_reached_is_refused_saying_so(
+    aiohttp_server, database_url, engine
+):
+    config = make_config(
+        database_url,
+        twilio={
+            "auth_token": AUTH_TOKEN,
+            "account_sid": ACCOUNT,
+            "api_base_url": f"http://127.0.0.1:{free_port()}",
+        },
+        sms={"provider": "twilio", "from": "+15005550006"},
+    )
+    server = await aiohttp_server(create_app(config))
+    with pytest.raises(SmsRefused) as refused:
+        await server.app[SMS].send(to="+79161234567", body="Code 482913")
+    assert refused.value.reason.startswith("Twilio could not be reached")
+    assert "9161234567" not in refused.value.reason
