@@ -121,7 +121,7 @@ async def start_dial(session: AsyncSession, call: Call, *, request_id: int, now:
     )
 
 
-async def _current_dial(session: AsyncSession, call: Call) -> DialAttempt | None:
+async def current_dial(session: AsyncSession, call: Call) -> DialAttempt | None:
     """The call's latest dial while Twilio has not reported its result (a dial result is
     always about the latest dial: the flow dials again only after one).
 
@@ -148,35 +148,30 @@ async def client_decided(
 ) -> None:
     """Keep on the current dial whether its client pressed a key at the whisper; once
     accepted it stays accepted (a replayed answer without a key changes nothing)."""
-    dial = await _current_dial(session, call)
+    dial = await current_dial(session, call)
     if dial is not None:
         dial.client_accepted = dial.client_accepted or accepted
     result = "accepted" if accepted else "not_accepted"
     await add_event(session, call, step="whisper_answer", result=result, now=now)
 
 
-async def dial_accepted(session: AsyncSession, call: Call) -> bool:
-    """Whether the client accepted the call's current dial at the whisper (False if none)."""
-    dial = await _current_dial(session, call)
-    return dial is not None and dial.client_accepted
-
-
 async def record_dial_result(
     session: AsyncSession,
     call: Call,
     *,
+    dial: DialAttempt | None,
     outcome: CallOutcome | None,
     dial_status: str,
     talk_seconds: int,
     now: datetime,
 ) -> bool:
-    """Whether the caller is still on the line; the current dial keeps the result's facts.
+    """Whether the caller is still on the line; `dial` (the call's `current_dial`) keeps the
+    result's facts.
 
     False when the status callback came first: the call's final state then stays as it is,
     except that a bridged conversation makes the call bridged, and the step is logged here.
     """
     bridged = outcome is CallOutcome.BRIDGED
-    dial = await _current_dial(session, call)
     if dial is not None:
         dial.dial_status = dial_status
         # A conversation stays a conversation even when the status callback closed the dial

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from crm.calls import (
     add_event,
+    current_dial,
     finalize_call,
     finalize_lost_calls,
     open_call,
@@ -62,6 +63,7 @@ async def _call(
                 await record_dial_result(
                     session,
                     call,
+                    dial=await current_dial(session, call),
                     outcome=outcome,
                     dial_status=DIAL_STATUS[outcome],
                     talk_seconds=30 if outcome is CallOutcome.BRIDGED else 0,

@@ -183,16 +183,18 @@ async def dial_result(request: web.Request) -> web.Response:
         # An ended call still takes its dial's late result (`calls.record_dial_result`).
         if call.ended_at is None and not flow.in_turn("dial_result", state_of(call)):
             return await _out_of_turn(session, request, call, name="dial_result")
+        dial = await calls.current_dial(session, call)
         step = flow.dial_finished(
             ctx,
             state_of(call),
             dial_status=event.dial_status,
             talk_seconds=event.talk_seconds,
-            client_accepted=await calls.dial_accepted(session, call),
+            client_accepted=dial is not None and dial.client_accepted,
         )
         live = await calls.record_dial_result(
             session,
             call,
+            dial=dial,
             outcome=step.state.outcome,
             dial_status=event.dial_status,
             talk_seconds=event.talk_seconds,
