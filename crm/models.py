@@ -118,6 +118,8 @@ class Agent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(16), unique=True)
+    """The agent's own number, E.164, verified by SMS at sign-up (None: added by an admin)."""
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 
 

@@ -156,6 +156,43 @@ class AgentIn(_Input):
         return value
 
 
+class SignupPhoneIn(_Input):
+    phone: str = Field(
+        min_length=1,
+        max_length=40,
+        description="A mobile number in any usual form: +7 916 123-45-67, 8 916 123 45 67.",
+    )
+
+    @field_validator("phone")
+    @classmethod
+    def _mobile(cls, value: str) -> str:
+        phone = normalize_phone(value)
+        kind = phonenumbers.number_type(phonenumbers.parse(phone))
+        if kind == phonenumbers.PhoneNumberType.FIXED_LINE:
+            raise ValueError("this is a landline number: a text message cannot reach it")
+        return phone
+
+
+class SignupVerifyIn(SignupPhoneIn):
+    code: str = Field(min_length=1, max_length=20, description="The 6 digits of the message.")
+
+    @field_validator("code")
+    @classmethod
+    def _six_digits(cls, value: str) -> str:
+        digits = value.replace(" ", "").replace("-", "")
+        if not (digits.isascii() and digits.isdigit() and len(digits) == 6):
+            raise ValueError("enter the 6 digits from the text message")
+        return digits
+
+
+class SignupCompleteIn(AgentIn):
+    """The account of a verified phone (the password: 10 characters or more, not a common one)."""
+
+    signup_token: str = Field(
+        min_length=1, max_length=100, description="From POST /api/v1/signup/verify."
+    )
+
+
 def parse(schema: type[Model], data: Any) -> Model:
     """Validate `data` into `schema`, or raise Invalid with a message per offending field."""
     try:

@@ -201,6 +201,35 @@ class SmsConfig(_Frozen):
         return value
 
 
+class SignupConfig(_Frozen):
+    """What agent sign-up by SMS allows: every limit is counted in the database."""
+
+    code_ttl_seconds: int = Field(600, ge=60, le=3600)
+    """How long a code may be typed in."""
+    max_code_attempts: int = Field(5, ge=1, le=20)
+    """Wrong tries after which a code is dead."""
+    token_ttl_seconds: int = Field(1800, ge=60, le=24 * 3600)
+    """How long a verified phone may take to finish the sign-up."""
+    cooldown_seconds: int = Field(600, ge=0, le=24 * 3600)
+    """One code per phone this often."""
+    per_phone_daily: int = Field(5, ge=1, le=1000)
+    """Codes per phone in 24 hours."""
+    per_ip_daily: int = Field(20, ge=1, le=100_000)
+    """Codes per client address in 24 hours."""
+    window_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600)
+    suspicious_per_window: int = Field(50, ge=1, le=1_000_000)
+    """Codes the whole service sends within the window before the admins are emailed."""
+    max_per_window: int = Field(200, ge=1, le=1_000_000)
+    """Codes the whole service sends within the window before sign-up stops."""
+
+    @field_validator("max_per_window")
+    @classmethod
+    def _stop_after_the_alert(cls, value: int, info: ValidationInfo) -> int:
+        if value < info.data.get("suspicious_per_window", 0):
+            raise ValueError("must be at least suspicious_per_window")
+        return value
+
+
 class HttpConfig(_Frozen):
     """Timeouts of the one client session for outside HTTP APIs."""
 
@@ -237,6 +266,7 @@ class Config(_Frozen):
     web: WebConfig = WebConfig()
     email: EmailConfig = EmailConfig()
     sms: SmsConfig = SmsConfig()
+    signup: SignupConfig = SignupConfig()
     http: HttpConfig = HttpConfig()
     background: BackgroundConfig = BackgroundConfig()
     database: DatabaseConfig = DatabaseConfig()

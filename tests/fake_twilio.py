@@ -7,6 +7,7 @@ to refuse the next requests with a Twilio error.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import secrets
@@ -17,6 +18,8 @@ from aiohttp import web
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 API = "/2010-04-01/Accounts/{account_sid}"
+ACCOUNT = "AC" + "1" * 32
+"""The account SID the tests give the service and the fake."""
 
 
 @dataclass
@@ -28,9 +31,14 @@ class FakeTwilio:
     messages: list[dict[str, Any]] = field(default_factory=list)
     refusals: list[tuple[int, int, str]] = field(default_factory=list)
     """(HTTP status, Twilio error code, message) for the next requests, first first."""
+    stalls: int = 0
+    """How many of the next requests get no answer at all (until the client gives up)."""
 
     def refuse_next(self, status: int, code: int, message: str) -> None:
         self.refusals.append((status, code, message))
+
+    def stall_next(self, count: int = 1) -> None:
+        self.stalls += count
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._basic_auth])
@@ -57,6 +65,9 @@ class FakeTwilio:
             return self._error(401, 20003, "Authenticate")
         if self.refusals:
             return self._error(*self.refusals.pop(0))
+        if self.stalls:
+            self.stalls -= 1
+            await asyncio.Event().wait()  # never set: the client's timeout ends the wait
         return await handler(request)
 
     def _resource(self, form: dict[str, str]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import re
 import time
 from collections.abc import Callable
 
@@ -23,6 +24,7 @@ from crm.api.schemas import ClientOut, ErrorOut, NewClient
 from ivr.simulator import ScriptedCaller
 from tests.api_helpers import ADMIN, AGENT, MANAGER, NEW_CLIENT, account_actor, issue_key
 from tests.helpers import ANNA, open_polis
+from tests.logcapture import captured_logs, log_events
 
 pytest_plugins = ("tests.api_fixtures",)
 
@@ -36,7 +38,19 @@ SETTINGS = SchemathesisConfig.from_dict(
             # partner that is not the caller's. Those answer the documented 422 naming the
             # field; every other rejection of valid data still fails the check.
             "positive_data_acceptance": {
-                "expected-statuses": ["2xx", "401", "403", "404", "409", "422"]
+                # Sign-up's limits answer 429 and 503 to good data once reached, and a
+                # made-up code 410.
+                "expected-statuses": [
+                    "2xx",
+                    "401",
+                    "403",
+                    "404",
+                    "409",
+                    "410",
+                    "422",
+                    "429",
+                    "503",
+                ]
             }
         }
     }
@@ -65,7 +79,7 @@ async def test_document_covers_every_api_route_of_the_server(server, document):
         if (route.name or "").startswith("api.") and route.method != "HEAD"
     }
     assert {(method, path) for method, path, _ in operations(document)} == routes
-    assert len(routes) == 20
+    assert len(routes) == 23
 
 
 async def test_every_keyed_operation_documents_its_errors(document):
@@ -75,16 +89,37 @@ async def test_every_keyed_operation_documents_its_errors(document):
         "scheme": "bearer",
         "description": "An API key.",
     }
+    public = set()
     for method, path, operation in operations(document):
         codes = set(operation["responses"])
-        if path.endswith("openapi.json"):
-            assert operation["security"] == [] and codes == {"200"}
+        if operation.get("security") == []:
+            public.add(path)
+            assert not {"401", "403"} & codes, path
+            if path.endswith("openapi.json"):
+                assert codes == {"200"}
+            else:
+                assert {"400", "413", "422"} <= codes, path
             continue
         assert {"401", "403"} <= codes, (method, path)
         assert ("404" in codes) == ("{" in path), (method, path)
         assert ("requestBody" in operation) == ({"400", "422"} <= codes), (method, path)
         error = operation["responses"]["401"]["content"]["application/json"]["schema"]
         assert error == {"$ref": "#/components/schemas/ErrorOut"}
+    assert public == {
+        "/api/v1/openapi.json",
+        "/api/v1/signup/code",
+        "/api/v1/signup/verify",
+        "/api/v1/signup/complete",
+    }
+
+
+async def test_sign_up_documents_its_limits_and_retry_after(document):
+    code = document["paths"]["/api/v1/signup/code"]["post"]["responses"]
+    assert {"202", "409", "429", "502", "503"} <= set(code)
+    for status in ("429", "503"):
+        assert "Retry-After" in code[status]["headers"]
+    verify = document["paths"]["/api/v1/signup/verify"]["post"]["responses"]
+    assert {"200", "410", "422"} <= set(verify)
 
 
 async def test_creations_document_201_with_location(document):
@@ -204,7 +239,12 @@ async def test_fuzzing_catches_a_document_that_lies(server, document, sessions, 
 
 
 def walk_every_success(
-    document: dict, base_url: str, keys: dict[str, str], number: str, user_id: int
+    document: dict,
+    base_url: str,
+    keys: dict[str, str],
+    number: str,
+    user_id: int,
+    sent_code: Callable[[], str],
 ) -> list[tuple[str, int]]:
     """Each operation once with good data, each answer checked against the document."""
     schema = schemathesis.openapi.from_dict(document, config=SETTINGS)
@@ -295,6 +335,23 @@ def walk_every_success(
             path_parameters={"key_id": issued["id"]},
         )
         call("agent", "GET", "/api/v1/openapi.json", 200)
+        phone = {"phone": "+79167770011"}
+        call("agent", "POST", "/api/v1/signup/code", 202, body=phone)
+        verified = call(
+            "agent", "POST", "/api/v1/signup/verify", 200, body={**phone, "code": sent_code()}
+        )
+        call(
+            "agent",
+            "POST",
+            "/api/v1/signup/complete",
+            201,
+            body={
+                "signup_token": verified["signup_token"],
+                "name": "Lev Gromov",
+                "email": "lev@example.com",
+                "password": "gromov-pass-2026",
+            },
+        )
     return seen
 
 
@@ -305,9 +362,21 @@ async def test_every_success_answer_matches_the_document(
     await simulator.call(ScriptedCaller([f"{number}#"], talk_seconds=30), from_number=ANNA)
     keys = {role: await issue_key(sessions, email) for role, email in ROLES.items()}
     user_id = (await account_actor(sessions, MANAGER)).user_id
-    seen = await asyncio.to_thread(
-        walk_every_success, document, str(server.make_url("")).rstrip("/"), keys, number, user_id
-    )
+
+    def sent_code() -> str:
+        (body,) = [line["body"] for line in log_events(stream) if line["event"] == "sms_console"]
+        return re.findall(r"\d{6}", body)[0]
+
+    with captured_logs() as stream:  # the console SMS sender writes the code there
+        seen = await asyncio.to_thread(
+            walk_every_success,
+            document,
+            str(server.make_url("")).rstrip("/"),
+            keys,
+            number,
+            user_id,
+            sent_code,
+        )
     assert {operation for operation, _ in seen} == {
         f"{method} {path}" for method, path, _ in operations(document)
     }

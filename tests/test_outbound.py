@@ -15,19 +15,11 @@ from ivr.config import ConfigError, load_config
 from ivr.keys import HTTP, SMS, TWILIO
 from ivr.sms import SmsRefused
 from tests.conftest import AUTH_TOKEN, make_config
-from tests.fake_twilio import FakeTwilio
+from tests.fake_twilio import ACCOUNT
 from tests.logcapture import captured_logs, log_events
 from tests.smtp import free_port
 
-ACCOUNT = "AC" + "1" * 32
-
-
-@pytest.fixture
-async def fake_twilio(aiohttp_server):
-    fake = FakeTwilio(account_sid=ACCOUNT, auth_token=AUTH_TOKEN)
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("")).rstrip("/")
-    return fake
+pytest_plugins = ("tests.signup_fixtures",)
 
 
 @pytest.fixture

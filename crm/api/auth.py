@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from crm.api import signup
 from crm.api.errors import Unauthorized
 from crm.auth.service import Actor, actor_for_api_key
 from ivr.keys import CLOCK, SESSIONS
 from ivr.logging import Handler
 
 API_ACTOR = web.RequestKey("api_actor", Actor)
-PUBLIC = frozenset({"api.openapi"})
+PUBLIC = frozenset({"api.openapi"}) | signup.PUBLIC
 
 
 def bearer_key(request: web.Request) -> str:

@@ -7,6 +7,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from crm.errors import Conflict, Forbidden, Invalid, NotFound
+from crm.signup.service import CodeGone, NotDelivered, Suspended, Throttled, WrongCode
 from ivr.logging import Handler
 
 log = structlog.get_logger("crm.api")
@@ -17,9 +18,13 @@ CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "gone",
     413: "too_large",
     414: "uri_too_long",
     422: "invalid",
+    429: "too_many_requests",
+    502: "sms_not_sent",
+    503: "suspended",
 }
 MAX_URL = 8 * 1024
 """The longest request target (path and query) a call may have, in bytes.
@@ -52,16 +57,20 @@ def error_response(
     fields: dict[str, str] | None = None,
     *,
     headers: dict[str, str] | None = None,
+    retry_after: int | None = None,
+    **extra: int,
 ) -> web.Response:
     """The one JSON shape of every API error."""
-    body = {
-        "error": {
-            "code": CODES.get(status, "server_error" if status >= 500 else "error"),
-            "message": message,
-            "fields": fields or {},
-        }
+    error: dict[str, object] = {
+        "code": CODES.get(status, "server_error" if status >= 500 else "error"),
+        "message": message,
+        "fields": fields or {},
+        **extra,
     }
-    return web.json_response(body, status=status, headers=headers)
+    if retry_after is not None:
+        error["retry_after"] = retry_after
+        headers = {**(headers or {}), "Retry-After": str(retry_after)}
+    return web.json_response({"error": error}, status=status, headers=headers)
 
 
 def _from_http(error: web.HTTPException) -> web.Response:
@@ -85,6 +94,18 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         )
     try:
         return await handler(request)
+    except WrongCode as error:
+        return error_response(
+            422, "the code is wrong", error.errors, attempts_left=error.attempts_left
+        )
+    except CodeGone as error:
+        return error_response(410, str(error))
+    except Throttled as error:
+        return error_response(429, str(error), retry_after=error.retry_after)
+    except Suspended as error:
+        return error_response(503, str(error), retry_after=error.retry_after)
+    except NotDelivered as error:
+        return error_response(502, str(error))
     except Conflict as error:
         return error_response(409, "the value is already taken", error.errors)
     except Invalid as error:

@@ -18,7 +18,8 @@ REF = "#/components/schemas/{model}"
 ABOUT = """\
 The JSON API of the masked-call CRM, for a platform site that files requests for its agents.
 
-**Keys.** Every call but this document needs `Authorization: Bearer <key>`. An admin issues a
+**Keys.** Every call but this document and the three sign-up calls needs
+`Authorization: Bearer <key>`. An admin issues a
 key for a user (`POST /api/v1/api-keys`); the key acts as that user, with that user's role.
 A missing, unknown or revoked key answers 401 with `WWW-Authenticate: Bearer`.
 
@@ -37,6 +38,10 @@ A missing, unknown or revoked key answers 401 with `WWW-Authenticate: Bearer`.
 
 **Lists** take `page` (1-1,000,000) and `per_page` (1-100); a value outside those or not a
 whole number answers 422 naming it. They answer `{items, page, per_page, total, pages}`.
+
+**Sign-up** (`/api/v1/signup/…`, no key): a site's own form for agents. `code` sends a code
+by SMS, `verify` trades the right code for a single-use `signup_token`, `complete` opens the
+account. Limits answer 429 with `Retry-After`; while the service-wide maximum holds, 503.
 
 A URL longer than 8 KiB answers 414.
 """
@@ -126,9 +131,13 @@ _WHY = {
     403: "The key's role may not do this.",
     404: "Missing, or not this key's user's to see.",
     409: "A unique value is taken (`fields` names it).",
+    410: "The code or token can no longer be used: start again.",
     413: "The body is too large.",
     414: "The URL is longer than 8 KiB (`fields.url`).",
     422: "A value is wrong (`fields` names each one).",
+    429: "A limit was reached; `Retry-After` says when to try again.",
+    502: "The SMS provider did not take the message; nothing was counted.",
+    503: "Sign-up is suspended for everyone for now; `Retry-After` says for how long.",
 }
 
 
@@ -157,6 +166,10 @@ def _responses(op: Operation, path: str, refs: dict) -> dict[str, Any]:
         responses[str(code)] = {"description": _WHY[code], "content": error}
     if 401 in codes:
         responses["401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+    for code in {429, 503} & codes:
+        responses[str(code)]["headers"] = {
+            "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
+        }
     return responses
 
 

@@ -49,12 +49,19 @@ class _Out(BaseModel):
 class ErrorBody(_Out):
     code: str = Field(
         description="invalid, conflict, bad_request, unauthorized, forbidden, "
-        "not_found, method_not_allowed, too_large or server_error"
+        "not_found, method_not_allowed, too_large, gone, too_many_requests, "
+        "sms_not_sent, suspended or server_error"
     )
     message: str
     fields: dict[str, str] = Field(
         description="Each offending field (or `body`) and what is "
         "wrong with it; empty when no field is at fault."
+    )
+    retry_after: int | None = Field(
+        None, description="429 and 503: seconds until it may be tried again (as `Retry-After`)."
+    )
+    attempts_left: int | None = Field(
+        None, description="A wrong sign-up code (422): how many more tries the code has."
     )
 
 
@@ -221,3 +228,22 @@ class IssuedApiKey(ApiKeyOut):
         description="The bearer key itself. Shown only in this answer; the "
         "service keeps its hash alone."
     )
+
+
+class CodeSentOut(_Out):
+    expires_in: int = Field(description="Seconds the code may be typed in.")
+    resend_after: int = Field(description="Seconds until a new code may be requested.")
+
+
+class SignupTokenOut(_Out):
+    signup_token: str = Field(
+        description="Finishes the sign-up (POST /api/v1/signup/complete); single use, short-lived."
+    )
+
+
+class SignedUpOut(_Out):
+    user_id: int
+    agent_id: int
+    email: str
+    name: str
+    phone: str

@@ -111,7 +111,7 @@ async def create_user(
     now: datetime,
     agent_id: int | None = None,
     manager_id: int | None = None,
-    actor: Actor | None = None,
+    actor: Actor | str | None = None,
     password_hash: str | None = None,
 ) -> User:
     """A new account; the email must be free and the password long enough."""
