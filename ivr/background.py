@@ -1,4 +1,4 @@
-"""The background task of every server process: deliver the outbox, end calls left open.
+"""The background task of every server process: the outbox, calls left open, old codes.
 
 Each job is a function of (database sessions, now) that is safe to run in several
 processes at once; this loop only calls them on a timer and stops cleanly with the app.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import structlog
@@ -16,10 +16,55 @@ from aiohttp import web
 
 from crm.calls import finalize_lost_calls
 from crm.outbox.sender import SenderSettings, deliver_due
+from crm.signup.service import forget_old_codes
 from ivr.keys import CLOCK, CONFIG, MAILER, SESSIONS
 
 log = structlog.get_logger("ivr.background")
 STOP_GRACE_SECONDS = 5.0
+
+
+async def _deliver_outbox(app: web.Application, stopping: Callable[[], bool]) -> None:
+    delivery = await deliver_due(
+        app[SESSIONS],
+        app[MAILER],
+        clock=app[CLOCK],
+        settings=SenderSettings.from_config(app[CONFIG].email),
+        stopping=stopping,
+    )
+    if delivery.sent or delivery.retrying or delivery.failed:
+        log.info(
+            "outbox_delivered",
+            sent=delivery.sent,
+            retrying=delivery.retrying,
+            failed=delivery.failed,
+        )
+
+
+async def _end_lost_calls(app: web.Application, stopping: Callable[[], bool]) -> None:
+    async with app[SESSIONS].begin() as session:
+        lost = await finalize_lost_calls(
+            session,
+            now=app[CLOCK](),
+            older_than=timedelta(minutes=app[CONFIG].ivr.lost_after_minutes),
+        )
+    if lost:
+        log.info("calls_lost", count=lost)
+
+
+async def _forget_signup_codes(app: web.Application, stopping: Callable[[], bool]) -> None:
+    async with app[SESSIONS].begin() as session:
+        forgotten = await forget_old_codes(
+            session, now=app[CLOCK](), keep=timedelta(days=app[CONFIG].signup.keep_days)
+        )
+    if forgotten:
+        log.info("signup_codes_forgotten", count=forgotten)
+
+
+JOBS = (
+    ("outbox", _deliver_outbox),
+    ("lost_calls", _end_lost_calls),
+    ("signup_codes", _forget_signup_codes),
+)
 
 
 async def run_jobs(app: web.Application, stop: asyncio.Event | None = None) -> None:
@@ -27,36 +72,14 @@ async def run_jobs(app: web.Application, stop: asyncio.Event | None = None) -> N
 
     Once `stop` is set the pass ends after the letter being sent, not after the whole batch.
     """
-    config, sessions, clock = app[CONFIG], app[SESSIONS], app[CLOCK]
     stopping = stop.is_set if stop is not None else (lambda: False)
-    try:
-        delivery = await deliver_due(
-            sessions,
-            app[MAILER],
-            clock=clock,
-            settings=SenderSettings.from_config(config.email),
-            stopping=stopping,
-        )
-        if delivery.sent or delivery.retrying or delivery.failed:
-            log.info(
-                "outbox_delivered",
-                sent=delivery.sent,
-                retrying=delivery.retrying,
-                failed=delivery.failed,
-            )
-    except Exception:
-        log.exception("outbox_job_failed")
-    try:
+    for name, job in JOBS:
         if stopping():
             return
-        async with sessions.begin() as session:
-            lost = await finalize_lost_calls(
-                session, now=clock(), older_than=timedelta(minutes=config.ivr.lost_after_minutes)
-            )
-        if lost:
-            log.info("calls_lost", count=lost)
-    except Exception:
-        log.exception("lost_calls_job_failed")
+        try:
+            await job(app, stopping)
+        except Exception:
+            log.exception("background_job_failed", job=name)
 
 
 async def _loop(app: web.Application, stop: asyncio.Event) -> None:

@@ -221,6 +221,15 @@ class SignupConfig(_Frozen):
     """Codes the whole service sends within the window before the admins are emailed."""
     max_per_window: int = Field(200, ge=1, le=1_000_000)
     """Codes the whole service sends within the window before sign-up stops."""
+    keep_days: int = Field(30, ge=2, le=3650)
+    """Codes (with the phones they went to) are deleted this long after they were sent."""
+
+    @field_validator("keep_days")
+    @classmethod
+    def _kept_past_every_count(cls, value: int, info: ValidationInfo) -> int:
+        if value * 24 * 3600 <= info.data.get("window_seconds", 0):
+            raise ValueError("must be longer than window_seconds")
+        return value
 
     @field_validator("max_per_window")
     @classmethod

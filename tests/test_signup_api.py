@@ -8,7 +8,9 @@ from sqlalchemy import select
 
 from crm.audit import AuditEntry
 from crm.outbox.sender import SenderSettings, deliver_due
+from crm.signup.models import SignupCode, SignupToken
 from crm.signup.service import GateStatus, lift_stop
+from ivr.background import run_jobs
 from ivr.keys import CONFIG, MAILER, SESSIONS
 from tests.api_helpers import ADMIN, account_actor
 from tests.crm_client import CrmClient
@@ -320,3 +322,21 @@ async def deliver(rig: SignupRig) -> None:
     app = rig.server.app
     settings = SenderSettings.from_config(app[CONFIG].email)
     await deliver_due(app[SESSIONS], app[MAILER], clock=rig.clock, settings=settings)
+
+
+async def test_codes_are_forgotten_after_keep_days_by_the_background_pass(start_signup, sessions):
+    rig = await start_signup(cooldown_seconds=0, keep_days=30)
+    await rig.ask(phone(1))
+    assert (await rig.verify(rig.last_code(phone(1)), phone(1))).status == 200  # and a token
+    rig.clock.advance(24 * 3600)
+    await rig.ask(phone(2))
+    rig.clock.advance(29 * 24 * 3600)
+    await run_jobs(rig.server.app)
+    async with sessions() as session:
+        assert len(list(await session.scalars(select(SignupToken.phone)))) == 1  # 30 days: kept
+    rig.clock.advance(1)
+    await run_jobs(rig.server.app)
+    async with sessions() as session:
+        kept = list(await session.scalars(select(SignupCode.phone)))
+        tokens = list(await session.scalars(select(SignupToken.phone)))
+    assert (kept, tokens) == ([phone(2)], [])

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 import structlog
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -516,3 +516,12 @@ async def resend_wait(
         return 0
     ready = last + timedelta(seconds=settings.cooldown_seconds)
     return _seconds_until(ready, now) if now < ready else 0
+
+
+async def forget_old_codes(session: AsyncSession, *, now: datetime, keep: timedelta) -> int:
+    """Delete the codes (and their tokens) older than `keep`: they hold the phones of people
+    who may never have signed up. Safe in several processes at once."""
+    old = select(SignupCode.id).where(SignupCode.created_at < now - keep)
+    await session.execute(delete(SignupToken).where(SignupToken.code_id.in_(old)))
+    done = await session.execute(delete(SignupCode).where(SignupCode.created_at < now - keep))
+    return int(done.rowcount or 0)  # type: ignore[attr-defined]  # a CursorResult
