@@ -16,6 +16,8 @@ from crm.pages import setup_pages
 from crm.partners import views as partner_views
 from crm.requests import partner_views as manager_views
 from crm.requests import views as request_views
+from crm.signup import admin_views as signup_admin_views
+from crm.signup import views as signup_views
 from crm.web import setup_web
 from ivr.config import Config
 
@@ -40,6 +42,8 @@ def create_pages_app(config: Config) -> web.Application:
         partner_views,
         admin_views,
         outbox_views,
+        signup_views,
+        signup_admin_views,
     ):
         views.add_routes(app)
     app.on_startup.append(_prepare_login)

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from crm.calls import finalize_lost_calls
 from crm.outbox.sender import SenderSettings, deliver_due
-from crm.signup.service import forget_old_codes
+from crm.signup.admin import forget_old_codes
 from ivr.keys import CLOCK, CONFIG, MAILER, SESSIONS
 
 log = structlog.get_logger("ivr.background")

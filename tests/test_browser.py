@@ -10,6 +10,9 @@ from playwright.async_api import async_playwright, expect
 
 from ivr.simulator import ScriptedCaller
 from tests.helpers import ANNA
+from tests.signup_helpers import PHONE
+
+pytest_plugins = ("tests.signup_fixtures",)
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(os.environ.get("IVR_SCREENSHOTS", "var/screenshots"))
@@ -80,3 +83,30 @@ async def test_agent_files_a_request_and_sees_the_managers_call(
     shot = SCREENSHOTS / f"request-page-{backend}.png"
     await page.screenshot(path=str(shot), full_page=True)  # creates the folder
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_a_new_agent_signs_up_and_the_resend_countdown_runs(start_signup, browser_page):
+    rig = await start_signup(cooldown_seconds=600)
+    page, base = browser_page, str(rig.server.make_url("")).rstrip("/")
+    await page.clock.install()  # the page's own time, moved below instead of waited for
+    await page.goto(f"{base}/login")
+    await page.get_by_role("link", name="Sign up").click()
+    await page.get_by_label("Mobile phone").fill("8 916 123-45-67")
+    await page.get_by_role("button", name="Send me a code").click()
+    await expect(page).to_have_url(f"{base}/signup/verify")
+    resend = page.get_by_role("button", name="Send a new code")
+    await expect(resend).to_be_disabled()
+    await expect(page.locator("[data-countdown-left]")).to_have_text("10:00")
+    await page.clock.run_for(61_000)
+    await expect(page.locator("[data-countdown-left]")).to_have_text("8:59")
+    await page.clock.run_for(540_000)
+    await expect(resend).to_be_enabled()
+
+    await page.get_by_label("Code from the text message").fill(rig.last_code(PHONE))
+    await page.get_by_role("button", name="Continue").click()
+    await page.get_by_label("Your name").fill("Pavel Orlov")
+    await page.get_by_label("Email").fill("pavel@example.com")
+    await page.get_by_label("Password").fill("orlov-secret-2026")
+    await page.get_by_role("button", name="Open my account").click()
+    await expect(page).to_have_url(f"{base}/requests")
+    assert PHONE not in await page.content()

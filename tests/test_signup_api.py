@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from crm.audit import AuditEntry
 from crm.outbox.sender import SenderSettings, deliver_due
+from crm.signup.admin import GateStatus, lift_stop
 from crm.signup.models import SignupCode, SignupToken
-from crm.signup.service import GateStatus, lift_stop
 from ivr.background import run_jobs
 from ivr.keys import CONFIG, MAILER, SESSIONS
 from tests.api_helpers import ADMIN, account_actor

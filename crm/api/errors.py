@@ -7,7 +7,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from crm.errors import Conflict, Forbidden, Invalid, NotFound
-from crm.signup.service import CodeGone, NotDelivered, Suspended, Throttled, WrongCode
+from crm.signup.errors import CodeGone, NotDelivered, Suspended, Throttled, WrongCode
 from ivr.logging import Handler
 
 log = structlog.get_logger("crm.api")

@@ -1,0 +1,38 @@
+"""What refuses a sign-up step; the pages and the API each answer them their own way."""
+
+from __future__ import annotations
+
+from crm.errors import DomainError, Invalid
+
+
+class Throttled(DomainError):
+    """Too many codes for this phone or address for now (429)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Suspended(DomainError):
+    """Sign-up is stopped for everyone: the service-wide maximum was reached (503)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotDelivered(DomainError):
+    """The SMS provider refused the code or did not answer; nothing was counted (502)."""
+
+
+class CodeGone(DomainError):
+    """The code or token can no longer be used: expired, used or dead (410)."""
+
+
+class WrongCode(Invalid):
+    """The code does not match; `attempts_left` more tries remain (422)."""
+
+    def __init__(self, attempts_left: int) -> None:
+        plural = "try" if attempts_left == 1 else "tries"
+        super().__init__({"code": f"wrong code: {attempts_left} {plural} left"})
+        self.attempts_left = attempts_left

@@ -1,0 +1,251 @@
+"""Sign-up pages: a phone, its code, then the account (the admins' page: admin_views.py).
+
+The phone being signed up and its token live in the encrypted session cookie, never in a
+URL: URLs reach access logs, and no full phone number may.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from aiohttp_session import get_session, new_session
+
+from crm.errors import Conflict, Invalid
+from crm.pages import field_errors, flash, render
+from crm.schemas import SignupCompleteIn, SignupPhoneIn, SignupVerifyIn, parse
+from crm.signup.admin import GateStatus, gate_state
+from crm.signup.edge import check_code, send_code
+from crm.signup.errors import CodeGone, NotDelivered, Suspended, Throttled
+from crm.signup.limits import resend_wait, seconds_until
+from crm.signup.service import complete_signup
+from crm.web import (
+    CSRF_FIELD,
+    GENERATION,
+    USER_ID,
+    error_page,
+    form_data,
+    home_url,
+    redirect,
+)
+from ivr.keys import CLOCK, CONFIG, SESSIONS
+from ivr.logging import mask_phone
+
+PHONE = "signup_phone"
+TOKEN = "signup_token"
+SUSPENDED = "Registration is temporarily suspended"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why no code went out, as a page shows it."""
+
+    status: int
+    message: str
+    wait: int = 0
+    """Seconds until another try may succeed (Retry-After and the countdown)."""
+    login: bool = False
+
+
+def _with_wait(response: web.Response, wait: int) -> web.Response:
+    if wait:
+        response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _suspended(request: web.Request, wait: int) -> web.Response:
+    message = "Too many sign-ups were asked for just now. Please try again later."
+    return _with_wait(error_page(request, 503, SUSPENDED, message), wait)
+
+
+async def _send(request: web.Request, phone: str) -> Refusal | None:
+    """Send a code to `phone`; None when it went out, else why not."""
+    try:
+        await send_code(request, phone)
+    except Conflict as conflict:
+        return Refusal(409, "; ".join(conflict.errors.values()), login=True)
+    except Throttled as throttled:
+        return Refusal(429, str(throttled), throttled.retry_after)
+    except Suspended as suspended:
+        return Refusal(503, str(suspended), suspended.retry_after)
+    except NotDelivered as failed:
+        return Refusal(502, str(failed))
+    return None
+
+
+async def _phone_page(
+    request: web.Request,
+    values: dict[str, str],
+    *,
+    errors: dict[str, str] | None = None,
+    refusal: Refusal | None = None,
+    status: int = 200,
+) -> web.Response:
+    context = {"values": values, "errors": errors or {}, "refusal": refusal}
+    response = await render(request, "signup_phone.html", context, status=status)
+    return _with_wait(response, refusal.wait if refusal else 0)
+
+
+async def phone_form(request: web.Request) -> web.StreamResponse:
+    config = request.config_dict[CONFIG]
+    now = request.config_dict[CLOCK]()
+    async with request.config_dict[SESSIONS]() as db:
+        state = await gate_state(db, settings=config.signup, now=now)
+    if state.status is GateStatus.STOPPED:
+        return _suspended(request, seconds_until(state.reopens_at, now) if state.reopens_at else 0)
+    return await _phone_page(request, {"phone": ""})
+
+
+async def phone_post(request: web.Request) -> web.StreamResponse:
+    values = {"phone": (await form_data(request)).get("phone", "")}
+    try:
+        phone = parse(SignupPhoneIn, values).phone
+    except Invalid as invalid:
+        return await _phone_page(request, values, errors=field_errors(invalid), status=422)
+    refusal = await _send(request, phone)
+    if refusal is None or refusal.status == 429:
+        # Throttled: a code sent before may still be waiting, so its page opens too.
+        (await get_session(request))[PHONE] = phone
+    if refusal is None:
+        raise redirect(request, "signup.verify")
+    if refusal.status == 503:
+        return _suspended(request, refusal.wait)
+    return await _phone_page(request, values, refusal=refusal, status=refusal.status)
+
+
+async def _session_value(request: web.Request, key: str) -> str:
+    """The sign-up's phone or token from the session; without it, back to the start."""
+    value = (await get_session(request)).get(key)
+    if not isinstance(value, str):
+        raise redirect(request, "signup")
+    return value
+
+
+async def _verify_page(
+    request: web.Request,
+    phone: str,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    refusal: Refusal | None = None,
+    status: int = 200,
+) -> web.Response:
+    wait = refusal.wait if refusal else 0
+    if not wait:
+        async with request.config_dict[SESSIONS]() as db:
+            wait = await resend_wait(
+                db,
+                phone=phone,
+                settings=request.config_dict[CONFIG].signup,
+                now=request.config_dict[CLOCK](),
+            )
+    context = {
+        "masked": mask_phone(phone),
+        "values": values or {"code": ""},
+        "errors": errors or {},
+        "refusal": refusal,
+        "wait": wait,
+    }
+    response = await render(request, "signup_verify.html", context, status=status)
+    return _with_wait(response, refusal.wait if refusal else 0)
+
+
+async def verify_form(request: web.Request) -> web.StreamResponse:
+    return await _verify_page(request, await _session_value(request, PHONE))
+
+
+async def verify_post(request: web.Request) -> web.StreamResponse:
+    phone = await _session_value(request, PHONE)
+    values = {"code": (await form_data(request)).get("code", "")}
+    try:
+        data = parse(SignupVerifyIn, {"phone": phone, **values})
+        token = await check_code(request, phone, data.code)
+    except CodeGone as gone:
+        return await _verify_page(
+            request, phone, values=values, refusal=Refusal(410, str(gone)), status=410
+        )
+    except Invalid as invalid:
+        return await _verify_page(
+            request, phone, values=values, errors=field_errors(invalid), status=422
+        )
+    (await get_session(request))[TOKEN] = token
+    raise redirect(request, "signup.complete")
+
+
+async def resend(request: web.Request) -> web.StreamResponse:
+    phone = await _session_value(request, PHONE)
+    refusal = await _send(request, phone)
+    if refusal is None:
+        await flash(request, f"A new code was sent to {mask_phone(phone)}.")
+        raise redirect(request, "signup.verify")
+    if refusal.status == 503:
+        return _suspended(request, refusal.wait)
+    return await _verify_page(request, phone, refusal=refusal, status=refusal.status)
+
+
+async def _complete_page(
+    request: web.Request,
+    values: dict[str, str],
+    *,
+    errors: dict[str, str] | None = None,
+    gone: str | None = None,
+    login: bool = False,
+    status: int = 200,
+) -> web.Response:
+    phone = (await get_session(request)).get(PHONE)
+    context: dict[str, Any] = {
+        "masked": mask_phone(phone) if isinstance(phone, str) else None,
+        "values": values,
+        "errors": errors or {},
+        "gone": gone,
+        "login": login,
+    }
+    return await render(request, "signup_complete.html", context, status=status)
+
+
+async def complete_form(request: web.Request) -> web.StreamResponse:
+    await _session_value(request, TOKEN)
+    return await _complete_page(request, {"name": "", "email": ""})
+
+
+async def complete_post(request: web.Request) -> web.StreamResponse:
+    token = await _session_value(request, TOKEN)
+    form = await form_data(request)
+    values = {"name": form.get("name", ""), "email": form.get("email", "")}
+    try:
+        data = parse(
+            SignupCompleteIn,
+            {**values, "password": form.get("password", ""), "signup_token": token},
+        )
+        async with request.config_dict[SESSIONS].begin() as db:
+            actor = await complete_signup(db, data=data, now=request.config_dict[CLOCK]())
+    except CodeGone as gone:
+        (await get_session(request)).pop(TOKEN, None)
+        return await _complete_page(request, values, gone=str(gone), status=410)
+    except Invalid as invalid:
+        conflict = isinstance(invalid, Conflict)
+        return await _complete_page(
+            request,
+            values,
+            errors=field_errors(invalid),
+            login=conflict,
+            status=409 if conflict else 422,
+        )
+    csrf = (await get_session(request)).get(CSRF_FIELD)
+    session = await new_session(request)  # the sign-up's phone and token go with the old one
+    session[USER_ID] = actor.user_id
+    session[GENERATION] = actor.session_generation
+    if csrf:
+        session[CSRF_FIELD] = csrf
+    raise web.HTTPSeeOther(home_url(request, actor))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/signup", phone_form, name="signup")
+    app.router.add_post("/signup", phone_post, name="signup.post")
+    app.router.add_get("/signup/verify", verify_form, name="signup.verify")
+    app.router.add_post("/signup/verify", verify_post, name="signup.verify.post")
+    app.router.add_post("/signup/resend", resend, name="signup.resend")
+    app.router.add_get("/signup/complete", complete_form, name="signup.complete")
+    app.router.add_post("/signup/complete", complete_post, name="signup.complete.post")
