@@ -21,6 +21,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the webhooks (and the CRM)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on the one port (more than 1 needs PostgreSQL; default 1)",
+    )
     commands.add_parser("migrate", help="bring the database schema up to date")
     seed = commands.add_parser("seed-demo", help="add the demo data (idempotent)")
     seed.add_argument("--json", action="store_true", help="print the demo data as JSON")
@@ -71,7 +77,12 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
 
     from ivr.app import create_app
     from ivr.logging import configure_logging
+    from ivr.workers import run_workers, workers_problem
 
+    problem = workers_problem(config, args.workers)
+    if problem is not None:
+        print(f"ivr serve: {problem}", file=sys.stderr)
+        return 2
     log_format = config.log.format or ("json" if config.environment == "production" else "console")
     configure_logging(format=log_format, level=config.log.level)
     host = args.host or config.server.host
@@ -86,6 +97,8 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     print("  .venv/bin/ivr call --from +79990000001 --press 48123573#")
     print("  .venv/bin/ivr seed-demo --json     # demo managers, requests and numbers")
     try:
+        if args.workers > 1:
+            return run_workers(config, host=host, port=port, count=args.workers)
         web.run_app(create_app(config), host=host, port=port, print=None)
     except OSError as error:
         print(

@@ -8,51 +8,17 @@ the fake Twilio REST server of this test.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 import yaml
 
-from tests.conftest import AUTH_TOKEN, SESSION_KEY
 from tests.fake_twilio import ACCOUNT
+from tests.processes import service_env, serving
 from tests.signup_helpers import PHONE, SENDER, phone
-from tests.smtp import free_port
 
 pytest_plugins = ("tests.signup_fixtures",)
-IVR = Path(sys.executable).parent / "ivr"
-
-
-def _serve(folder: Path, env: dict[str, str], name: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    log = open(folder / f"{name}.log", "w")
-    process = subprocess.Popen(
-        [str(IVR), "serve", "--port", str(port)],
-        env=env,
-        cwd=folder,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    return process, f"http://127.0.0.1:{port}"
-
-
-def _wait_until_up(process: subprocess.Popen, url: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"ivr serve did not start at {url}") from None
-            time.sleep(0.1)
 
 
 @pytest.fixture
@@ -69,31 +35,18 @@ def two_processes(database_url, engine, fake_twilio, tmp_path) -> Iterator[list[
         },
     }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    inherited = {key: value for key, value in os.environ.items() if not key.startswith("IVR_")}
-    env = {
-        **inherited,
-        "HOME": str(tmp_path),
-        "IVR_CONFIG": str(tmp_path / "config.yaml"),
-        "IVR_DATABASE_URL": database_url,
-        "IVR_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "IVR_TWILIO_ACCOUNT_SID": ACCOUNT,
-        "IVR_TWILIO_API_BASE_URL": fake_twilio.url,
-        "IVR_SESSION_KEY": SESSION_KEY,
-    }
-    started = [_serve(tmp_path, env, name) for name in ("first", "second")]
-    try:
-        for process, url in started:
-            _wait_until_up(process, url)
-        yield [url for _, url in started]
-    finally:
-        for process, _ in started:
-            process.terminate()
-        for process, _ in started:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    env = service_env(
+        tmp_path,
+        database_url,
+        IVR_CONFIG=str(tmp_path / "config.yaml"),
+        IVR_TWILIO_ACCOUNT_SID=ACCOUNT,
+        IVR_TWILIO_API_BASE_URL=fake_twilio.url,
+    )
+    with (
+        serving(tmp_path, env, name="first") as (_, first),
+        serving(tmp_path, env, name="second") as (_, second),
+    ):
+        yield [first, second]
 
 
 async def _ask(http: aiohttp.ClientSession, url: str, to: str) -> int:

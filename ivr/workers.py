@@ -1,0 +1,124 @@
+"""`ivr serve --workers N`: N server processes on one port (SO_REUSEPORT), one supervisor.
+
+The kernel spreads connections over the workers. SIGTERM or Ctrl-C stops them gracefully:
+each stops accepting, finishes the webhooks in flight and closes. SIGHUP restarts them one
+at a time, a new one listening before the old one stops, so the port never goes quiet. A
+worker that dies is started again. A call's state lives in the database, so any worker
+answers any step; SQLite has one writer, so more than one worker needs PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+import structlog
+from sqlalchemy.engine import make_url
+
+from ivr.config import Config
+
+log = structlog.get_logger("ivr.workers")
+STOP_SECONDS = 30.0
+"""How long a stopping worker may take to finish its webhooks before it is killed."""
+STARTED_SECONDS = 1.0
+"""A restarted worker gets this long to bind before the one it replaces is stopped."""
+
+
+def workers_problem(config: Config, count: int) -> str | None:
+    """Why `count` workers cannot serve this configuration, or None."""
+    if count < 1:
+        return "--workers must be 1 or more"
+    if count > 1 and make_url(config.database_url).get_backend_name() == "sqlite":
+        return (
+            f"--workers {count} needs PostgreSQL: SQLite allows one writer, so several "
+            "processes would queue on its lock. Set IVR_DATABASE_URL=postgresql+asyncpg://… "
+            "or serve with --workers 1."
+        )
+    return None
+
+
+def _worker(config: Config, host: str, port: int) -> None:
+    from aiohttp import web
+
+    from ivr.app import create_app
+
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor's signal, not ours
+    web.run_app(
+        create_app(config),
+        host=host,
+        port=port,
+        reuse_port=True,
+        print=None,
+        shutdown_timeout=STOP_SECONDS - 5,
+    )
+
+
+class Supervisor:
+    def __init__(self, config: Config, host: str, port: int, count: int) -> None:
+        self.config, self.host, self.port, self.count = config, host, port, count
+        self._context = multiprocessing.get_context("fork")
+        self._workers: list[BaseProcess] = []
+        self._stopping = False
+        self._restart = False
+
+    def _start_one(self) -> BaseProcess:
+        worker = self._context.Process(
+            target=_worker, args=(self.config, self.host, self.port), name="ivr-worker"
+        )
+        worker.start()
+        return worker
+
+    def _stop(self, worker: BaseProcess) -> None:
+        if worker.is_alive() and worker.pid is not None:
+            os.kill(worker.pid, signal.SIGTERM)
+        worker.join(STOP_SECONDS)
+        if worker.is_alive():
+            log.warning("worker_killed", pid=worker.pid, after_seconds=STOP_SECONDS)
+            worker.kill()
+            worker.join()
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        self._stopping = True
+
+    def _on_hup(self, signum: int, frame: FrameType | None) -> None:
+        self._restart = True
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_hup)
+        self._workers = [self._start_one() for _ in range(self.count)]
+        log.info("workers_started", count=self.count, pids=[w.pid for w in self._workers])
+        while not self._stopping:
+            time.sleep(0.2)
+            if self._restart:
+                self._restart = False
+                self._rolling_restart()
+            for index, worker in enumerate(self._workers):
+                if not worker.is_alive() and not self._stopping:
+                    log.warning("worker_died", pid=worker.pid, exitcode=worker.exitcode)
+                    self._workers[index] = self._start_one()
+        for worker in self._workers:
+            if worker.is_alive() and worker.pid is not None:
+                os.kill(worker.pid, signal.SIGTERM)
+        for worker in self._workers:
+            self._stop(worker)
+        log.info("workers_stopped", count=self.count)
+        return 0
+
+    def _rolling_restart(self) -> None:
+        for index, old in enumerate(list(self._workers)):
+            new = self._start_one()
+            time.sleep(STARTED_SECONDS)
+            self._workers[index] = new
+            self._stop(old)
+        log.info("workers_restarted", pids=[w.pid for w in self._workers])
+
+
+def run_workers(config: Config, *, host: str, port: int, count: int) -> int:
+    """Serve with `count` worker processes until SIGTERM or Ctrl-C."""
+    return Supervisor(config, host, port, count).run()
