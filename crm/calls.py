@@ -1,66 +1,184 @@
-"""The call log: one row per call, an event per webhook step, a row per dial of a client.
+"""A call's row on the hot path: one row per call, an event per webhook step, a row per dial.
 
-A call is finalized once: by its status callback, or as lost when Twilio never sent one.
+Every webhook runs here, so these are Core statements built once, each step taking as few
+round trips as it needs (the admin's list is `crm/call_log.py`). A call is finalized once:
+by its status callback, or as lost when Twilio never sent one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import ScalarSelect, func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from crm.auth.service import Actor, require_admin
 from crm.enums import CallOutcome, CallStage
-from crm.models import Call, CallEvent, DialAttempt, Manager, Organization, Request
-from crm.pagination import Page, paginate
+from crm.models import Call, CallEvent, DialAttempt
 
 FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 
 
+@dataclass
+class CallRow:
+    """A call's row as the flow and the handlers need it."""
+
+    id: int
+    call_sid: str
+    manager_id: int | None
+    request_id: int | None
+    stage: CallStage
+    attempts: int
+    dials: int
+    outcome: CallOutcome | None
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DialRow:
+    """The facts of one dial of the client so far."""
+
+    id: int
+    client_accepted: bool
+    outcome: CallOutcome | None
+    dial_status: str | None
+
+
+_CALL = (
+    Call.id,
+    Call.call_sid,
+    Call.manager_id,
+    Call.request_id,
+    Call.stage,
+    Call.attempts,
+    Call.dials,
+    Call.outcome,
+    Call.ended_at,
+)
+_GET_CALL = select(*_CALL).where(Call.call_sid == bindparam("sid")).with_for_update()
+_SAVE_STATE = (
+    update(Call)
+    .where(Call.id == bindparam("b_id"))
+    .values(
+        stage=bindparam("b_stage"),
+        attempts=bindparam("b_attempts"),
+        dials=bindparam("b_dials"),
+        request_id=bindparam("b_request_id"),
+        outcome=bindparam("b_outcome"),
+    )
+)
+_ADD_EVENT = insert(CallEvent)
+_START_DIAL = insert(DialAttempt)
+_LATEST_DIAL = (
+    select(
+        DialAttempt.id, DialAttempt.client_accepted, DialAttempt.outcome, DialAttempt.dial_status
+    )
+    .where(DialAttempt.call_id == bindparam("call_id"))
+    .order_by(DialAttempt.id.desc())
+    .limit(1)
+)
+
+
+def _call_row(row: Row) -> CallRow:
+    return CallRow(
+        id=row.id,
+        call_sid=row.call_sid,
+        manager_id=row.manager_id,
+        request_id=row.request_id,
+        stage=CallStage(row.stage),
+        attempts=row.attempts,
+        dials=row.dials,
+        outcome=row.outcome,
+        ended_at=row.ended_at,
+    )
+
+
+_OPEN_CALL = {
+    dialect: insert_for(Call)
+    .on_conflict_do_nothing(index_elements=[Call.call_sid])
+    .returning(*_CALL)
+    for dialect, insert_for in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+"""The INSERT of a call's first webhook, per dialect: a row, or nothing when it exists."""
+_SET_OUTCOME = (
+    update(Call).where(Call.id == bindparam("b_id")).values(outcome=bindparam("b_outcome"))
+)
+_END_CALL = (
+    update(Call)
+    .where(Call.id == bindparam("b_id"))
+    .values(
+        ended_at=bindparam("b_ended_at"),
+        duration_seconds=bindparam("b_duration"),
+        outcome=bindparam("b_outcome"),
+        stage=CallStage.ENDED,
+    )
+)
+_ACCEPT_DIAL = (
+    update(DialAttempt).where(DialAttempt.id == bindparam("b_id")).values(client_accepted=True)
+)
+_DIAL_STATUS = (
+    update(DialAttempt)
+    .where(DialAttempt.id == bindparam("b_id"))
+    .values(dial_status=bindparam("b_status"))
+)
+_DIAL_RESULT = (
+    update(DialAttempt)
+    .where(DialAttempt.id == bindparam("b_id"))
+    .values(
+        dial_status=bindparam("b_status"),
+        outcome=bindparam("b_outcome"),
+        talk_seconds=bindparam("b_talk"),
+    )
+)
+
+
 async def open_call(
-    session: AsyncSession,
+    db: AsyncConnection,
     *,
     call_sid: str,
     caller: str | None,
     manager_id: int | None,
     now: datetime,
-) -> Call:
-    """The call's row, locked, created on its first webhook; a retried or simultaneous
-    first webhook gets the same row (its stage tells: only a new row is still greeting)."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(Call)
-        .values(
-            call_sid=call_sid,
-            caller=caller,
-            manager_id=manager_id,
-            stage=CallStage.GREETING,
-            attempts=0,
-            dials=0,
-            started_at=now,
-        )
-        # A copy inserting at the same moment waits for the first one's commit here, then
-        # inserts nothing and locks the committed row below.
-        .on_conflict_do_nothing(index_elements=[Call.call_sid])
+    stage: CallStage,
+    attempts: int = 0,
+    dials: int = 0,
+    request_id: int | None = None,
+    outcome: CallOutcome | None = None,
+) -> CallRow | None:
+    """A new call's row, made with the state of its first step; None when a row with this
+    CallSid exists already (a retried or simultaneous first webhook, or a status first):
+    the copy inserting at the same moment waits for the first one's commit, then inserts
+    nothing."""
+    inserted = await db.execute(
+        _OPEN_CALL[db.dialect.name],
+        {
+            "call_sid": call_sid,
+            "caller": caller,
+            "manager_id": manager_id,
+            "stage": stage,
+            "attempts": attempts,
+            "dials": dials,
+            "request_id": request_id,
+            "outcome": outcome,
+            "started_at": now,
+        },
     )
-    call = await get_call(session, call_sid=call_sid)
-    if call is None:  # the row exists: the insert either made it or met it
-        raise RuntimeError(f"call {call_sid} neither inserted nor found")
-    return call
+    row = inserted.first()
+    return None if row is None else _call_row(row)
 
 
-async def get_call(session: AsyncSession, *, call_sid: str) -> Call | None:
+async def get_call(db: AsyncConnection, *, call_sid: str) -> CallRow | None:
     """The call's row, locked for this transaction where the database can lock rows."""
-    return await session.scalar(select(Call).where(Call.call_sid == call_sid).with_for_update())
+    row = (await db.execute(_GET_CALL, {"sid": call_sid})).first()
+    return None if row is None else _call_row(row)
 
 
-def save_state(
-    call: Call,
+async def save_state(
+    db: AsyncConnection,
+    call: CallRow,
     *,
     stage: CallStage,
     attempts: int,
@@ -69,35 +187,55 @@ def save_state(
     outcome: CallOutcome | None,
 ) -> None:
     """Keep the voice flow's state of the call on its row: the one place that writes it."""
-    call.stage = stage
-    call.attempts = attempts
-    call.dials = dials
-    call.request_id = request_id
-    call.outcome = outcome
+    await db.execute(
+        _SAVE_STATE,
+        {
+            "b_id": call.id,
+            "b_stage": stage,
+            "b_attempts": attempts,
+            "b_dials": dials,
+            "b_request_id": request_id,
+            "b_outcome": outcome,
+        },
+    )
+    call.stage, call.attempts, call.dials = CallStage(stage), attempts, dials
+    call.request_id, call.outcome = request_id, outcome
 
 
 async def record_step(
-    session: AsyncSession,
-    call: Call,
+    db: AsyncConnection,
+    call: CallRow,
     *,
     step: str,
     result: str,
     digits: str | None,
     now: datetime,
-    **state: Any,
+    stage: CallStage,
+    attempts: int,
+    dials: int,
+    request_id: int | None,
+    outcome: CallOutcome | None,
 ) -> None:
-    """Keep a step's outcome: the call's next state (`save_state`'s fields), a new dial of the
-    client when the step starts one, and the step's event."""
-    starts_dial = state["stage"] is CallStage.DIALING and call.stage != CallStage.DIALING
-    save_state(call, **state)
+    """Keep a step's outcome: the call's next state, a new dial of the client when the step
+    starts one, and the step's event."""
+    starts_dial = stage is CallStage.DIALING and call.stage != CallStage.DIALING
+    await save_state(
+        db,
+        call,
+        stage=stage,
+        attempts=attempts,
+        dials=dials,
+        request_id=request_id,
+        outcome=outcome,
+    )
     if starts_dial and call.request_id is not None:
-        await start_dial(session, call, request_id=call.request_id, now=now)
-    await add_event(session, call, step=step, digits=digits, result=result, now=now)
+        await start_dial(db, call, request_id=call.request_id, now=now)
+    await add_event(db, call, step=step, digits=digits, result=result, now=now)
 
 
 async def add_event(
-    session: AsyncSession,
-    call: Call,
+    db: AsyncConnection,
+    call: CallRow,
     *,
     step: str,
     result: str,
@@ -105,61 +243,62 @@ async def add_event(
     digits: str | None = None,
 ) -> None:
     """Append one audit row for a webhook step of `call`."""
-    session.add(CallEvent(call_id=call.id, at=now, step=step, digits=digits, result=result))
-
-
-async def start_dial(session: AsyncSession, call: Call, *, request_id: int, now: datetime) -> None:
-    """The call dials the client of `request_id`: one line of that request's history."""
-    session.add(
-        DialAttempt(
-            call_id=call.id,
-            request_id=request_id,
-            started_at=now,
-            client_accepted=False,
-            talk_seconds=0,
-        )
+    await db.execute(
+        _ADD_EVENT,
+        {"call_id": call.id, "at": now, "step": step, "digits": digits, "result": result},
     )
 
 
-async def current_dial(session: AsyncSession, call: Call) -> DialAttempt | None:
+async def start_dial(db: AsyncConnection, call: CallRow, *, request_id: int, now: datetime) -> None:
+    """The call dials the client of `request_id`: one line of that request's history."""
+    await db.execute(
+        _START_DIAL,
+        {
+            "call_id": call.id,
+            "request_id": request_id,
+            "started_at": now,
+            "client_accepted": False,
+            "talk_seconds": 0,
+        },
+    )
+
+
+async def current_dial(db: AsyncConnection, call: CallRow) -> DialRow | None:
     """The call's latest dial while Twilio has not reported its result (a dial result is
     always about the latest dial: the flow dials again only after one).
 
     It may already carry an outcome: the status callback (or the lost-call sweep) closes a
     dial the caller left, and the dial result may still arrive after that.
     """
-    dial = await session.scalar(
-        select(DialAttempt)
-        .where(DialAttempt.call_id == call.id)
-        .order_by(DialAttempt.id.desc())
-        .limit(1)
-    )
-    return dial if dial is not None and dial.dial_status is None else None
+    row = (await db.execute(_LATEST_DIAL, {"call_id": call.id})).first()
+    if row is None or row.dial_status is not None:
+        return None
+    return DialRow(row.id, row.client_accepted, row.outcome, row.dial_status)
 
 
-async def client_answered(session: AsyncSession, call: Call, *, now: datetime) -> None:
+async def client_answered(db: AsyncConnection, call: CallRow, *, now: datetime) -> None:
     """Note that the client answered and now hears the whisper (a new dial is not yet
     accepted; a whisper arriving after its answer must not take the acceptance back)."""
-    await add_event(session, call, step="whisper", result="client_answered", now=now)
+    await add_event(db, call, step="whisper", result="client_answered", now=now)
 
 
 async def client_decided(
-    session: AsyncSession, call: Call, *, accepted: bool, now: datetime
+    db: AsyncConnection, call: CallRow, *, accepted: bool, now: datetime
 ) -> None:
     """Keep on the current dial whether its client pressed a key at the whisper; once
     accepted it stays accepted (a replayed answer without a key changes nothing)."""
-    dial = await current_dial(session, call)
-    if dial is not None:
-        dial.client_accepted = dial.client_accepted or accepted
+    dial = await current_dial(db, call)
+    if dial is not None and accepted and not dial.client_accepted:
+        await db.execute(_ACCEPT_DIAL, {"b_id": dial.id})
     result = "accepted" if accepted else "not_accepted"
-    await add_event(session, call, step="whisper_answer", result=result, now=now)
+    await add_event(db, call, step="whisper_answer", result=result, now=now)
 
 
 async def record_dial_result(
-    session: AsyncSession,
-    call: Call,
+    db: AsyncConnection,
+    call: CallRow,
     *,
-    dial: DialAttempt | None,
+    dial: DialRow | None,
     outcome: CallOutcome | None,
     dial_status: str,
     talk_seconds: int,
@@ -173,26 +312,26 @@ async def record_dial_result(
     """
     bridged = outcome is CallOutcome.BRIDGED
     if dial is not None:
-        dial.dial_status = dial_status
         # A conversation stays a conversation even when the status callback closed the dial
         # first; any other late result leaves the dial as the end of the call left it.
         if bridged or dial.outcome is None:
-            dial.outcome = outcome
-            dial.talk_seconds = talk_seconds if bridged else 0
+            facts = {"b_outcome": outcome, "b_talk": talk_seconds if bridged else 0}
+            await db.execute(_DIAL_RESULT, {"b_id": dial.id, "b_status": dial_status, **facts})
+        else:
+            await db.execute(_DIAL_STATUS, {"b_id": dial.id, "b_status": dial_status})
     if call.ended_at is None:
         return True
     if bridged:
+        await db.execute(update(Call).where(Call.id == call.id).values(outcome=CallOutcome.BRIDGED))
         call.outcome = CallOutcome.BRIDGED
     result = f"after_end:{outcome}" + (f":{talk_seconds}s" if bridged else "")
-    await add_event(session, call, step="dial_result", result=result, now=now)
+    await add_event(db, call, step="dial_result", result=result, now=now)
     return False
 
 
-async def _close_open_dials(
-    session: AsyncSession, call_ids: list[int], outcome: CallOutcome
-) -> None:
+async def _close_open_dials(db: AsyncConnection, call_ids: list[int], outcome: CallOutcome) -> None:
     """Dials of these calls that have no outcome yet get `outcome`."""
-    await session.execute(
+    await db.execute(
         update(DialAttempt)
         .where(DialAttempt.call_id.in_(call_ids), DialAttempt.outcome.is_(None))
         .values(outcome=outcome)
@@ -200,46 +339,46 @@ async def _close_open_dials(
 
 
 async def finalize_call(
-    session: AsyncSession,
+    db: AsyncConnection,
     *,
     call_sid: str,
     status: str,
     duration: int | None,
     caller: str | None,
     now: datetime,
-) -> bool:
-    """Apply a final status callback once; duplicates and non-final statuses change nothing."""
+) -> CallOutcome | None:
+    """Apply a final status callback once: the call's outcome; None for a duplicate or a
+    status that is not final, which change nothing."""
     if status not in FINAL_STATUSES:
-        return False
-    call = await get_call(session, call_sid=call_sid)
+        return None
+    call = await get_call(db, call_sid=call_sid)
     if call is None:
-        call = Call(
-            call_sid=call_sid,
-            caller=caller,
-            stage=CallStage.ENDED,
-            attempts=0,
-            dials=0,
-            started_at=now,
-        )
-        session.add(call)
-        await session.flush()
-    elif call.ended_at is not None:
-        return False
-    call.ended_at = now
-    call.duration_seconds = duration
+        # A status with no first webhook before it: the call is kept, ended.
+        call = await open_call(
+            db, call_sid=call_sid, caller=caller, manager_id=None, now=now, stage=CallStage.ENDED
+        ) or await get_call(db, call_sid=call_sid)
+        if call is None:
+            raise RuntimeError(f"call {call_sid} neither inserted nor found")
+    if call.ended_at is not None:
+        return None
     if call.stage == CallStage.DIALING:
-        await _close_open_dials(session, [call.id], CallOutcome.CALLER_HUNG_UP)
-    if call.outcome is None or call.stage == CallStage.DIALING:
-        call.outcome = CallOutcome.CALLER_HUNG_UP
-    call.stage = CallStage.ENDED
-    await add_event(session, call, step="status", result=status, now=now)
-    return True
+        await _close_open_dials(db, [call.id], CallOutcome.CALLER_HUNG_UP)
+    outcome = call.outcome
+    if outcome is None or call.stage == CallStage.DIALING:
+        outcome = CallOutcome.CALLER_HUNG_UP
+    await db.execute(
+        _END_CALL,
+        {"b_id": call.id, "b_ended_at": now, "b_duration": duration, "b_outcome": outcome},
+    )
+    await add_event(db, call, step="status", result=status, now=now)
+    return outcome
 
 
 async def finalize_lost_calls(
-    session: AsyncSession, *, now: datetime, older_than: timedelta
-) -> int:
-    """How many calls with no final status and no step for `older_than` it finalized as lost.
+    db: AsyncConnection, *, now: datetime, older_than: timedelta
+) -> list[CallOutcome]:
+    """The outcomes of the calls with no final status and no step for `older_than`, which it
+    finalized (as lost unless a step found what happened).
 
     Safe in several processes at once: each call is claimed under a row lock (PostgreSQL
     skips rows another run or a live webhook holds; SQLite transactions begin IMMEDIATE).
@@ -251,76 +390,29 @@ async def finalize_lost_calls(
         .scalar_subquery(),
         Call.started_at,
     )
-    stale = await session.scalars(
-        select(Call)
+    stale = await db.execute(
+        select(*_CALL)
         .where(Call.ended_at.is_(None), last_step < now - older_than)
         .order_by(Call.id)
         .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
     )
-    lost = list(stale)
+    lost = [_call_row(row) for row in stale]
+    outcomes = []
     for call in lost:
         # The rule of a hangup (finalize_call): an outcome the call's steps found (bridged,
         # client busy, not found...) is what happened and stays; a call with none yet, or
         # cut off while dialing (whatever an earlier dial gave it), is lost. The "lost" step
         # records the missing status callback either way.
-        if call.outcome is None or call.stage == CallStage.DIALING:
-            call.outcome = CallOutcome.LOST
-        call.stage = CallStage.ENDED
-        call.ended_at = now
-        await add_event(session, call, step="lost", result=call.outcome.value, now=now)
-    if lost:
-        await _close_open_dials(session, [call.id for call in lost], CallOutcome.LOST)
-    return len(lost)
-
-
-def _talk_seconds() -> ScalarSelect[int]:
-    """A call's talk time: the sum of its dials' (0 without any)."""
-    return (
-        select(func.coalesce(func.sum(DialAttempt.talk_seconds), 0))
-        .where(DialAttempt.call_id == Call.id)
-        .correlate(Call)
-        .scalar_subquery()
-    )
-
-
-@dataclass(frozen=True)
-class CallLogRow:
-    call: Call
-    manager_name: str | None
-    organization_name: str | None
-    request_number: str | None
-    bridged_seconds: int
-
-
-async def list_calls(
-    session: AsyncSession,
-    *,
-    actor: Actor,
-    outcome: CallOutcome | None = None,
-    page: int = 1,
-    per_page: int = 20,
-) -> Page[CallLogRow]:
-    """Every call, newest first, optionally of one outcome."""
-    require_admin(actor)
-    query = (
-        select(Call, Manager.name, Organization.name, Request.number, _talk_seconds())
-        .outerjoin(Manager, Manager.id == Call.manager_id)
-        .outerjoin(Organization, Organization.id == Manager.organization_id)
-        .outerjoin(Request, Request.id == Call.request_id)
-        .order_by(Call.started_at.desc(), Call.id.desc())
-    )
-    if outcome is not None:
-        query = query.where(Call.outcome == outcome)
-    result = await paginate(session, query, page=page, per_page=per_page, scalars=False)
-    items = [
-        CallLogRow(
-            call=r[0],
-            manager_name=r[1],
-            organization_name=r[2],
-            request_number=r[3],
-            bridged_seconds=r[4],
+        outcome = call.outcome
+        if outcome is None or call.stage == CallStage.DIALING:
+            outcome = CallOutcome.LOST
+        await db.execute(
+            update(Call)
+            .where(Call.id == call.id)
+            .values(outcome=outcome, stage=CallStage.ENDED, ended_at=now)
         )
-        for r in result.items
-    ]
-    return Page(items=items, page=result.page, per_page=result.per_page, total=result.total)
+        await add_event(db, call, step="lost", result=outcome.value, now=now)
+        outcomes.append(outcome)
+    if lost:
+        await _close_open_dials(db, [call.id for call in lost], CallOutcome.LOST)
+    return outcomes

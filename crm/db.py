@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, ExceptionContext, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -38,7 +40,7 @@ def create_engine(database_url: str, *, timeouts: DatabaseConfig | None = None) 
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, timeouts)
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {}
     if timeouts is not None:
         options["pool_timeout"] = timeouts.pool_timeout_seconds
         options["connect_args"] = {
@@ -48,6 +50,7 @@ def create_engine(database_url: str, *, timeouts: DatabaseConfig | None = None) 
         }
     engine = create_async_engine(url, **options)
     _drop_connections_that_timed_out(engine)
+    _ping_after_idle(engine)
     return engine
 
 
@@ -57,7 +60,9 @@ def _sqlite_engine(url: URL, timeouts: DatabaseConfig | None) -> AsyncEngine:
     if url.database not in (None, "", ":memory:"):
         _create_private(Path(url.database or ""))
         if timeouts is not None:
-            options["pool_timeout"] = timeouts.pool_timeout_seconds
+            # The server's one connection: its transactions queue for it in asyncio, not in
+            # SQLite's sleeping busy handler (which the other processes' writers still meet).
+            options.update(pool_size=1, max_overflow=0, pool_timeout=timeouts.pool_timeout_seconds)
     if timeouts is not None:
         busy = timeouts.statement_timeout_ms / 1000
     engine = create_async_engine(url, connect_args={"timeout": busy}, **options)
@@ -97,6 +102,32 @@ def _drop_connections_that_timed_out(engine: AsyncEngine) -> None:
             record.driver_connection.terminate()
 
 
+IDLE_BEFORE_PING_SECONDS = 2.0
+"""A pooled PostgreSQL connection unused this long is pinged before use (not every time)."""
+
+
+def _ping_after_idle(engine: AsyncEngine) -> None:
+    """Check a connection that sat idle before handing it out; a busy pool skips the ping.
+
+    A restarted or failed-over server leaves idle connections dead: the ping finds them and
+    the pool connects anew, so the first webhook after an outage still gets its answer.
+    """
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def _note(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine.pool, "checkout")
+    def _ping(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_BEFORE_PING_SECONDS:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as error:
+            raise DisconnectionError(f"an idle connection died: {type(error).__name__}") from error
+
+
 def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
     """Begin every SQLite transaction IMMEDIATE, taking the write lock up front.
 
@@ -107,6 +138,10 @@ def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
+        # Readers (health checks, another process's pages) never wait for the writer.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin_immediate(connection: Connection) -> None:

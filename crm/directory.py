@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from crm.enums import RequestStatus
 from crm.models import Client, Manager, ManagerPhone, Request
+
+_MANAGER_BY_PHONE = (
+    select(Manager.id)
+    .join(ManagerPhone, ManagerPhone.manager_id == Manager.id)
+    .where(ManagerPhone.phone == bindparam("phone"))
+)
+_REQUEST = (
+    select(Request.id, Request.status, Client.phone)
+    .join(Client, Client.id == Request.client_id)
+    .join(Manager, Manager.organization_id == Request.organization_id)
+    .where(Manager.id == bindparam("manager_id"))
+)
+_REQUEST_BY_NUMBER = _REQUEST.where(Request.number == bindparam("number"))
+_REQUEST_BY_ID = _REQUEST.where(Request.id == bindparam("request_id"))
 
 
 @dataclass(frozen=True)
@@ -16,15 +30,11 @@ class CallerManager:
     manager_id: int
 
 
-async def find_manager_by_phone(session: AsyncSession, *, phone: str) -> CallerManager | None:
+async def find_manager_by_phone(
+    session: AsyncSession | AsyncConnection, *, phone: str
+) -> CallerManager | None:
     """The manager one of whose numbers is `phone` (E.164), or None."""
-    row = (
-        await session.execute(
-            select(Manager.id)
-            .join(ManagerPhone, ManagerPhone.manager_id == Manager.id)
-            .where(ManagerPhone.phone == phone)
-        )
-    ).first()
+    row = (await session.execute(_MANAGER_BY_PHONE, {"phone": phone})).first()
     return CallerManager(manager_id=row.id) if row else None
 
 
@@ -36,7 +46,7 @@ class RequestTarget:
 
 
 async def find_request_for_manager(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     *,
     manager_id: int,
     number: str | None = None,
@@ -46,19 +56,17 @@ async def find_request_for_manager(
 
     Another company's request is never loaded: to the caller it does not exist.
     """
-    query = (
-        select(Request.id, Request.status, Client.phone)
-        .join(Client, Client.id == Request.client_id)
-        .join(Manager, Manager.organization_id == Request.organization_id)
-        .where(Manager.id == manager_id)
-    )
     if number is not None:
-        query = query.where(Request.number == number)
+        found = await session.execute(
+            _REQUEST_BY_NUMBER, {"manager_id": manager_id, "number": number}
+        )
     elif request_id is not None:
-        query = query.where(Request.id == request_id)
+        found = await session.execute(
+            _REQUEST_BY_ID, {"manager_id": manager_id, "request_id": request_id}
+        )
     else:
         raise ValueError("find_request_for_manager needs a number or a request_id")
-    row = (await session.execute(query)).first()
+    row = found.first()
     if row is None:
         return None
     return RequestTarget(request_id=row.id, status=row.status, client_phone=row.phone)

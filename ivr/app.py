@@ -4,7 +4,8 @@
 /sms/…     messaging webhooks Twilio signature, an empty <Response/> on failure
 /api/v1/…  the JSON API       bearer keys, JSON errors
 (the rest) the CRM pages      sessions, CSRF, the signed-in user, friendly error pages
-/healthz, /readyz (ivr/health.py), /static/, /sounds/  at the root, where none of those apply
+/healthz, /readyz (ivr/health.py), /metrics (ivr/metrics.py), /static/, /sounds/  at the root,
+where none of those apply
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from ivr.clients import outbound_clients
 from ivr.config import Config
 from ivr.health import add_health_routes
 from ivr.keys import CLOCK, CONFIG, ENGINE, ROUTES, SESSIONS, VALIDATOR, Clock, utc_now
-from ivr.logging import request_context
+from ivr.logging import OneLineAccessLogger, request_context
+from ivr.metrics import add_metrics
 from ivr.sounds import Recordings
-from ivr.webhooks.context import RECORDINGS
+from ivr.webhooks.context import CONTEXTS, RECORDINGS
 from ivr.webhooks.handlers import create_voice_app, sound
 from ivr.webhooks.messaging import create_messaging_app
 
@@ -105,17 +107,19 @@ def create_app(
         client_max_size=256 * 1024,
         # Request lines up to 32 KiB reach the app, so the API can refuse one over 8 KiB in
         # JSON (414) instead of aiohttp's plain-text 400.
-        handler_args={"max_line_size": 32 * 1024},
+        handler_args={"max_line_size": 32 * 1024, "access_log_class": OneLineAccessLogger},
     )
     app[CONFIG] = config
     app[CLOCK] = clock
     app[VALIDATOR] = RequestValidator(config.twilio.auth_token)
     app[RECORDINGS] = recordings if recordings is not None else Recordings.load()
+    app[CONTEXTS] = {}
     app.cleanup_ctx.extend([_database, outbound_clients, background_tasks])
     app.add_subapp("/ivr", create_voice_app())
     app.add_subapp("/sms", create_messaging_app())
     app.add_subapp(API_PREFIX, create_api_app())
     add_health_routes(app)
+    add_metrics(app)
     app.router.add_static("/static", STATIC, name="static")
     app.router.add_get("/sounds/{language}/{key}.wav", sound, name="ivr.sound")
     _mount_pages(app, create_pages_app(config))

@@ -17,7 +17,8 @@ from aiohttp import web
 from crm.calls import finalize_lost_calls
 from crm.outbox.sender import SenderSettings, deliver_due
 from crm.signup.admin import forget_old_codes
-from ivr.keys import CLOCK, CONFIG, MAILER, SESSIONS
+from ivr.keys import CLOCK, CONFIG, ENGINE, MAILER, SESSIONS
+from ivr.metrics import METRICS
 
 log = structlog.get_logger("ivr.background")
 STOP_GRACE_SECONDS = 5.0
@@ -41,14 +42,16 @@ async def _deliver_outbox(app: web.Application, stopping: Callable[[], bool]) ->
 
 
 async def _end_lost_calls(app: web.Application, stopping: Callable[[], bool]) -> None:
-    async with app[SESSIONS].begin() as session:
+    async with app[ENGINE].begin() as db:
         lost = await finalize_lost_calls(
-            session,
+            db,
             now=app[CLOCK](),
             older_than=timedelta(minutes=app[CONFIG].ivr.lost_after_minutes),
         )
+    for outcome in lost:
+        app[METRICS].call_ended(outcome)
     if lost:
-        log.info("calls_lost", count=lost)
+        log.info("calls_lost", count=len(lost))
 
 
 async def _forget_signup_codes(app: web.Application, stopping: Callable[[], bool]) -> None:

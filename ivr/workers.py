@@ -1,25 +1,34 @@
-"""`ivr serve --workers N`: N server processes on one port (SO_REUSEPORT), one supervisor.
+"""`ivr serve --workers N`: N server processes on one port, one supervisor.
 
-The kernel spreads connections over the workers. SIGTERM or Ctrl-C stops them gracefully:
-each stops accepting, finishes the webhooks in flight and closes. SIGHUP restarts them one
-at a time, a new one listening before the old one stops, so the port never goes quiet. A
-worker that dies is started again. A call's state lives in the database, so any worker
-answers any step; SQLite has one writer, so more than one worker needs PostgreSQL.
+The supervisor opens the listening socket and every worker accepts from it (as gunicorn
+does), so a worker that stops leaves no connection behind in a queue of its own. SIGTERM or
+Ctrl-C stops them gracefully: each stops accepting, finishes the webhooks in flight and
+closes. SIGHUP restarts them one at a time, a new one accepting before the old one stops,
+so the port never goes quiet. A worker that dies is started again. A call's state lives in
+the database, so any worker answers any step; SQLite has one writer, so more than one
+worker needs PostgreSQL. Metrics: the supervisor gives the workers a fresh
+PROMETHEUS_MULTIPROC_DIR, so whichever worker is scraped reports them all; it forgets a
+worker's live gauges when that worker exits and removes the folder when it stops.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
+import socket
+import tempfile
 import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
 import structlog
+from prometheus_client import multiprocess
 from sqlalchemy.engine import make_url
 
 from ivr.config import Config
+from ivr.metrics import MULTIPROC_DIR
 
 log = structlog.get_logger("ivr.workers")
 STOP_SECONDS = 30.0
@@ -41,25 +50,18 @@ def workers_problem(config: Config, count: int) -> str | None:
     return None
 
 
-def _worker(config: Config, host: str, port: int) -> None:
+def _worker(config: Config, listening: socket.socket) -> None:
     from aiohttp import web
 
     from ivr.app import create_app
 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor's signal, not ours
-    web.run_app(
-        create_app(config),
-        host=host,
-        port=port,
-        reuse_port=True,
-        print=None,
-        shutdown_timeout=STOP_SECONDS - 5,
-    )
+    web.run_app(create_app(config), sock=listening, print=None, shutdown_timeout=STOP_SECONDS - 5)
 
 
 class Supervisor:
-    def __init__(self, config: Config, host: str, port: int, count: int) -> None:
-        self.config, self.host, self.port, self.count = config, host, port, count
+    def __init__(self, config: Config, listening: socket.socket, count: int) -> None:
+        self.config, self.listening, self.count = config, listening, count
         self._context = multiprocessing.get_context("fork")
         self._workers: list[BaseProcess] = []
         self._stopping = False
@@ -67,7 +69,7 @@ class Supervisor:
 
     def _start_one(self) -> BaseProcess:
         worker = self._context.Process(
-            target=_worker, args=(self.config, self.host, self.port), name="ivr-worker"
+            target=_worker, args=(self.config, self.listening), name="ivr-worker"
         )
         worker.start()
         return worker
@@ -80,6 +82,12 @@ class Supervisor:
             log.warning("worker_killed", pid=worker.pid, after_seconds=STOP_SECONDS)
             worker.kill()
             worker.join()
+        self._forget(worker)
+
+    def _forget(self, worker: BaseProcess) -> None:
+        """A worker that exited: its live gauges (pool use) stop counting."""
+        if worker.pid is not None:
+            multiprocess.mark_process_dead(worker.pid)
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self._stopping = True
@@ -101,6 +109,7 @@ class Supervisor:
             for index, worker in enumerate(self._workers):
                 if not worker.is_alive() and not self._stopping:
                     log.warning("worker_died", pid=worker.pid, exitcode=worker.exitcode)
+                    self._forget(worker)
                     self._workers[index] = self._start_one()
         for worker in self._workers:
             if worker.is_alive() and worker.pid is not None:
@@ -121,4 +130,12 @@ class Supervisor:
 
 def run_workers(config: Config, *, host: str, port: int, count: int) -> int:
     """Serve with `count` worker processes until SIGTERM or Ctrl-C."""
-    return Supervisor(config, host, port, count).run()
+    listening = socket.create_server((host, port), backlog=1024)  # OSError: port taken
+    folder = tempfile.mkdtemp(prefix="ivr-metrics-")
+    os.environ[MULTIPROC_DIR] = folder  # read by the workers, which inherit it at fork
+    try:
+        return Supervisor(config, listening, count).run()
+    finally:
+        listening.close()
+        del os.environ[MULTIPROC_DIR]
+        shutil.rmtree(folder, ignore_errors=True)

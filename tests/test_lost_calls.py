@@ -53,32 +53,39 @@ async def _call(
     number = open_polis(demo)["number"]
     async with sessions.begin() as session:
         request_id = await session.scalar(select(Request.id).where(Request.number == number))
+        db = await session.connection()
         call = await open_call(
-            session, call_sid=sid, caller=ANNA, manager_id=None, now=NOW - started
+            db,
+            call_sid=sid,
+            caller=ANNA,
+            manager_id=None,
+            now=NOW - started,
+            stage=CallStage.GREETING,
         )
+        assert call is not None
         for outcome in dials:
-            await start_dial(session, call, request_id=request_id, now=NOW - started)
-            await session.flush()
+            await start_dial(db, call, request_id=request_id, now=NOW - started)
             if outcome is not None:
                 await record_dial_result(
-                    session,
+                    db,
                     call,
-                    dial=await current_dial(session, call),
+                    dial=await current_dial(db, call),
                     outcome=outcome,
                     dial_status=DIAL_STATUS[outcome],
                     talk_seconds=30 if outcome is CallOutcome.BRIDGED else 0,
                     now=NOW - started,
                 )
         if state is not None:
-            save_state(call, **asdict(state))
+            await save_state(db, call, **asdict(state))
         if last_step is not None:
-            await add_event(session, call, step="number", result="dialing", now=NOW - last_step)
+            await add_event(db, call, step="number", result="dialing", now=NOW - last_step)
     return sid
 
 
 async def _sweep(sessions, *, now: datetime = NOW) -> int:
     async with sessions.begin() as session:
-        return await finalize_lost_calls(session, now=now, older_than=LOST_AFTER)
+        db = await session.connection()
+        return len(await finalize_lost_calls(db, now=now, older_than=LOST_AFTER))
 
 
 async def _lost_events(sessions) -> dict[int, int]:
@@ -118,7 +125,7 @@ async def test_an_ended_call_is_untouched(sessions, demo):
     sid = await _call(sessions, demo, started=timedelta(hours=5), last_step=timedelta(hours=5))
     async with sessions.begin() as session:
         await finalize_call(
-            session,
+            await session.connection(),
             call_sid=sid,
             status="completed",
             duration=40,

@@ -98,7 +98,10 @@ async def test_workers_share_the_port_restart_one_by_one_and_stop_cleanly(postgr
     with serving(tmp_path, env, "--workers", "2", name="workers") as (process, base):
         workers = children(process.pid)
         assert len(workers) == 2
-        async with aiohttp.ClientSession() as http:
+        # A new connection per request, as Twilio opens them: a kept-alive connection to a
+        # worker that is stopping is closed under the client (a proxy in front retries it).
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as http:
             twilio = TwilioSimulator(
                 http, server_url=base, auth_token=AUTH_TOKEN, public_url=PUBLIC
             )

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from crm import audit
 from crm.auth.service import issue_api_key, list_api_keys, list_users, revoke_api_key
-from crm.calls import list_calls
+from crm.call_log import list_calls
 from crm.enums import CallOutcome, Role
 from crm.errors import Invalid
 from crm.pages import field_errors, flash, int_or_none, page_arg, render

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from crm.signup.errors import NotDelivered
 from crm.signup.service import CodeSent, Secrets, request_code, verify_code
 from crm.web import client_address
 from ivr.keys import CLOCK, CONFIG, SESSIONS, SMS
+from ivr.metrics import METRICS
 
 
 def _secrets(request: web.Request) -> Secrets:
@@ -16,16 +18,22 @@ def _secrets(request: web.Request) -> Secrets:
 async def send_code(request: web.Request, phone: str) -> CodeSent:
     """A code to `phone` (E.164) for whoever sent this request, within every limit."""
     config = request.config_dict[CONFIG]
-    return await request_code(
-        request.config_dict[SESSIONS],
-        phone=phone,
-        address=client_address(request),
-        sms=request.config_dict[SMS],
-        settings=config.signup,
-        secrets_=_secrets(request),
-        admin_to=config.email.admin_to,
-        clock=request.config_dict[CLOCK],
-    )
+    try:
+        sent = await request_code(
+            request.config_dict[SESSIONS],
+            phone=phone,
+            address=client_address(request),
+            sms=request.config_dict[SMS],
+            settings=config.signup,
+            secrets_=_secrets(request),
+            admin_to=config.email.admin_to,
+            clock=request.config_dict[CLOCK],
+        )
+    except NotDelivered:
+        request.config_dict[METRICS].sms("refused")
+        raise
+    request.config_dict[METRICS].sms("sent")
+    return sent
 
 
 async def check_code(request: web.Request, phone: str, code: str) -> str:

@@ -13,6 +13,10 @@ from ivr.sounds import Recordings
 
 RECORDINGS = web.AppKey("recordings", Recordings)
 """The recorded prompts; voice-only (the CRM never loads `ivr.sounds`), set by `create_app`."""
+CONTEXTS: web.AppKey[dict[str, Context]] = web.AppKey("flow_contexts")
+"""The flow's context per public base URL: the config is frozen, so it is built once."""
+MAX_CONTEXTS = 8
+"""Bases seen behind a trusted proxy (one or two in practice); past this, none is kept."""
 
 
 def public_base(request: web.Request, config: Config) -> str:
@@ -30,23 +34,35 @@ def public_base(request: web.Request, config: Config) -> str:
     return f"{request.scheme}://{request.host}"
 
 
-def absolute_url(request: web.Request, route: str, **parts: str) -> str:
-    return public_base(request, request.config_dict[CONFIG]) + url_for(request, route, **parts)
-
-
 def voice_for(request: web.Request) -> Voice:
+    return flow_context(request).voice
+
+
+def flow_context(request: web.Request) -> Context:
+    """The settings, step URLs and voice of the flow, as this request's public base has them."""
+    base = public_base(request, request.config_dict[CONFIG])
+    contexts = request.config_dict[CONTEXTS]
+    context = contexts.get(base)
+    if context is None:
+        context = _build_context(request, base)
+        if len(contexts) < MAX_CONTEXTS:
+            contexts[base] = context
+    return context
+
+
+def _voice(request: web.Request, base: str) -> Voice:
     config = request.config_dict[CONFIG]
     language = config.ivr.language
     recordings = request.config_dict[RECORDINGS]
     urls = {
-        key: absolute_url(request, "ivr.sound", language=language, key=key)
+        key: base + url_for(request, "ivr.sound", language=language, key=key)
         for key in PROMPTS
         if recordings.path(language, key) is not None
     }
     return Voice(language=language, voice=config.ivr.voice, recordings=urls)
 
 
-def flow_context(request: web.Request) -> Context:
+def _build_context(request: web.Request, base: str) -> Context:
     config = request.config_dict[CONFIG]
     settings = Settings(
         service_number=config.twilio.service_number,
@@ -57,11 +73,11 @@ def flow_context(request: web.Request) -> Context:
         whisper_timeout=config.ivr.whisper_timeout,
     )
     urls = Urls(
-        number=absolute_url(request, "ivr.number"),
-        no_input=absolute_url(request, "ivr.no_input"),
-        dial_result=absolute_url(request, "ivr.dial_result"),
-        whisper=absolute_url(request, "ivr.whisper"),
-        whisper_answer=absolute_url(request, "ivr.whisper_answer"),
-        after_unreachable=absolute_url(request, "ivr.after_unreachable"),
+        number=base + url_for(request, "ivr.number"),
+        no_input=base + url_for(request, "ivr.no_input"),
+        dial_result=base + url_for(request, "ivr.dial_result"),
+        whisper=base + url_for(request, "ivr.whisper"),
+        whisper_answer=base + url_for(request, "ivr.whisper_answer"),
+        after_unreachable=base + url_for(request, "ivr.after_unreachable"),
     )
-    return Context(settings=settings, voice=voice_for(request), urls=urls)
+    return Context(settings=settings, voice=_voice(request, base), urls=urls)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -11,6 +12,7 @@ from yarl import URL
 
 from ivr.keys import CONFIG, VALIDATOR
 from ivr.logging import Handler
+from ivr.metrics import METRICS
 from ivr.webhooks.context import public_base
 
 log = structlog.get_logger("ivr.webhooks")
@@ -19,6 +21,12 @@ Failure = Callable[[web.Request], web.Response]
 ABANDONED: web.AppKey[set[asyncio.Task[web.StreamResponse]]] = web.AppKey("abandoned_webhooks")
 """Handlers answered for when over budget, still unwinding (a database call to return)."""
 DRAIN_SECONDS = 15
+
+
+def _step_name(request: web.Request) -> str:
+    """The route's name without its area: "voice", "dial_result" (a fixed set of labels)."""
+    name = request.match_info.route.name or "unknown"
+    return name.split(".", 1)[-1]
 
 
 class UnknownCall(Exception):
@@ -95,13 +103,25 @@ async def _drain(app: web.Application) -> None:
 
 def twilio_signature(on_failure: Failure) -> Callable[..., Awaitable[web.StreamResponse]]:
     """A middleware: 403 without a valid signature; any failure inside, or no answer within
-    `ivr.answer_budget_ms`, → `on_failure`."""
+    `ivr.answer_budget_ms`, → `on_failure`. Each answer is counted in the metrics."""
+
+    def _failed(request: web.Request, step: str) -> web.Response:
+        request.config_dict[METRICS].apology(step)
+        return on_failure(request)
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        step = _step_name(request)
+        metrics = request.config_dict[METRICS]
+        response = await _answer(request, handler, step)
+        metrics.webhook(step, time.perf_counter() - started, response.status)
+        return response
+
+    async def _answer(request: web.Request, handler: Handler, step: str) -> web.StreamResponse:
         params = await _signed_params(request)
         if params is None:
-            raise web.HTTPForbidden(text="invalid Twilio signature")
+            return web.Response(status=403, text="invalid Twilio signature")
         call_sid = params.get("ParentCallSid") or params.get("CallSid") or ""
         # Left bound on purpose: the access-log line written after this handler carries it
         # too; `request_context` clears it before the next request on the same connection.
@@ -119,22 +139,22 @@ def twilio_signature(on_failure: Failure) -> Callable[..., Awaitable[web.StreamR
         except TimeoutError:
             if not budget.expired():
                 log.exception("webhook_failed", path=request.path)
-                return on_failure(request)
+                return _failed(request, step)
             task.cancel()
             abandoned = request.app[ABANDONED]
             abandoned.add(task)
             task.add_done_callback(abandoned.discard)
             task.add_done_callback(_forget)
             log.error("webhook_over_budget", path=request.path, budget_ms=budget_ms)
-            return on_failure(request)
+            return _failed(request, step)
         except UnknownCall:
             log.warning("webhook_unknown_call", path=request.path)
-            return on_failure(request)
+            return _failed(request, step)
         except web.HTTPException as error:
             log.warning("webhook_http_error", path=request.path, status=error.status)
-            return on_failure(request)
+            return _failed(request, step)
         except Exception:
             log.exception("webhook_failed", path=request.path)
-            return on_failure(request)
+            return _failed(request, step)
 
     return guard

@@ -7,15 +7,17 @@ from datetime import datetime
 
 import structlog
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from twilio.twiml.voice_response import VoiceResponse
 
 from crm import calls
+from crm.calls import CallRow
 from crm.directory import find_manager_by_phone, find_request_for_manager
-from crm.models import Call
 from crm.numbers import parse_request_number
 from ivr.flows import manager_call as flow
-from ivr.keys import CLOCK, SESSIONS
+from ivr.keys import CLOCK, ENGINE
+from ivr.logging import log_step
+from ivr.metrics import METRICS
 from ivr.webhooks.context import RECORDINGS, flow_context, voice_for
 from ivr.webhooks.events import CallEvent, DialEvent, StatusEvent, WhisperEvent
 from ivr.webhooks.guard import UnknownCall, twilio_app, twiml_response
@@ -36,15 +38,15 @@ def _now(request: web.Request) -> datetime:
     return request.config_dict[CLOCK]()
 
 
-async def _live_call(session: AsyncSession, call_sid: str, *, allow_ended: bool = False) -> Call:
+async def _live_call(db: AsyncConnection, call_sid: str, *, allow_ended: bool = False) -> CallRow:
     """The manager's call this step belongs to; UnknownCall if there is none (or it ended)."""
-    call = await calls.get_call(session, call_sid=call_sid) if call_sid else None
+    call = await calls.get_call(db, call_sid=call_sid) if call_sid else None
     if call is None or call.manager_id is None or (call.ended_at is not None and not allow_ended):
         raise UnknownCall(call_sid)
     return call
 
 
-def _manager_of(call: Call) -> int:
+def _manager_of(call: CallRow) -> int:
     """The manager a live call belongs to (`_live_call` lets no other call through)."""
     if call.manager_id is None:
         raise UnknownCall(call.call_sid)
@@ -52,7 +54,7 @@ def _manager_of(call: Call) -> int:
 
 
 async def _out_of_turn(
-    session: AsyncSession, request: web.Request, call: Call, *, name: str
+    db: AsyncConnection, request: web.Request, call: CallRow, *, name: str
 ) -> web.Response:
     """A step that does not belong to the call's stage (a retry, a replay, a race it lost):
     answered with the TwiML of the stage the call is in, and nothing changes."""
@@ -61,10 +63,10 @@ async def _out_of_turn(
     if state.stage is flow.Stage.DIALING and call.request_id is not None:
         lookup = as_lookup(
             await find_request_for_manager(
-                session, manager_id=_manager_of(call), request_id=call.request_id
+                db, manager_id=_manager_of(call), request_id=call.request_id
             )
         )
-    log.info("call_step_out_of_turn", step=name, stage=state.stage)
+    log_step(request, "call_step_out_of_turn", step=name, stage=state.stage)
     return twiml(flow.resume(flow_context(request), state, lookup=lookup))
 
 
@@ -76,8 +78,9 @@ def _hang_up_client_leg() -> web.Response:
 
 
 async def _record(
-    session: AsyncSession,
-    call: Call,
+    request: web.Request,
+    db: AsyncConnection,
+    call: CallRow,
     step: flow.Step,
     *,
     name: str,
@@ -85,9 +88,14 @@ async def _record(
     now: datetime,
 ) -> None:
     await calls.record_step(
-        session, call, **asdict(step.state), step=name, result=step.result, digits=digits, now=now
+        db, call, **asdict(step.state), step=name, result=step.result, digits=digits, now=now
     )
-    log.info(
+    _log_step(request, step, name=name)
+
+
+def _log_step(request: web.Request, step: flow.Step, *, name: str) -> None:
+    log_step(
+        request,
         "call_step",
         step=name,
         result=step.result,
@@ -101,89 +109,95 @@ async def voice(request: web.Request) -> web.Response:
     if not event.call_sid:
         raise UnknownCall("no CallSid")
     ctx, now = flow_context(request), _now(request)
-    async with request.config_dict[SESSIONS].begin() as session:
-        manager = await find_manager_by_phone(session, phone=event.caller) if event.caller else None
+    async with request.config_dict[ENGINE].begin() as db:
+        manager = await find_manager_by_phone(db, phone=event.caller) if event.caller else None
+        step = flow.incoming(ctx, known_caller=manager is not None)
         call = await calls.open_call(
-            session,
+            db,
             call_sid=event.call_sid,
             caller=event.caller,
             manager_id=manager.manager_id if manager else None,
             now=now,
+            **asdict(step.state),
         )
-        if call.stage != flow.Stage.GREETING:
+        if call is None:
             # Twilio repeats its first webhook only when it got no answer to it: the caller
             # then still waits for that first answer, so a manager hears the greeting again
             # and an unknown caller is turned away again. Nothing else is a retry (Twilio
             # moves on only after an answer), so the row keeps its stage, dial and outcome.
-            if call.manager_id is None and call.ended_at is None:
+            existing = await calls.get_call(db, call_sid=event.call_sid)
+            if existing is None:
+                raise RuntimeError(f"call {event.call_sid} neither inserted nor found")
+            if existing.manager_id is None and existing.ended_at is None:
                 return twiml(flow.incoming(ctx, known_caller=False).twiml)
-            return await _out_of_turn(session, request, call, name="voice")
-        step = flow.incoming(ctx, known_caller=manager is not None)
-        await _record(session, call, step, name="voice", digits=None, now=now)
+            return await _out_of_turn(db, request, existing, name="voice")
+        await calls.add_event(db, call, step="voice", result=step.result, now=now)
+        _log_step(request, step, name="voice")
     return twiml(step.twiml)
 
 
 async def number(request: web.Request) -> web.Response:
     event = CallEvent.parse(await request.post())
     ctx, now = flow_context(request), _now(request)
-    async with request.config_dict[SESSIONS].begin() as session:
-        call = await _live_call(session, event.call_sid)
+    async with request.config_dict[ENGINE].begin() as db:
+        call = await _live_call(db, event.call_sid)
         if not flow.in_turn("number", state_of(call)):
-            return await _out_of_turn(session, request, call, name="number")
+            return await _out_of_turn(db, request, call, name="number")
         typed = parse_request_number(event.digits)
         lookup = None
         if typed is not None:
             lookup = as_lookup(
-                await find_request_for_manager(session, manager_id=_manager_of(call), number=typed)
+                await find_request_for_manager(db, manager_id=_manager_of(call), number=typed)
             )
         step = flow.number_entered(ctx, state_of(call), digits=event.digits, lookup=lookup)
-        await _record(session, call, step, name="number", digits=event.digits, now=now)
+        await _record(request, db, call, step, name="number", digits=event.digits, now=now)
     return twiml(step.twiml)
 
 
 async def no_input(request: web.Request) -> web.Response:
     event = CallEvent.parse(await request.post())
     ctx, now = flow_context(request), _now(request)
-    async with request.config_dict[SESSIONS].begin() as session:
-        call = await _live_call(session, event.call_sid)
+    async with request.config_dict[ENGINE].begin() as db:
+        call = await _live_call(db, event.call_sid)
         if not flow.in_turn("no_input", state_of(call)):
-            return await _out_of_turn(session, request, call, name="no_input")
+            return await _out_of_turn(db, request, call, name="no_input")
         step = flow.no_input(ctx, state_of(call))
-        await _record(session, call, step, name="no_input", digits=None, now=now)
+        await _record(request, db, call, step, name="no_input", digits=None, now=now)
     return twiml(step.twiml)
 
 
 async def whisper(request: web.Request) -> web.Response:
     event = WhisperEvent.parse(await request.post())
     ctx, now = flow_context(request), _now(request)
-    async with request.config_dict[SESSIONS].begin() as session:
-        call = await _live_call(session, event.parent_call_sid)
+    async with request.config_dict[ENGINE].begin() as db:
+        call = await _live_call(db, event.parent_call_sid)
         if not flow.in_turn("whisper", state_of(call)):
             return _hang_up_client_leg()
-        await calls.client_answered(session, call, now=now)
+        await calls.client_answered(db, call, now=now)
     return twiml(flow.whisper(ctx))
 
 
 async def whisper_answer(request: web.Request) -> web.Response:
     event = WhisperEvent.parse(await request.post())
     response, accepted = flow.whisper_answered(event.digits)
-    async with request.config_dict[SESSIONS].begin() as session:
-        call = await _live_call(session, event.parent_call_sid)
+    async with request.config_dict[ENGINE].begin() as db:
+        call = await _live_call(db, event.parent_call_sid)
         if not flow.in_turn("whisper_answer", state_of(call)):
             return _hang_up_client_leg()
-        await calls.client_decided(session, call, accepted=accepted, now=_now(request))
+        await calls.client_decided(db, call, accepted=accepted, now=_now(request))
+    request.config_dict[METRICS].dial("accepted" if accepted else "declined")
     return twiml(response)
 
 
 async def dial_result(request: web.Request) -> web.Response:
     event = DialEvent.parse(await request.post())
     ctx, now = flow_context(request), _now(request)
-    async with request.config_dict[SESSIONS].begin() as session:
-        call = await _live_call(session, event.call_sid, allow_ended=True)
+    async with request.config_dict[ENGINE].begin() as db:
+        call = await _live_call(db, event.call_sid, allow_ended=True)
         # An ended call still takes its dial's late result (`calls.record_dial_result`).
         if call.ended_at is None and not flow.in_turn("dial_result", state_of(call)):
-            return await _out_of_turn(session, request, call, name="dial_result")
-        dial = await calls.current_dial(session, call)
+            return await _out_of_turn(db, request, call, name="dial_result")
+        dial = await calls.current_dial(db, call)
         step = flow.dial_finished(
             ctx,
             state_of(call),
@@ -192,7 +206,7 @@ async def dial_result(request: web.Request) -> web.Response:
             client_accepted=dial is not None and dial.client_accepted,
         )
         live = await calls.record_dial_result(
-            session,
+            db,
             call,
             dial=dial,
             outcome=step.state.outcome,
@@ -200,44 +214,49 @@ async def dial_result(request: web.Request) -> web.Response:
             talk_seconds=event.talk_seconds,
             now=now,
         )
+        request.config_dict[METRICS].dial(event.dial_status)
         if not live:
             return twiml(VoiceResponse())
-        await _record(session, call, step, name="dial_result", digits=None, now=now)
+        await _record(request, db, call, step, name="dial_result", digits=None, now=now)
     return twiml(step.twiml)
 
 
 async def after_unreachable(request: web.Request) -> web.Response:
     event = CallEvent.parse(await request.post())
     ctx, now = flow_context(request), _now(request)
-    async with request.config_dict[SESSIONS].begin() as session:
-        call = await _live_call(session, event.call_sid)
+    async with request.config_dict[ENGINE].begin() as db:
+        call = await _live_call(db, event.call_sid)
         if not flow.in_turn("after_unreachable", state_of(call)):
-            return await _out_of_turn(session, request, call, name="after_unreachable")
+            return await _out_of_turn(db, request, call, name="after_unreachable")
         lookup = None
         if call.request_id is not None:
             lookup = as_lookup(
                 await find_request_for_manager(
-                    session, manager_id=_manager_of(call), request_id=call.request_id
+                    db, manager_id=_manager_of(call), request_id=call.request_id
                 )
             )
         step = flow.unreachable_choice(ctx, state_of(call), digits=event.digits, lookup=lookup)
-        await _record(session, call, step, name="after_unreachable", digits=event.digits, now=now)
+        await _record(
+            request, db, call, step, name="after_unreachable", digits=event.digits, now=now
+        )
     return twiml(step.twiml)
 
 
 async def status(request: web.Request) -> web.Response:
     event = StatusEvent.parse(await request.post())
     if event.call_sid:
-        async with request.config_dict[SESSIONS].begin() as session:
-            changed = await calls.finalize_call(
-                session,
+        async with request.config_dict[ENGINE].begin() as db:
+            ended = await calls.finalize_call(
+                db,
                 call_sid=event.call_sid,
                 status=event.status,
                 duration=event.duration,
                 caller=event.caller,
                 now=_now(request),
             )
-        log.info("call_status", status=event.status, applied=changed)
+        if ended is not None:
+            request.config_dict[METRICS].call_ended(ended)
+        log_step(request, "call_status", call_status=event.status, applied=ended is not None)
     return twiml(VoiceResponse())
 
 

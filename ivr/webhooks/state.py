@@ -5,13 +5,13 @@ The way back, the flow's next state onto the row, is `crm.calls.record_step`.
 
 from __future__ import annotations
 
+from crm.calls import CallRow
 from crm.directory import RequestTarget
 from crm.enums import RequestStatus
-from crm.models import Call
 from ivr.flows.manager_call import CallState, Lookup, OpenRequest, RequestLookup, Stage
 
 
-def state_of(call: Call) -> CallState:
+def state_of(call: CallRow) -> CallState:
     return CallState(
         stage=Stage(call.stage),
         attempts=call.attempts,
