@@ -156,6 +156,9 @@ class AgentIn(_Input):
         return value
 
 
+MOBILE = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
 class SignupPhoneIn(_Input):
     phone: str = Field(
         min_length=1,
@@ -170,6 +173,8 @@ class SignupPhoneIn(_Input):
         kind = phonenumbers.number_type(phonenumbers.parse(phone))
         if kind == phonenumbers.PhoneNumberType.FIXED_LINE:
             raise ValueError("this is a landline number: a text message cannot reach it")
+        if kind not in MOBILE:
+            raise ValueError("enter a mobile number: the code comes by text message")
         return phone
 
 

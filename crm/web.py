@@ -13,7 +13,7 @@ import jinja2
 import structlog
 from aiohttp import web
 from aiohttp_jinja2 import REQUEST_CONTEXT_KEY
-from aiohttp_session import get_session
+from aiohttp_session import get_session, new_session
 from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from multidict import MultiDictProxy
@@ -251,6 +251,17 @@ def requires(*roles: Role) -> Callable[[Handler], Handler]:
         return wrapper
 
     return decorate
+
+
+async def sign_in(request: web.Request, actor: Actor) -> None:
+    """A fresh session for `actor`: whatever the old one held goes, its CSRF token stays (so
+    a form open in another tab still posts)."""
+    csrf = (await get_session(request)).get(CSRF_FIELD)
+    session = await new_session(request)
+    session[USER_ID] = actor.user_id
+    session[GENERATION] = actor.session_generation
+    if csrf:
+        session[CSRF_FIELD] = csrf
 
 
 def actor_of(request: web.Request) -> Actor:

@@ -221,8 +221,20 @@ class SignupConfig(_Frozen):
     """Codes the whole service sends within the window before the admins are emailed."""
     max_per_window: int = Field(200, ge=1, le=1_000_000)
     """Codes the whole service sends within the window before sign-up stops."""
+    allowed_regions: tuple[str, ...] = ("RU",)
+    """Countries whose mobile numbers may sign up (ISO 3166 codes): SMS abroad cost more and
+    are what SMS-pumping fraud asks for."""
     keep_days: int = Field(30, ge=2, le=3650)
     """Codes (with the phones they went to) are deleted this long after they were sent."""
+
+    @field_validator("allowed_regions", mode="before")
+    @classmethod
+    def _regions(cls, value: Any) -> Any:
+        regions = (value,) if isinstance(value, str) else tuple(value)
+        for region in regions:
+            if not (isinstance(region, str) and len(region) == 2 and region.isalpha()):
+                raise ValueError(f"not a two-letter country code: {region!r}")
+        return tuple(region.upper() for region in regions)
 
     @field_validator("keep_days")
     @classmethod
@@ -345,6 +357,12 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         raise ConfigError(
             "config key 'email.backend': must be smtp in production "
             "(set IVR_EMAIL_BACKEND=smtp and IVR_SMTP_HOST)"
+        )
+    if config.environment == "production" and config.sms.provider != "twilio":
+        # Sign-up codes would only reach the log: nobody could sign up.
+        raise ConfigError(
+            "config key 'sms.provider': must be twilio in production "
+            "(set IVR_SMS_PROVIDER=twilio and IVR_SMS_FROM or IVR_SMS_MESSAGING_SERVICE_SID)"
         )
     try:
         Fernet(config.web.session_key)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import aiohttp
 import structlog
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client as TwilioClient
@@ -65,8 +66,10 @@ class TwilioSms:
             message = await self._client.messages.create_async(to=to, body=body, **sender)
         except TwilioRestException as error:
             raise SmsRefused(f"Twilio refused the message: error {error.code}") from None
-        except (TwilioException, OSError, TimeoutError) as error:
+        except (TwilioException, OSError, TimeoutError, aiohttp.ClientError) as error:
             raise SmsRefused(f"Twilio could not be reached: {type(error).__name__}") from None
+        except ValueError as error:  # an answer that is not Twilio's JSON (a proxy's page)
+            raise SmsRefused(f"Twilio's answer could not be read: {type(error).__name__}") from None
         return SentSms(sid=str(message.sid))
 
 

@@ -33,12 +33,17 @@ class FakeTwilio:
     """(HTTP status, Twilio error code, message) for the next requests, first first."""
     stalls: int = 0
     """How many of the next requests get no answer at all (until the client gives up)."""
+    drops: int = 0
+    """How many of the next requests have their connection closed without an answer."""
 
     def refuse_next(self, status: int, code: int, message: str) -> None:
         self.refusals.append((status, code, message))
 
     def stall_next(self, count: int = 1) -> None:
         self.stalls += count
+
+    def drop_next(self, count: int = 1) -> None:
+        self.drops += count
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._basic_auth])
@@ -65,6 +70,11 @@ class FakeTwilio:
             return self._error(401, 20003, "Authenticate")
         if self.refusals:
             return self._error(*self.refusals.pop(0))
+        if self.drops:
+            self.drops -= 1
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=500)  # never reaches the client: the line is gone
         if self.stalls:
             self.stalls -= 1
             await asyncio.Event().wait()  # never set: the client's timeout ends the wait

@@ -67,11 +67,37 @@ def test_production_refuses_to_send_its_email_only_to_the_log(tmp_path):
     production = {**TOKEN, "IVR_ENVIRONMENT": "production"}
     with pytest.raises(ConfigError, match=re.escape("'email.backend'")):
         load_config(write(tmp_path, ""), environ=production)
+    sms = {"IVR_SMS_PROVIDER": "twilio", "IVR_SMS_FROM": "+15005550006"}
     config = load_config(
         write(tmp_path, ""),
-        environ={**production, "IVR_EMAIL_BACKEND": "smtp", "IVR_SMTP_HOST": "mail.example.com"},
+        environ={
+            **production,
+            **sms,
+            "IVR_EMAIL_BACKEND": "smtp",
+            "IVR_SMTP_HOST": "mail.example.com",
+        },
     )
     assert (config.email.backend, config.email.smtp.host) == ("smtp", "mail.example.com")
+
+
+def test_production_refuses_sign_up_codes_only_in_the_log(tmp_path):
+    production = {
+        **TOKEN,
+        "IVR_ENVIRONMENT": "production",
+        "IVR_EMAIL_BACKEND": "smtp",
+        "IVR_SMTP_HOST": "mail.example.com",
+    }
+    with pytest.raises(ConfigError, match=re.escape("'sms.provider': must be twilio")):
+        load_config(write(tmp_path, ""), environ=production)
+    sms = {"IVR_SMS_PROVIDER": "twilio", "IVR_SMS_MESSAGING_SERVICE_SID": "MG" + "0" * 32}
+    assert load_config(write(tmp_path, ""), environ={**production, **sms}).sms.provider == "twilio"
+
+
+def test_sign_up_regions_are_country_codes(tmp_path):
+    config = load_config(write(tmp_path, "signup:\n  allowed_regions: [ru, KZ]\n"), TOKEN)
+    assert config.signup.allowed_regions == ("RU", "KZ")
+    with pytest.raises(ConfigError, match=re.escape("'signup.allowed_regions'")):
+        load_config(write(tmp_path, "signup:\n  allowed_regions: [Russia]\n"), TOKEN)
 
 
 def test_smtp_settings_come_from_the_environment(tmp_path):

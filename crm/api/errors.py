@@ -99,7 +99,7 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
             422, "the code is wrong", error.errors, attempts_left=error.attempts_left
         )
     except CodeGone as error:
-        return error_response(410, str(error))
+        return error_response(410, str(error), {error.field: str(error)})
     except Throttled as error:
         return error_response(429, str(error), retry_after=error.retry_after)
     except Suspended as error:

@@ -7,7 +7,6 @@ from aiohttp import web
 from crm.api.http import V1, json_body, respond
 from crm.api.openapi import operation
 from crm.api.schemas import CodeSentOut, SignedUpOut, SignupTokenOut
-from crm.models import Agent
 from crm.schemas import SignupCompleteIn, SignupPhoneIn, SignupVerifyIn, parse
 from crm.signup.edge import check_code, send_code
 from crm.signup.service import complete_signup
@@ -72,16 +71,15 @@ async def verify(request: web.Request) -> web.Response:
 async def complete(request: web.Request) -> web.Response:
     data = parse(SignupCompleteIn, await json_body(request))
     async with request.config_dict[SESSIONS].begin() as db:
-        actor = await complete_signup(db, data=data, now=request.config_dict[CLOCK]())
-        agent = await db.get(Agent, actor.agent_id)
-    assert agent is not None and agent.phone is not None
+        done = await complete_signup(db, data=data, now=request.config_dict[CLOCK]())
+    actor = done.actor
     return respond(
         SignedUpOut(
             user_id=actor.user_id,
-            agent_id=agent.id,
+            agent_id=done.agent_id,
             email=actor.email,
             name=actor.name,
-            phone=agent.phone,
+            phone=done.phone,
         ),
         status=201,
     )

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 import aiohttp_jinja2
 from aiohttp import web
-from aiohttp_session import get_session, new_session
+from aiohttp_session import get_session
 from yarl import URL
 
 from crm.auth.service import Actor, LoginRefused, authenticate
 from crm.auth.sessions import end_sessions
-from crm.web import ACTOR, CSRF_FIELD, GENERATION, USER_ID, client_address, form_data, home_url
+from crm.web import ACTOR, client_address, form_data, home_url, sign_in
 from ivr.keys import SESSIONS, url_for
 
 
@@ -72,12 +72,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         if refused.retry_after:
             response.headers["Retry-After"] = str(refused.retry_after)
         return response
-    csrf = (await get_session(request)).get(CSRF_FIELD)
-    session = await new_session(request)
-    session[USER_ID] = actor.user_id
-    session[GENERATION] = actor.session_generation
-    if csrf:
-        session[CSRF_FIELD] = csrf
+    await sign_in(request, actor)
     raise web.HTTPSeeOther(next_url or home_url(request, actor))
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm import audit
 from crm.auth.service import Actor, require_admin
 from crm.pagination import Page, paginate
-from crm.signup.limits import GATE, counted, lock_gate, window_start
+from crm.signup.limits import GATE, counted, lock_gate, stop_ends, window_start
 from crm.signup.models import SignupCode, SignupGate, SignupToken
 from ivr.config import SignupConfig
 
@@ -34,15 +34,14 @@ class GateState:
 
 
 async def gate_state(session: AsyncSession, *, settings: SignupConfig, now: datetime) -> GateState:
-    """The service-wide count of the window and what it means now."""
-    gate = await session.get(SignupGate, GATE) or SignupGate(id=GATE)
+    """The service-wide count of the window (codes sent or being sent) and what it means."""
+    gate = await session.get(SignupGate, GATE, populate_existing=True) or SignupGate(id=GATE)
     start = window_start(gate, settings, now)
-    count, oldest = await counted(session, SignupCode.created_at > start)
+    count = await counted(session, SignupCode.created_at > start)
+    reopens = stop_ends(gate, settings, now)
     status = GateStatus.OPEN
-    reopens = None
-    if count >= settings.max_per_window:
+    if reopens is not None:
         status = GateStatus.STOPPED
-        reopens = oldest + timedelta(seconds=settings.window_seconds) if oldest else None
     elif count >= settings.suspicious_per_window:
         status = GateStatus.SUSPICIOUS
     return GateState(status, count, start, reopens, gate.lifted_at, settings)
@@ -59,11 +58,14 @@ async def recent_codes(
 
 async def lift_stop(
     session: AsyncSession, *, actor: Actor, settings: SignupConfig, now: datetime
-) -> GateState:
-    """Reopen sign-up: the window counts again from now (admins; audited)."""
+) -> GateState | None:
+    """Reopen a stopped sign-up: the window counts again from now (admins; audited). None,
+    and nothing recorded, when sign-up is not stopped."""
     require_admin(actor)
     gate = await lock_gate(session)
     before = await gate_state(session, settings=settings, now=now)
+    if before.status is not GateStatus.STOPPED:
+        return None
     gate.lifted_at = now
     await audit.record(
         session,

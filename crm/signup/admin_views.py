@@ -32,7 +32,12 @@ async def admin_lift(request: web.Request) -> web.StreamResponse:
             settings=request.config_dict[CONFIG].signup,
             now=request.config_dict[CLOCK](),
         )
-    await flash(request, f"The stop is lifted: sign-up is {state.status.value}, counted from now.")
+    if state is None:
+        await flash(request, "Sign-up is not stopped: there was nothing to lift.")
+    else:
+        await flash(
+            request, f"The stop is lifted: sign-up is {state.status.value}, counted from now."
+        )
     raise redirect(request, "admin.signup")
 
 

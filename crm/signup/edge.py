@@ -5,14 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from crm.signup.errors import NotDelivered
-from crm.signup.service import CodeSent, Secrets, request_code, verify_code
+from crm.signup.service import CodeKey, CodeSent, request_code, verify_code
 from crm.web import client_address
 from ivr.keys import CLOCK, CONFIG, SESSIONS, SMS
 from ivr.metrics import METRICS
 
 
-def _secrets(request: web.Request) -> Secrets:
-    return Secrets.from_secret(request.config_dict[CONFIG].web.session_key)
+def _key(request: web.Request) -> CodeKey:
+    return CodeKey.from_secret(request.config_dict[CONFIG].web.session_key)
 
 
 async def send_code(request: web.Request, phone: str) -> CodeSent:
@@ -25,7 +25,7 @@ async def send_code(request: web.Request, phone: str) -> CodeSent:
             address=client_address(request),
             sms=request.config_dict[SMS],
             settings=config.signup,
-            secrets_=_secrets(request),
+            key=_key(request),
             admin_to=config.email.admin_to,
             clock=request.config_dict[CLOCK],
         )
@@ -43,6 +43,6 @@ async def check_code(request: web.Request, phone: str, code: str) -> str:
         phone=phone,
         code=code,
         settings=request.config_dict[CONFIG].signup,
-        secrets_=_secrets(request),
+        key=_key(request),
         now=request.config_dict[CLOCK](),
     )

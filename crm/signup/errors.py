@@ -26,7 +26,12 @@ class NotDelivered(DomainError):
 
 
 class CodeGone(DomainError):
-    """The code or token can no longer be used: expired, used or dead (410)."""
+    """The code or token can no longer be used: expired, used or dead (410); `field` names
+    what was sent (`code` or `signup_token`)."""
+
+    def __init__(self, message: str, *, field: str = "code") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class WrongCode(Invalid):

@@ -2,11 +2,14 @@
 
 A code request locks the gate first, then counts: so the limits hold with any number of
 requests and server processes at once (SQLite's transactions begin IMMEDIATE, PostgreSQL
-waits on the row lock). The service-wide window is sliding; an admin's lift restarts it.
+waits on the row lock). The service-wide window slides; reaching its maximum stops sign-up
+for a whole window from then, until it passes or an admin lifts the stop.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import math
 from datetime import datetime, timedelta
 
 import structlog
@@ -15,23 +18,22 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.errors import Conflict
 from crm.models import Agent
 from crm.outbox.service import enqueue
 from crm.signup.errors import Suspended, Throttled
-from crm.signup.models import COUNTED, CodeStatus, SignupCode, SignupGate
+from crm.signup.models import ADDRESS_COUNTED, COUNTED, CodeStatus, SignupCode, SignupGate
 from ivr.config import SignupConfig
 from ivr.logging import mask_phone
 
 log = structlog.get_logger("crm.signup")
 GATE = 1
-
-
 DAY = timedelta(hours=24)
+SUSPENDED = "Registration is temporarily suspended. Please try again later."
 
 
 def seconds_until(moment: datetime, now: datetime) -> int:
-    return max(1, int((moment - now).total_seconds() + 0.999))
+    """Whole seconds from `now` until `moment`, rounded up (at least 1)."""
+    return max(1, math.ceil((moment - now).total_seconds()))
 
 
 def _wait_text(seconds: int) -> str:
@@ -40,6 +42,20 @@ def _wait_text(seconds: int) -> str:
     if seconds < 2 * 3600:
         return f"{(seconds + 59) // 60} minutes"
     return f"{(seconds + 3599) // 3600} hours"
+
+
+def address_key(address: str | None) -> str:
+    """What the per-address limit counts by: an IPv4 address, or an IPv6 address's /64 (one
+    subscriber's network: its addresses are free to change)."""
+    if not address:
+        return "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 async def lock_gate(session: AsyncSession) -> SignupGate:
@@ -58,19 +74,49 @@ def window_start(gate: SignupGate, settings: SignupConfig, now: datetime) -> dat
     return max(start, gate.lifted_at) if gate.lifted_at else start
 
 
+def stop_ends(gate: SignupGate, settings: SignupConfig, now: datetime) -> datetime | None:
+    """When the stop in force ends; None when sign-up is not stopped."""
+    stopped, lifted = gate.stopped_at, gate.lifted_at
+    if stopped is None or (lifted is not None and lifted >= stopped):
+        return None
+    ends = stopped + timedelta(seconds=settings.window_seconds)
+    return ends if now < ends else None
+
+
 async def counted(
     session: AsyncSession,
     *conditions: ColumnElement[bool],
     statuses: tuple[CodeStatus, ...] = COUNTED,
-) -> tuple[int, datetime | None]:
-    """How many codes match, and when the oldest of them was made."""
-    found = await session.execute(
-        select(func.count(), func.min(SignupCode.created_at)).where(
-            SignupCode.status.in_(statuses), *conditions
-        )
+) -> int:
+    """How many codes match."""
+    found = await session.scalar(
+        select(func.count()).where(SignupCode.status.in_(statuses), *conditions)
     )
-    count, oldest = found.one()
-    return int(count), oldest
+    return int(found or 0)
+
+
+async def _frees_at(
+    session: AsyncSession,
+    *conditions: ColumnElement[bool],
+    limit: int,
+    since: datetime,
+    period: timedelta,
+    statuses: tuple[CodeStatus, ...] = COUNTED,
+) -> datetime | None:
+    """When fewer than `limit` codes matching `conditions` will be in the period again;
+    None when there are fewer now. (The (count − limit + 1)-th oldest must age out first.)"""
+    window = (SignupCode.status.in_(statuses), *conditions, SignupCode.created_at > since)
+    count = int(await session.scalar(select(func.count()).where(*window)) or 0)
+    if count < limit:
+        return None
+    nth = await session.scalar(
+        select(SignupCode.created_at)
+        .where(*window)
+        .order_by(SignupCode.created_at, SignupCode.id)
+        .offset(count - limit)
+        .limit(1)
+    )
+    return None if nth is None else nth + period
 
 
 async def reserve(
@@ -81,60 +127,83 @@ async def reserve(
     code_hash: str,
     settings: SignupConfig,
     now: datetime,
-) -> int:
-    """Check every limit under the gate's lock and reserve the code; its id."""
+) -> int | None:
+    """Check every limit under the gate's lock and reserve the code: its id; None when the
+    phone has an account (kept as a probe of this address, and no code goes out)."""
     gate = await lock_gate(session)
-    in_window, oldest = await counted(
-        session, SignupCode.created_at > window_start(gate, settings, now)
+    window = timedelta(seconds=settings.window_seconds)
+    stopped = stop_ends(gate, settings, now) or await _frees_at(
+        session,
+        limit=settings.max_per_window,
+        since=window_start(gate, settings, now),
+        period=window,
     )
-    if in_window >= settings.max_per_window and oldest is not None:
-        reopens = oldest + timedelta(seconds=settings.window_seconds)
-        raise Suspended(
-            "Registration is temporarily suspended. Please try again later.",
-            seconds_until(reopens, now),
-        )
-    if await session.scalar(select(Agent.id).where(Agent.phone == phone)):
-        raise Conflict.one("phone", "an account with this phone number exists already: log in")
+    if stopped is not None:
+        raise Suspended(SUSPENDED, seconds_until(stopped, now))
     day_ago = now - DAY
-    wait = await resend_wait(session, phone=phone, settings=settings, now=now)
-    if wait:
+    frees = await _frees_at(
+        session,
+        SignupCode.address == address,
+        limit=settings.per_ip_daily,
+        since=day_ago,
+        period=DAY,
+        statuses=ADDRESS_COUNTED,
+    )
+    if frees is not None:
+        wait = seconds_until(frees, now)
         raise Throttled(
-            f"A code was sent to this number just now. A new one can be requested in "
+            f"Too many codes were asked for from your address today. Try again in "
             f"{_wait_text(wait)}.",
             wait,
         )
-    for condition, limit, whose in (
-        (SignupCode.phone == phone, settings.per_phone_daily, "this number"),
-        (SignupCode.address == address, settings.per_ip_daily, "your address"),
-    ):
-        count, first = await counted(session, condition, SignupCode.created_at > day_ago)
-        if count >= limit and first is not None:
-            wait = seconds_until(first + DAY, now)
+    taken = bool(await session.scalar(select(Agent.id).where(Agent.phone == phone)))
+    if not taken:
+        wait = await resend_wait(session, phone=phone, settings=settings, now=now)
+        if wait:
             raise Throttled(
-                f"Too many codes were sent to {whose} today. Try again in {_wait_text(wait)}.",
+                f"A code was sent to this number just now. A new one can be requested in "
+                f"{_wait_text(wait)}.",
+                wait,
+            )
+        frees = await _frees_at(
+            session,
+            SignupCode.phone == phone,
+            limit=settings.per_phone_daily,
+            since=day_ago,
+            period=DAY,
+        )
+        if frees is not None:
+            wait = seconds_until(frees, now)
+            raise Throttled(
+                f"Too many codes were sent to this number today. Try again in {_wait_text(wait)}.",
                 wait,
             )
     reserved = SignupCode(
         phone=phone,
         address=address,
-        code_hash=code_hash,
-        status=CodeStatus.SENDING,
+        code_hash="" if taken else code_hash,
+        status=CodeStatus.TAKEN if taken else CodeStatus.SENDING,
         created_at=now,
         expires_at=now + timedelta(seconds=settings.code_ttl_seconds),
         wrong_attempts=0,
     )
     session.add(reserved)
     await session.flush()
-    return reserved.id
+    return None if taken else reserved.id
 
 
 async def resend_wait(
     session: AsyncSession, *, phone: str, settings: SignupConfig, now: datetime
 ) -> int:
-    """Seconds until a new code may be asked for this phone (0: now), for the countdown."""
+    """Seconds until a new code may be asked for this phone (0: now), for the countdown.
+
+    A code that was typed in right starts no wait: when its answer was lost on the way, the
+    person may ask again at once (the daily limit still counts it)."""
     last = await session.scalar(
         select(func.max(SignupCode.created_at)).where(
-            SignupCode.phone == phone, SignupCode.status.in_(COUNTED)
+            SignupCode.phone == phone,
+            SignupCode.status.in_(COUNTED),
+            SignupCode.verified_at.is_(None),
         )
     )
     if last is None:
@@ -151,16 +220,17 @@ async def mark_sent(
     admin_to: tuple[str, ...],
     now: datetime,
 ) -> None:
-    """The code went out; email the admins once per window at either threshold."""
+    """The code went out. At the maximum sign-up stops and the admins are emailed; at the
+    suspicious count they are emailed once per window."""
     gate = await lock_gate(session)
     await session.execute(
         update(SignupCode).where(SignupCode.id == code_id).values(status=CodeStatus.SENT)
     )
     start = window_start(gate, settings, now)
-    sent, _ = await counted(session, SignupCode.created_at > start, statuses=(CodeStatus.SENT,))
-    minutes = settings.window_seconds // 60
-    if sent >= settings.max_per_window and not _alerted_since(gate.stopped_alerted_at, start):
-        gate.stopped_alerted_at = now
+    sent = await counted(session, SignupCode.created_at > start, statuses=(CodeStatus.SENT,))
+    minutes = max(1, math.ceil((now - start).total_seconds() / 60))
+    if sent >= settings.max_per_window and stop_ends(gate, settings, now) is None:
+        gate.stopped_at = now
         await _alert(
             session,
             to=admin_to,
@@ -168,8 +238,8 @@ async def mark_sent(
             opening=(
                 f"{sent} sign-up codes were sent within the last {minutes} minutes, the "
                 f"maximum (signup.max_per_window: {settings.max_per_window}). Sign-up is "
-                "stopped for everyone until the window passes or an admin lifts the stop "
-                "on the sign-up page."
+                f"stopped for everyone for {settings.window_seconds // 60} minutes, or until "
+                "an admin lifts the stop on the sign-up page."
             ),
             start=start,
             now=now,

@@ -17,10 +17,15 @@ class CodeStatus(StrEnum):
     SENT = "sent"
     REFUSED = "refused"
     """The provider refused it or did not answer: it counts toward nothing."""
+    TAKEN = "taken"
+    """No code: the phone has an account. Counted per address, so probing which phones have
+    accounts costs as much as asking for codes."""
 
 
 COUNTED = (CodeStatus.SENDING, CodeStatus.SENT)
-"""The codes the limits count."""
+"""The codes the limits count (and the ones that may be typed in)."""
+ADDRESS_COUNTED = (*COUNTED, CodeStatus.TAKEN)
+"""What the per-address limit counts."""
 
 
 class SignupCode(Base):
@@ -68,6 +73,8 @@ class SignupGate(Base):
     __tablename__ = "signup_gate"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """The maximum was reached here: sign-up stays stopped for a window from then."""
     lifted_at: Mapped[datetime | None] = mapped_column(Timestamp)
     """An admin lifted the stop here: codes sent before no longer count toward the window."""
     suspicious_alerted_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -14,18 +14,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import phonenumbers
 import structlog
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crm.auth.models import User
 from crm.auth.service import Actor, actor_for, create_user
 from crm.enums import Role
 from crm.errors import Conflict, DomainError, Invalid
 from crm.models import Agent
 from crm.schemas import SignupCompleteIn
 from crm.signup.errors import CodeGone, NotDelivered, WrongCode
-from crm.signup.limits import mark_sent, reserve
-from crm.signup.models import CodeStatus, SignupCode, SignupToken
+from crm.signup.limits import address_key, mark_sent, reserve
+from crm.signup.models import COUNTED, CodeStatus, SignupCode, SignupToken
 from ivr.config import SignupConfig
 from ivr.sms import SmsRefused, SmsSender
 
@@ -39,14 +42,28 @@ class CodeSent:
     resend_after: int
 
 
+SELF_SIGNUP = "sign-up"
+"""Who the audit log names for an account an agent opened for themselves."""
+NOT_SENT = (
+    "The text message could not be sent just now. Nothing was counted: try again in a minute."
+)
+
+
 @dataclass(frozen=True)
-class Secrets:
+class SignedUp:
+    actor: Actor
+    agent_id: int
+    phone: str
+
+
+@dataclass(frozen=True)
+class CodeKey:
     """The key codes are hashed with: a code's hash in the database tells nothing alone."""
 
     key: bytes
 
     @classmethod
-    def from_secret(cls, secret: str) -> Secrets:
+    def from_secret(cls, secret: str) -> CodeKey:
         return cls(hashlib.sha256(b"signup-code:" + secret.encode()).digest())
 
     def code_hash(self, phone: str, code: str) -> str:
@@ -64,40 +81,51 @@ async def request_code(
     address: str | None,
     sms: SmsSender,
     settings: SignupConfig,
-    secrets_: Secrets,
+    key: CodeKey,
     admin_to: tuple[str, ...],
     clock: Clock,
 ) -> CodeSent:
     """Send a new code to `phone` (E.164) within every limit, or raise why not."""
-    address = (address or "unknown")[:64]
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(phone))
+    if region not in settings.allowed_regions:
+        raise Invalid.one(
+            "phone", f"sign-up takes mobile numbers of {', '.join(settings.allowed_regions)}"
+        )
+    address = address_key(address)
     code = f"{secrets.randbelow(10**6):06d}"
     async with sessions.begin() as session:
         code_id = await reserve(
             session,
             phone=phone,
             address=address,
-            code_hash=secrets_.code_hash(phone, code),
+            code_hash=key.code_hash(phone, code),
             settings=settings,
             now=clock(),
         )
+    if code_id is None:
+        raise Conflict.one("phone", "an account with this phone number exists already: log in")
     body = (
         f"Your sign-up code: {code}. It is valid for {settings.code_ttl_seconds // 60} minutes. "
         "Do not tell it to anyone."
     )
     try:
         sent = await sms.send(to=phone, body=body)
-    except SmsRefused as refused:
+    except Exception as error:
+        # Whatever went wrong, the person got no code from us: it counts toward nothing. (A
+        # cancelled request leaves it counted, since it may have gone out; it can be typed.)
+        reason = (
+            error.reason
+            if isinstance(error, SmsRefused)
+            else f"the SMS provider failed: {type(error).__name__}"
+        )
         async with sessions.begin() as session:
             await session.execute(
                 update(SignupCode)
                 .where(SignupCode.id == code_id)
-                .values(status=CodeStatus.REFUSED, refusal=refused.reason[:200])
+                .values(status=CodeStatus.REFUSED, refusal=reason[:200])
             )
-        log.warning("signup_sms_refused", phone=phone, address=address, reason=refused.reason)
-        raise NotDelivered(
-            "The text message could not be sent just now. Nothing was counted: try again "
-            "in a minute."
-        ) from None
+        log.warning("signup_sms_refused", phone=phone, address=address, reason=reason)
+        raise NotDelivered(NOT_SENT) from None
     async with sessions.begin() as session:
         await mark_sent(session, code_id=code_id, settings=settings, admin_to=admin_to, now=clock())
     log.info("signup_code_sent", phone=phone, address=address, sms_sid=sent.sid)
@@ -110,7 +138,7 @@ async def verify_code(
     phone: str,
     code: str,
     settings: SignupConfig,
-    secrets_: Secrets,
+    key: CodeKey,
     now: datetime,
 ) -> str:
     """A single-use sign-up token for the phone's latest code, or why the code is refused."""
@@ -118,7 +146,8 @@ async def verify_code(
     async with sessions.begin() as session:
         latest = await session.scalar(
             select(SignupCode)
-            .where(SignupCode.phone == phone, SignupCode.status == CodeStatus.SENT)
+            # A code still being marked sent may have arrived: it can be typed in too.
+            .where(SignupCode.phone == phone, SignupCode.status.in_(COUNTED))
             .order_by(SignupCode.created_at.desc(), SignupCode.id.desc())
             .limit(1)
         )
@@ -128,7 +157,7 @@ async def verify_code(
             raise CodeGone("This code has expired: request a new code.")
         if latest.wrong_attempts >= settings.max_code_attempts:
             raise CodeGone("Too many wrong codes: this one no longer works. Request a new code.")
-        if hmac.compare_digest(latest.code_hash, secrets_.code_hash(phone, code)):
+        if hmac.compare_digest(latest.code_hash, key.code_hash(phone, code)):
             return await _grant_token(
                 session, code_id=latest.id, phone=phone, settings=settings, now=now
             )
@@ -165,6 +194,12 @@ async def _grant_token(
     )
     if used.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult
         raise CodeGone("This code was used already: request a new code.")
+    # One way to finish per phone: the tokens of its earlier codes stop working.
+    await session.execute(
+        update(SignupToken)
+        .where(SignupToken.phone == phone, SignupToken.used_at.is_(None))
+        .values(used_at=now)
+    )
     token = secrets.token_urlsafe(32)
     session.add(
         SignupToken(
@@ -178,7 +213,9 @@ async def _grant_token(
     return token
 
 
-async def complete_signup(session: AsyncSession, *, data: SignupCompleteIn, now: datetime) -> Actor:
+async def complete_signup(
+    session: AsyncSession, *, data: SignupCompleteIn, now: datetime
+) -> SignedUp:
     """The agent's account for a verified phone; the token is spent only if this commits."""
     token = await session.scalar(
         select(SignupToken)
@@ -188,30 +225,45 @@ async def complete_signup(session: AsyncSession, *, data: SignupCompleteIn, now:
     if token is None:
         raise Invalid.one("signup_token", "unknown: verify your phone number again")
     if token.used_at is not None:
-        raise CodeGone("This sign-up was finished already: log in, or verify your phone again.")
+        raise CodeGone(
+            "This sign-up was finished already: log in, or verify your phone again.",
+            field="signup_token",
+        )
     if now >= token.expires_at:
-        raise CodeGone("This sign-up took too long and has expired: verify your phone again.")
-    if await session.scalar(select(Agent.id).where(Agent.phone == token.phone)):
-        raise Conflict.one("phone", "an account with this phone number exists already: log in")
-    if await session.scalar(select(Agent.id).where(Agent.email == data.email)):
-        raise Conflict.one("email", "an account with this email already exists")
+        raise CodeGone(
+            "This sign-up took too long and has expired: verify your phone again.",
+            field="signup_token",
+        )
+    await _refuse_taken(session, phone=token.phone, email=data.email)
     token.used_at = now
-    agent = Agent(name=data.name, email=data.email, phone=token.phone, created_at=now)
-    session.add(agent)
-    await session.flush()
-    user = await create_user(
-        session,
-        email=data.email,
-        name=data.name,
-        password=data.password,
-        role=Role.AGENT,
-        agent_id=agent.id,
-        now=now,
-        actor=SELF_SIGNUP,
-    )
+    try:
+        async with session.begin_nested():
+            agent = Agent(name=data.name, email=data.email, phone=token.phone, created_at=now)
+            session.add(agent)
+            await session.flush()
+            user = await create_user(
+                session,
+                email=data.email,
+                name=data.name,
+                password=data.password,
+                role=Role.AGENT,
+                agent_id=agent.id,
+                now=now,
+                actor=SELF_SIGNUP,
+            )
+    except IntegrityError:
+        # Another sign-up took the phone or the email at this very moment.
+        await _refuse_taken(session, phone=token.phone, email=data.email)
+        raise
     log.info("signup_completed", agent_id=agent.id, user_id=user.id)
-    return await actor_for(session, user)
+    return SignedUp(await actor_for(session, user), agent.id, token.phone)
 
 
-SELF_SIGNUP = "sign-up"
-"""Who the audit log names for an account an agent opened for themselves."""
+async def _refuse_taken(session: AsyncSession, *, phone: str, email: str) -> None:
+    """Conflict naming the field when the phone or the email has an account already."""
+    if await session.scalar(select(Agent.id).where(Agent.phone == phone)):
+        raise Conflict.one("phone", "an account with this phone number exists already: log in")
+    if await session.scalar(select(Agent.id).where(Agent.email == email)) or await session.scalar(
+        select(User.id).where(User.email == email)
+    ):
+        raise Conflict.one("email", "an account with this email already exists")

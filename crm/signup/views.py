@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from aiohttp_session import get_session, new_session
+from aiohttp_session import get_session
 
 from crm.errors import Conflict, Invalid
 from crm.pages import field_errors, flash, render
@@ -20,15 +20,7 @@ from crm.signup.edge import check_code, send_code
 from crm.signup.errors import CodeGone, NotDelivered, Suspended, Throttled
 from crm.signup.limits import resend_wait, seconds_until
 from crm.signup.service import complete_signup
-from crm.web import (
-    CSRF_FIELD,
-    GENERATION,
-    USER_ID,
-    error_page,
-    form_data,
-    home_url,
-    redirect,
-)
+from crm.web import form_data, home_url, redirect, sign_in
 from ivr.keys import CLOCK, CONFIG, SESSIONS
 from ivr.logging import mask_phone
 
@@ -46,6 +38,8 @@ class Refusal:
     wait: int = 0
     """Seconds until another try may succeed (Retry-After and the countdown)."""
     login: bool = False
+    errors: dict[str, str] | None = None
+    """The fields at fault, shown at each field."""
 
 
 def _with_wait(response: web.Response, wait: int) -> web.Response:
@@ -54,9 +48,8 @@ def _with_wait(response: web.Response, wait: int) -> web.Response:
     return response
 
 
-def _suspended(request: web.Request, wait: int) -> web.Response:
-    message = "Too many sign-ups were asked for just now. Please try again later."
-    return _with_wait(error_page(request, 503, SUSPENDED, message), wait)
+def _suspended(wait: int) -> Refusal:
+    return Refusal(503, f"{SUSPENDED}: too many sign-ups were asked for just now.", wait)
 
 
 async def _send(request: web.Request, phone: str) -> Refusal | None:
@@ -64,11 +57,12 @@ async def _send(request: web.Request, phone: str) -> Refusal | None:
     try:
         await send_code(request, phone)
     except Conflict as conflict:
-        return Refusal(409, "; ".join(conflict.errors.values()), login=True)
+        message = "This number has an account already."
+        return Refusal(409, message, login=True, errors=field_errors(conflict))
     except Throttled as throttled:
         return Refusal(429, str(throttled), throttled.retry_after)
     except Suspended as suspended:
-        return Refusal(503, str(suspended), suspended.retry_after)
+        return _suspended(suspended.retry_after)
     except NotDelivered as failed:
         return Refusal(502, str(failed))
     return None
@@ -82,7 +76,8 @@ async def _phone_page(
     refusal: Refusal | None = None,
     status: int = 200,
 ) -> web.Response:
-    context = {"values": values, "errors": errors or {}, "refusal": refusal}
+    shown = errors or (refusal.errors if refusal else None) or {}
+    context = {"values": values, "errors": shown, "refusal": refusal}
     response = await render(request, "signup_phone.html", context, status=status)
     return _with_wait(response, refusal.wait if refusal else 0)
 
@@ -92,9 +87,11 @@ async def phone_form(request: web.Request) -> web.StreamResponse:
     now = request.config_dict[CLOCK]()
     async with request.config_dict[SESSIONS]() as db:
         state = await gate_state(db, settings=config.signup, now=now)
+    values = {"phone": ""}
     if state.status is GateStatus.STOPPED:
-        return _suspended(request, seconds_until(state.reopens_at, now) if state.reopens_at else 0)
-    return await _phone_page(request, {"phone": ""})
+        wait = seconds_until(state.reopens_at, now) if state.reopens_at else 0
+        return await _phone_page(request, values, refusal=_suspended(wait), status=503)
+    return await _phone_page(request, values)
 
 
 async def phone_post(request: web.Request) -> web.StreamResponse:
@@ -109,8 +106,6 @@ async def phone_post(request: web.Request) -> web.StreamResponse:
         (await get_session(request))[PHONE] = phone
     if refusal is None:
         raise redirect(request, "signup.verify")
-    if refusal.status == 503:
-        return _suspended(request, refusal.wait)
     return await _phone_page(request, values, refusal=refusal, status=refusal.status)
 
 
@@ -179,8 +174,6 @@ async def resend(request: web.Request) -> web.StreamResponse:
     if refusal is None:
         await flash(request, f"A new code was sent to {mask_phone(phone)}.")
         raise redirect(request, "signup.verify")
-    if refusal.status == 503:
-        return _suspended(request, refusal.wait)
     return await _verify_page(request, phone, refusal=refusal, status=refusal.status)
 
 
@@ -219,7 +212,7 @@ async def complete_post(request: web.Request) -> web.StreamResponse:
             {**values, "password": form.get("password", ""), "signup_token": token},
         )
         async with request.config_dict[SESSIONS].begin() as db:
-            actor = await complete_signup(db, data=data, now=request.config_dict[CLOCK]())
+            done = await complete_signup(db, data=data, now=request.config_dict[CLOCK]())
     except CodeGone as gone:
         (await get_session(request)).pop(TOKEN, None)
         return await _complete_page(request, values, gone=str(gone), status=410)
@@ -232,13 +225,8 @@ async def complete_post(request: web.Request) -> web.StreamResponse:
             login=conflict,
             status=409 if conflict else 422,
         )
-    csrf = (await get_session(request)).get(CSRF_FIELD)
-    session = await new_session(request)  # the sign-up's phone and token go with the old one
-    session[USER_ID] = actor.user_id
-    session[GENERATION] = actor.session_generation
-    if csrf:
-        session[CSRF_FIELD] = csrf
-    raise web.HTTPSeeOther(home_url(request, actor))
+    await sign_in(request, done.actor)  # the sign-up's phone and token go with the old one
+    raise web.HTTPSeeOther(home_url(request, done.actor))
 
 
 def add_routes(app: web.Application) -> None:

@@ -29,7 +29,15 @@ def upgrade() -> None:
         sa.Column("code_hash", sa.String(length=64), nullable=False),
         sa.Column(
             "status",
-            sa.Enum("sending", "sent", "refused", name="codestatus", native_enum=False, length=32),
+            sa.Enum(
+                "sending",
+                "sent",
+                "refused",
+                "taken",
+                name="codestatus",
+                native_enum=False,
+                length=32,
+            ),
             nullable=False,
         ),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -53,6 +61,7 @@ def upgrade() -> None:
     op.create_table(
         "signup_gate",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("stopped_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("lifted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("suspicious_alerted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("stopped_alerted_at", sa.DateTime(timezone=True), nullable=True),
