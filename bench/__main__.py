@@ -25,24 +25,33 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--seconds", type=float, default=5, help="each wrk run (default 5)")
     parser.add_argument("--calls", type=int, default=200, help="concurrent whole calls")
-    parser.add_argument("--skip-lists", action="store_true", help="leave out the CRM lists")
+    parser.add_argument(
+        "--only",
+        choices=["webhooks", "calls", "workers", "lists"],
+        action="append",
+        help="measure only these parts (repeatable; default: all)",
+    )
     args = parser.parse_args()
+    parts = set(args.only or ["webhooks", "calls", "workers", "lists"])
     started = time.monotonic()
     report = Report()
     postgres = os.environ.get("IVR_TEST_DATABASE_URL")
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as folder:
         home = Path(folder)
-        steps.ceilings(report, home, seconds=args.seconds, token=AUTH_TOKEN)
+        if "webhooks" in parts:
+            steps.ceilings(report, home, seconds=args.seconds, token=AUTH_TOKEN)
         backends = ["sqlite"] + (["postgresql"] if postgres else [])
-        for backend in backends:
+        for backend in backends if parts & {"webhooks", "calls"} else []:
             with steps.Service(home, backend, token=AUTH_TOKEN, postgres=postgres) as service:
-                steps.webhook_steps(report, service, seconds=args.seconds)
-                asyncio.run(calls.whole_calls(report, service, concurrent=args.calls))
-        if postgres:
+                if "webhooks" in parts:
+                    steps.webhook_steps(report, service, seconds=args.seconds)
+                if "calls" in parts:
+                    asyncio.run(calls.whole_calls(report, service, concurrent=args.calls))
+        if postgres and "workers" in parts:
             steps.workers(report, home, token=AUTH_TOKEN, postgres=postgres, seconds=args.seconds)
-        if not args.skip_lists:
+        if "lists" in parts:
             for backend in backends:
-                asyncio.run(lists.long_lists(report, home, backend, postgres=postgres))
+                lists.long_lists(report, home, backend, postgres=postgres)
     report.print(sys.stdout, took=time.monotonic() - started, postgres=bool(postgres))
     return 0
 

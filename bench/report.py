@@ -77,30 +77,8 @@ class Report:
             f"\n## make bench: {platform.processor() or platform.machine()}, {cores} cores,"
             f" Python {platform.python_version()}; took {took:.0f} s\n\n"
         )
-        ceiling = self._ceiling()
-        out.write(
-            "| webhook | database | req/s | p50 ms | p99 ms | CPU µs/req | vs ceiling |"
-            " goal | apologies | non-200 |\n"
-        )
-        out.write("|---|---|---|---|---|---|---|---|---|---|\n")
-        for step in self.steps:
-            if step.name.startswith("voice,"):
-                continue
-            share = step.load.rate / ceiling.load.rate if ceiling else 0
-            bare = step.name.startswith("bare")
-            goal = (
-                "—"
-                if bare
-                else _mark(
-                    step.cpu_us <= CPU_GOAL_US and share >= CEILING_SHARE_GOAL,
-                    f"≤ {CPU_GOAL_US} µs, ≥ {CEILING_SHARE_GOAL}",
-                )
-            )
-            out.write(
-                f"| {step.name} | {step.backend or '—'} | {step.load.rate:,.0f} |"
-                f" {step.load.p50_ms:.1f} | {step.load.p99_ms:.1f} | {step.cpu_us:,.0f} |"
-                f" {share:.2f} | {goal} | {step.load.apologies} | {step.load.bad} |\n"
-            )
+        if self.steps:
+            self._write_steps(out)
         if self.calls:
             out.write(
                 "\n| whole calls | database | calls (concurrent) | webhooks | p50 ms |"
@@ -144,6 +122,32 @@ class Report:
                 )
         for note in self.notes:
             out.write(f"\n{note}\n")
+
+    def _write_steps(self, out: TextIO) -> None:
+        ceiling = self._ceiling()
+        out.write(
+            "| webhook | database | req/s | p50 ms | p99 ms | CPU µs/req | vs ceiling |"
+            " goal | apologies | non-200 |\n"
+        )
+        out.write("|---|---|---|---|---|---|---|---|---|---|\n")
+        for step in self.steps:
+            if step.name.startswith("voice,"):
+                continue
+            share = step.load.rate / ceiling.load.rate if ceiling else 0
+            bare = step.name.startswith("bare")
+            goal = (
+                "—"
+                if bare
+                else _mark(
+                    step.cpu_us <= CPU_GOAL_US and share >= CEILING_SHARE_GOAL,
+                    f"≤ {CPU_GOAL_US} µs, ≥ {CEILING_SHARE_GOAL}",
+                )
+            )
+            out.write(
+                f"| {step.name} | {step.backend or '—'} | {step.load.rate:,.0f} |"
+                f" {step.load.p50_ms:.1f} | {step.load.p99_ms:.1f} | {step.cpu_us:,.0f} |"
+                f" {share:.2f} | {goal} | {step.load.apologies} | {step.load.bad} |\n"
+            )
 
 
 def _mark(met: bool, goal: str) -> str:

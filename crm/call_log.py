@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.auth.service import Actor, require_admin
 from crm.enums import CallOutcome
 from crm.models import Call, DialAttempt, Manager, Organization, Request
-from crm.pagination import Page, paginate
+from crm.pagination import Page, page_of_ids
 
 
 def _talk_seconds() -> ScalarSelect[int]:
@@ -42,16 +42,23 @@ async def list_calls(
 ) -> Page[CallLogRow]:
     """Every call, newest first, optionally of one outcome."""
     require_admin(actor)
-    query = (
+    newest_first = (Call.started_at.desc(), Call.id.desc())
+    filters = [] if outcome is None else [Call.outcome == outcome]
+    ids, total = await page_of_ids(
+        session,
+        select(Call.id).where(*filters).order_by(*newest_first),
+        total=select(func.count()).select_from(Call).where(*filters),
+        page=page,
+        per_page=per_page,
+    )
+    rows = await session.execute(
         select(Call, Manager.name, Organization.name, Request.number, _talk_seconds())
         .outerjoin(Manager, Manager.id == Call.manager_id)
         .outerjoin(Organization, Organization.id == Manager.organization_id)
         .outerjoin(Request, Request.id == Call.request_id)
-        .order_by(Call.started_at.desc(), Call.id.desc())
+        .where(Call.id.in_(ids))
+        .order_by(*newest_first)
     )
-    if outcome is not None:
-        query = query.where(Call.outcome == outcome)
-    result = await paginate(session, query, page=page, per_page=per_page, scalars=False)
     items = [
         CallLogRow(
             call=r[0],
@@ -60,6 +67,6 @@ async def list_calls(
             request_number=r[3],
             bridged_seconds=r[4],
         )
-        for r in result.items
+        for r in rows
     ]
-    return Page(items=items, page=result.page, per_page=result.per_page, total=result.total)
+    return Page(items=items, page=page, per_page=per_page, total=total)

@@ -9,6 +9,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -143,6 +144,11 @@ class Client(Base):
 
 class Request(Base):
     __tablename__ = "requests"
+    __table_args__ = (
+        # The lists, newest first: everyone's (admins) and an agent's own.
+        Index("ix_requests_created", "created_at", "id"),
+        Index("ix_requests_agent_created", "agent_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(8), unique=True)
@@ -163,6 +169,7 @@ class Call(Base):
     """One inbound call to the service number; its state lives here, not in a process."""
 
     __tablename__ = "calls"
+    __table_args__ = (Index("ix_calls_started", "started_at", "id"),)  # the call log
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)

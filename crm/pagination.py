@@ -49,3 +49,16 @@ async def paginate(
     result = await session.execute(window)
     items = list(result.scalars()) if scalars else list(result)
     return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+async def page_of_ids(
+    session: AsyncSession, ids: Select, *, total: Select, page: int, per_page: int
+) -> tuple[list[Any], int]:
+    """The ids on one page of a long list, and the list's length, in two cheap queries.
+
+    `ids` selects only the ordered key (an index walks it, OFFSET included); `total` counts
+    the base table with the same filters. The caller loads the joined rows of these ids
+    alone, instead of joining every row the OFFSET skips.
+    """
+    found = await session.scalars(ids.offset((page - 1) * per_page).limit(per_page))
+    return list(found), int(await session.scalar(total) or 0)

@@ -17,7 +17,7 @@ from crm.enums import CallOutcome, OrganizationKind, RequestStatus, Role
 from crm.errors import Forbidden, Invalid, NotFound
 from crm.models import Call, Client, DialAttempt, Manager, Organization, Request
 from crm.numbers import new_request_number
-from crm.pagination import Page, paginate
+from crm.pagination import Page, page_of_ids, paginate
 from crm.schemas import RequestIn
 
 
@@ -94,16 +94,20 @@ async def list_requests(
     per_page: int = 20,
 ) -> Page[RequestRow]:
     """A page of the actor's requests, newest first, with each one's last call."""
-    query = _rows(actor).order_by(Request.created_at.desc(), Request.id.desc())
+    newest_first = (Request.created_at.desc(), Request.id.desc())
+    query = _rows(actor)  # refuses a manager before anything is read
+    filters = [] if actor.role is Role.ADMIN else [Request.agent_id == actor.agent_id]
     if status is not None:
-        query = query.where(Request.status == status)
-    result = await paginate(session, query, page=page, per_page=per_page, scalars=False)
-    return Page(
-        items=[_row(row) for row in result.items],
-        page=result.page,
-        per_page=result.per_page,
-        total=result.total,
+        filters.append(Request.status == status)
+    ids, total = await page_of_ids(
+        session,
+        select(Request.id).where(*filters).order_by(*newest_first),
+        total=select(func.count()).select_from(Request).where(*filters),
+        page=page,
+        per_page=per_page,
     )
+    rows = await session.execute(query.where(Request.id.in_(ids)).order_by(*newest_first))
+    return Page(items=[_row(row) for row in rows], page=page, per_page=per_page, total=total)
 
 
 async def get_request(session: AsyncSession, *, actor: Actor, number: str) -> RequestRow:
