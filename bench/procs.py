@@ -50,6 +50,23 @@ def cpu_seconds(pid: int) -> float:
     return total / TICK
 
 
+def postgres_cpu() -> float:
+    """User and system CPU of every PostgreSQL process on this machine so far (the
+    database's share of a run; SQLite's is inside the server's own)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
 @dataclass
 class Server:
     process: subprocess.Popen

@@ -22,17 +22,26 @@ class StepFigure:
     backend: str
     load: Load
     cpu_seconds: float
+    database_cpu_seconds: float | None = None
+    """PostgreSQL's processes meanwhile (None: SQLite, whose work is the server's own)."""
 
     @property
     def cpu_us(self) -> float:
         return self.cpu_seconds / max(1, self.load.requests) * 1e6
+
+    @property
+    def database_cpu_us(self) -> str:
+        if self.database_cpu_seconds is None:
+            return "in the server" if self.backend == "sqlite" else "—"
+        return f"{self.database_cpu_seconds / max(1, self.load.requests) * 1e6:,.0f}"
 
     def describe(self) -> str:
         return (
             f"{self.name} {self.backend}: {self.load.rate:,.0f} req/s,"
             f" p50 {self.load.p50_ms:.1f} ms,"
             f" p99 {self.load.p99_ms:.1f} ms, {self.cpu_us:,.0f} µs CPU/request,"
-            f" {self.load.apologies} apologies, {self.load.bad} non-200"
+            f" {self.load.apologies} apologies, {self.load.bad} non-200,"
+            f" {self.load.wrapped} repeated"
         )
 
 
@@ -126,10 +135,10 @@ class Report:
     def _write_steps(self, out: TextIO) -> None:
         ceiling = self._ceiling()
         out.write(
-            "| webhook | database | req/s | p50 ms | p99 ms | CPU µs/req | vs ceiling |"
-            " goal | apologies | non-200 |\n"
+            "| webhook | database | req/s | p50 ms | p99 ms | server CPU µs/req |"
+            " database CPU µs/req | vs ceiling | goal | apologies | non-200 | repeated |\n"
         )
-        out.write("|---|---|---|---|---|---|---|---|---|---|\n")
+        out.write("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
         for step in self.steps:
             if step.name.startswith("voice,"):
                 continue
@@ -146,7 +155,8 @@ class Report:
             out.write(
                 f"| {step.name} | {step.backend or '—'} | {step.load.rate:,.0f} |"
                 f" {step.load.p50_ms:.1f} | {step.load.p99_ms:.1f} | {step.cpu_us:,.0f} |"
-                f" {share:.2f} | {goal} | {step.load.apologies} | {step.load.bad} |\n"
+                f" {step.database_cpu_us} | {share:.2f} | {goal} | {step.load.apologies} |"
+                f" {step.load.bad} | {step.load.wrapped} |\n"
             )
 
 

@@ -55,10 +55,13 @@ def _measure(
         token=token,
         steps=steps,
     )
-    before = server.cpu()
+    before, database_before = server.cpu(), procs.postgres_cpu()
     load = wrk.run(server.url, requests_file, seconds=seconds)
     cpu = server.cpu() - before
-    figure = StepFigure(name=name, backend=backend, load=load, cpu_seconds=cpu)
+    database = procs.postgres_cpu() - database_before if backend == "postgresql" else None
+    figure = StepFigure(
+        name=name, backend=backend, load=load, cpu_seconds=cpu, database_cpu_seconds=database
+    )
     report.steps.append(figure)
     print(f"  {figure.describe()}", flush=True)
     return figure
@@ -193,7 +196,7 @@ def webhook_steps(report: Report, service: Service, *, seconds: float) -> None:
     print(f"webhook steps on {service.backend}", flush=True)
     server, token, backend = service.server, service.token, service.backend
 
-    def measure(name: str, steps: list[tuple[str, dict[str, str]]]) -> None:
+    def measure(name: str, steps: list[tuple[str, dict[str, str]]], share: float = 1) -> None:
         _measure(
             report,
             name,
@@ -201,19 +204,19 @@ def webhook_steps(report: Report, service: Service, *, seconds: float) -> None:
             steps,
             folder=service.home,
             token=token,
-            seconds=seconds,
+            seconds=seconds * share,
             backend=backend,
         )
 
     measure("voice", [("/ivr/voice", _params(new_sid())) for _ in range(30_000)])
+    # Each later step has only the calls the step before made: shorter runs, so that every
+    # request still meets a call in its stage (a run that ran out says so: `repeated`).
     waiting = service.call_sids("awaiting_number")
-    measure(
-        "number", [("/ivr/number", _params(sid, Digits=service.open_number)) for sid in waiting]
-    )
+    typed = [("/ivr/number", _params(sid, Digits=service.open_number)) for sid in waiting]
+    measure("number", typed, share=0.6)
     ended = {"CallStatus": "completed", "CallDuration": "30"}
-    measure(
-        "status", [("/ivr/status", _params(sid, **ended)) for sid in service.call_sids("dialing")]
-    )
+    dialing = service.call_sids("dialing")
+    measure("status", [("/ivr/status", _params(sid, **ended)) for sid in dialing], share=0.35)
 
 
 def workers(report: Report, home: Path, *, token: str, postgres: str, seconds: float) -> None:

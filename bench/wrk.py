@@ -20,7 +20,7 @@ SCRIPT = r"""
 local file, threads = nil, {}
 local requests, count, next_index = {}, 0, 0
 -- Globals: the main state reads them from each thread in done().
-id, apologies, bad = 0, 0, 0
+id, apologies, bad, wrapped = 0, 0, 0, 0
 
 function setup(thread)
   table.insert(threads, thread)
@@ -38,6 +38,7 @@ function init(args)
 end
 
 function request()
+  if next_index >= count then wrapped = wrapped + 1 end
   local item = requests[next_index % count + 1]
   next_index = next_index + nthreads
   return wrk.format("POST", item[1], {
@@ -54,17 +55,22 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local total_apologies, total_bad = 0, 0
+  local total_apologies, total_bad, total_wrapped = 0, 0, 0
   for _, thread in ipairs(threads) do
     total_apologies = total_apologies + thread:get("apologies")
     total_bad = total_bad + thread:get("bad")
+    total_wrapped = total_wrapped + thread:get("wrapped")
   end
-  io.write(string.format("BENCH requests=%d apologies=%d bad=%d p50=%d p99=%d\n",
+  io.write(string.format(
+    "BENCH requests=%d apologies=%d bad=%d p50=%d p99=%d wrapped=%d duration=%d\n",
     summary.requests, total_apologies, total_bad,
-    latency:percentile(50), latency:percentile(99)))
+    latency:percentile(50), latency:percentile(99), total_wrapped, summary.duration))
 end
 """
-LINE = re.compile(r"BENCH requests=(\d+) apologies=(\d+) bad=(\d+) p50=(\d+) p99=(\d+)")
+LINE = re.compile(
+    r"BENCH requests=(\d+) apologies=(\d+) bad=(\d+) p50=(\d+) p99=(\d+)"
+    r" wrapped=(\d+) duration=(\d+)"
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,8 @@ class Load:
     p99_ms: float
     apologies: int
     bad: int
+    wrapped: int = 0
+    """Requests sent after the file ran out, again from its start: no longer fresh."""
 
     @property
     def rate(self) -> float:
@@ -129,5 +137,5 @@ def run(
     found = LINE.search(completed.stdout)
     if found is None:
         raise RuntimeError(f"wrk printed no result: {completed.stdout}\n{completed.stderr}")
-    requests, apologies, bad, p50, p99 = (int(value) for value in found.groups())
-    return Load(requests, seconds, p50 / 1000, p99 / 1000, apologies, bad)
+    requests, apologies, bad, p50, p99, wrapped, duration = (int(v) for v in found.groups())
+    return Load(requests, duration / 1e6, p50 / 1000, p99 / 1000, apologies, bad, wrapped)

@@ -284,14 +284,16 @@ async def client_answered(db: AsyncConnection, call: CallRow, *, now: datetime) 
 
 async def client_decided(
     db: AsyncConnection, call: CallRow, *, accepted: bool, now: datetime
-) -> None:
+) -> bool:
     """Keep on the current dial whether its client pressed a key at the whisper; once
-    accepted it stays accepted (a replayed answer without a key changes nothing)."""
+    accepted it stays accepted (a replayed answer without a key changes nothing). Whether a
+    dial was waiting for the answer (False: a replay after the dial's result)."""
     dial = await current_dial(db, call)
     if dial is not None and accepted and not dial.client_accepted:
         await db.execute(_ACCEPT_DIAL, {"b_id": dial.id})
     result = "accepted" if accepted else "not_accepted"
     await add_event(db, call, step="whisper_answer", result=result, now=now)
+    return dial is not None
 
 
 async def record_dial_result(

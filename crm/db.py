@@ -60,14 +60,40 @@ def _sqlite_engine(url: URL, timeouts: DatabaseConfig | None) -> AsyncEngine:
     if url.database not in (None, "", ":memory:"):
         _create_private(Path(url.database or ""))
         if timeouts is not None:
-            # The server's one connection: its transactions queue for it in asyncio, not in
-            # SQLite's sleeping busy handler (which the other processes' writers still meet).
+            # The server's one writing connection: its transactions queue for it in asyncio,
+            # not in SQLite's sleeping busy handler (health checks and metrics read through
+            # `create_reader`'s engine instead).
             options.update(pool_size=1, max_overflow=0, pool_timeout=timeouts.pool_timeout_seconds)
     if timeouts is not None:
         busy = timeouts.statement_timeout_ms / 1000
     engine = create_async_engine(url, connect_args={"timeout": busy}, **options)
     _serialize_sqlite_writers(engine)
     return engine
+
+
+READER_POOL = 2
+"""Connections of SQLite's reader engine: a health check and a scrape at once."""
+
+
+def create_reader(
+    database_url: str, engine: AsyncEngine, *, timeouts: DatabaseConfig | None = None
+) -> AsyncEngine:
+    """The engine for reads that must not queue behind the webhooks: on SQLite a small one
+    of its own whose transactions begin DEFERRED; elsewhere `engine` itself."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return engine
+    busy = (timeouts.statement_timeout_ms / 1000) if timeouts else UNTIMED_SQLITE_BUSY_SECONDS
+    reader = create_async_engine(
+        url,
+        connect_args={"timeout": busy},
+        pool_size=READER_POOL,
+        max_overflow=0,
+        pool_timeout=timeouts.pool_timeout_seconds if timeouts else 30,
+        execution_options={DEFERRED: True},
+    )
+    _serialize_sqlite_writers(reader)
+    return reader
 
 
 def _create_private(path: Path) -> None:
@@ -119,6 +145,11 @@ def _ping_after_idle(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine.pool, "checkout")
     def _ping(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        driver = record.driver_connection  # asyncpg's Connection
+        if driver is not None and driver.is_closed():
+            # The server closed it (a restart, a terminated backend): known without a round
+            # trip, whatever its age.
+            raise DisconnectionError("the server closed this connection")
         idle_since = record.info.get("idle_since")
         if idle_since is None or time.monotonic() - idle_since < IDLE_BEFORE_PING_SECONDS:
             return
@@ -138,7 +169,7 @@ def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
-        # Readers (health checks, another process's pages) never wait for the writer.
+        # Readers (the reader engine, the `ivr` command) never wait for the writer.
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()

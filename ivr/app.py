@@ -22,14 +22,24 @@ from aiohttp.web_urldispatcher import (
 )
 from twilio.request_validator import RequestValidator
 
-from crm.db import create_engine, create_sessionmaker
+from crm.db import create_engine, create_reader, create_sessionmaker
 from crm.routes import create_api_app, create_pages_app
 from crm.web import STATIC
 from ivr.background import background_tasks
 from ivr.clients import outbound_clients
 from ivr.config import Config
 from ivr.health import add_health_routes
-from ivr.keys import CLOCK, CONFIG, ENGINE, ROUTES, SESSIONS, VALIDATOR, Clock, utc_now
+from ivr.keys import (
+    CLOCK,
+    CONFIG,
+    ENGINE,
+    READER,
+    ROUTES,
+    SESSIONS,
+    VALIDATOR,
+    Clock,
+    utc_now,
+)
 from ivr.logging import OneLineAccessLogger, request_context
 from ivr.metrics import add_metrics
 from ivr.sounds import Recordings
@@ -44,11 +54,15 @@ API_PREFIX = "/api"
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    engine = create_engine(app[CONFIG].database_url, timeouts=app[CONFIG].database)
-    app[ENGINE] = engine
+    config = app[CONFIG]
+    engine = create_engine(config.database_url, timeouts=config.database)
+    reader = create_reader(config.database_url, engine, timeouts=config.database)
+    app[ENGINE], app[READER] = engine, reader
     app[SESSIONS] = create_sessionmaker(engine)
     yield
     await engine.dispose()
+    if reader is not engine:
+        await reader.dispose()
 
 
 class Unclaimed(AbstractRuleMatching):

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.db import DEFERRED
-from ivr.keys import ENGINE
+from ivr.keys import READER
 from ivr.migrate import database_heads, script_heads
 
 log = structlog.get_logger("ivr.health")
@@ -38,7 +38,7 @@ async def _ask(request: web.Request, question: Callable[[AsyncConnection], Await
     """`question` answered over a connection of the app's engine, within `CHECK_SECONDS`."""
     try:
         async with asyncio.timeout(CHECK_SECONDS):
-            async with request.config_dict[ENGINE].connect() as connection:
+            async with request.config_dict[READER].connect() as connection:
                 # Reads only: on SQLite a check must not queue for the write lock.
                 await connection.execution_options(**{DEFERRED: True})
                 return await question(connection)

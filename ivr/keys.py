@@ -25,6 +25,10 @@ Clock = Callable[[], datetime]
 
 CONFIG = web.AppKey("config", Config)
 ENGINE = web.AppKey("engine", AsyncEngine)
+READER = web.AppKey("reader_engine", AsyncEngine)
+"""Reads that must never queue behind the webhooks (health checks, metrics): on SQLite an
+engine of its own, whose transactions begin DEFERRED (WAL lets them read beside the
+writer); on PostgreSQL the same engine as ENGINE."""
 SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 """The one client session for outside HTTP APIs (DaData and the like), timeouts from config."""

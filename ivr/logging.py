@@ -146,9 +146,22 @@ STEP_LINE: web.RequestKey[tuple[str, dict[str, Any]]] = web.RequestKey("step_lin
 usual access line, with the status and time added."""
 
 
+ACCESS_FIELDS = frozenset({"status", "ms", "method", "path", "remote"})
+"""What the access logger adds to a step line: a step's own fields may not take them."""
+
+
 def log_step(request: web.Request, event: str, **fields: Any) -> None:
     """Say what this webhook did; it is logged once, with the answer's status and time."""
+    clash = ACCESS_FIELDS & fields.keys()
+    if clash:
+        raise ValueError(f"log_step fields {sorted(clash)} are the access line's own")
     request[STEP_LINE] = (event, fields)
+
+
+def forget_step(request: web.Request) -> None:
+    """The step was not kept (its transaction failed, or it ran over budget): the usual
+    access line is written for this webhook instead."""
+    request.pop(STEP_LINE, None)
 
 
 class OneLineAccessLogger(AccessLogger):
@@ -162,7 +175,18 @@ class OneLineAccessLogger(AccessLogger):
             super().log(request, response, time)
             return
         event, fields = line
-        self._step_log.info(event, **fields, status=response.status, ms=round(time * 1000, 1))
+        try:
+            self._step_log.info(
+                event,
+                **fields,
+                method=request.method,
+                path=request.path,
+                remote=request.remote,
+                status=response.status,
+                ms=round(time * 1000, 1),
+            )
+        except Exception:
+            self.logger.exception("Error in logging")
 
 
 @web.middleware

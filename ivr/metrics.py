@@ -50,7 +50,7 @@ from sqlalchemy.pool import QueuePool
 from crm.db import DEFERRED
 from crm.enums import CallOutcome
 from crm.outbox.models import OutboxMessage, OutboxStatus
-from ivr.keys import ENGINE
+from ivr.keys import ENGINE, READER
 
 log = structlog.get_logger("ivr.metrics")
 
@@ -202,7 +202,7 @@ async def metrics_view(request: web.Request) -> web.Response:
     metrics = request.config_dict[METRICS]
     if isinstance(engine.pool, QueuePool):
         metrics.pool_changed(engine.pool)
-    body = metrics.exposition(outbox=await outbox_counts(engine))
+    body = metrics.exposition(outbox=await outbox_counts(request.config_dict[READER]))
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 

@@ -13,6 +13,8 @@ worker's live gauges when that worker exits and removes the folder when it stops
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
 import shutil
@@ -55,8 +57,31 @@ def _worker(config: Config, listening: socket.socket) -> None:
 
     from ivr.app import create_app
 
+    # The supervisor's handlers were copied by the fork: until run_app installs its own, a
+    # SIGTERM must stop this worker, not set a flag nobody here reads.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor's signal, not ours
+    _die_with_the_supervisor()
     web.run_app(create_app(config), sock=listening, print=None, shutdown_timeout=STOP_SECONDS - 5)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_the_supervisor() -> None:
+    """Linux: a supervisor killed outright (SIGKILL) takes its workers with it."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: an orphaned worker keeps serving until stopped by hand
+
+
+CRASHES_ALLOWED = 5
+CRASH_WINDOW_SECONDS = 30.0
+"""More worker deaths than this within the window: something is wrong at start (a bad
+database URL, a missing migration); the supervisor stops instead of forking forever."""
 
 
 class Supervisor:
@@ -101,6 +126,8 @@ class Supervisor:
         signal.signal(signal.SIGHUP, self._on_hup)
         self._workers = [self._start_one() for _ in range(self.count)]
         log.info("workers_started", count=self.count, pids=[w.pid for w in self._workers])
+        crashes: list[float] = []
+        failed = False
         while not self._stopping:
             time.sleep(0.2)
             if self._restart:
@@ -110,6 +137,16 @@ class Supervisor:
                 if not worker.is_alive() and not self._stopping:
                     log.warning("worker_died", pid=worker.pid, exitcode=worker.exitcode)
                     self._forget(worker)
+                    now = time.monotonic()
+                    crashes = [at for at in crashes if now - at < CRASH_WINDOW_SECONDS] + [now]
+                    if len(crashes) > CRASHES_ALLOWED:
+                        log.error(
+                            "workers_keep_dying",
+                            deaths=len(crashes),
+                            within_seconds=CRASH_WINDOW_SECONDS,
+                        )
+                        self._stopping = failed = True
+                        break
                     self._workers[index] = self._start_one()
         for worker in self._workers:
             if worker.is_alive() and worker.pid is not None:
@@ -117,10 +154,12 @@ class Supervisor:
         for worker in self._workers:
             self._stop(worker)
         log.info("workers_stopped", count=self.count)
-        return 0
+        return 1 if failed else 0
 
     def _rolling_restart(self) -> None:
         for index, old in enumerate(list(self._workers)):
+            if self._stopping:
+                return  # a SIGTERM during the restart: stop now, not after every worker
             new = self._start_one()
             time.sleep(STARTED_SECONDS)
             self._workers[index] = new

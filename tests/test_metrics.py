@@ -20,7 +20,7 @@ from crm.outbox.service import enqueue
 from ivr.keys import ENGINE
 from ivr.metrics import METRICS, MULTIPROC_DIR, Metrics
 from ivr.simulator import ScriptedCaller
-from tests.helpers import ANNA, open_polis
+from tests.helpers import ANNA, open_polis, signed_post
 from tests.processes import children, service_env, serving
 from tests.test_workers import PUBLIC, postgres  # noqa: F401  (a module fixture)
 
@@ -167,6 +167,26 @@ async def test_a_simulated_call_is_counted(server, http, simulator, demo):
     assert value(samples, "ivr_webhook_answers_total", step="number", status="200") == 1
     assert value(samples, "ivr_webhook_seconds_count", step="voice") == 1
     assert value(samples, "ivr_calls_total", outcome="bridged") == 1
+
+
+async def test_a_replayed_dial_result_is_not_counted_again(server, http, simulator, demo):
+    number = open_polis(demo)["number"]
+    record = await simulator.call(ScriptedCaller([f"{number}#"]), from_number=ANNA)
+    replay = {
+        "CallSid": record.call_sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": ANNA,
+        "To": "+15005550006",
+        "CallStatus": "completed",
+        "DialCallStatus": "completed",
+        "DialCallDuration": "42",
+    }
+    status, _, _ = await signed_post(http, str(server.make_url("")), "/ivr/dial-result", replay)
+    assert status == 200
+    _, samples = parse((await scrape(http, server))[2])
+    assert value(samples, "ivr_dials_total", result="completed") == 1
+    assert value(samples, "ivr_dials_total", result="accepted") == 1
+    assert value(samples, "ivr_webhook_answers_total", step="dial_result", status="200") == 2
 
 
 def test_processes_sharing_a_metrics_folder_are_summed(tmp_path, monkeypatch):

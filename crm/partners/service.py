@@ -165,19 +165,19 @@ async def manager_logins(
     return {manager_id: email for manager_id, email in rows}
 
 
-async def create_agent(
-    session: AsyncSession, *, actor: Actor, data: AgentIn, now: datetime
-) -> Agent:
-    """An agent and the account it logs in with."""
-    require_admin(actor)
-    if await session.scalar(
-        select(User.id).where(User.email == data.email)
-    ) or await session.scalar(select(Agent.id).where(Agent.email == data.email)):
-        raise Conflict.one("email", "an account with this email already exists")
-    agent = Agent(name=data.name, email=data.email, created_at=now)
+async def add_agent_account(
+    session: AsyncSession,
+    *,
+    data: AgentIn,
+    phone: str | None,
+    actor: Actor | str,
+    now: datetime,
+) -> tuple[Agent, User]:
+    """An agent and the login it uses (no access check: the caller made it)."""
+    agent = Agent(name=data.name, email=data.email, phone=phone, created_at=now)
     session.add(agent)
     await session.flush()
-    await create_user(
+    user = await create_user(
         session,
         email=data.email,
         name=data.name,
@@ -187,6 +187,19 @@ async def create_agent(
         now=now,
         actor=actor,
     )
+    return agent, user
+
+
+async def create_agent(
+    session: AsyncSession, *, actor: Actor, data: AgentIn, now: datetime
+) -> Agent:
+    """An agent and the account it logs in with."""
+    require_admin(actor)
+    if await session.scalar(
+        select(User.id).where(User.email == data.email)
+    ) or await session.scalar(select(Agent.id).where(Agent.email == data.email)):
+        raise Conflict.one("email", "an account with this email already exists")
+    agent, _ = await add_agent_account(session, data=data, phone=None, actor=actor, now=now)
     await audit.record(
         session,
         actor=actor,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import ColumnElement, Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -71,11 +71,16 @@ def _rows(actor: Actor) -> Select:
         .join(Organization, Organization.id == Request.organization_id)
         .outerjoin(DialAttempt, DialAttempt.id == last_dial)
     )
+    return query.where(*_scope(actor))
+
+
+def _scope(actor: Actor) -> list[ColumnElement[bool]]:
+    """Which requests the actor may list: an admin every one, an agent their own."""
     match actor.role:
         case Role.ADMIN:
-            return query
+            return []
         case Role.AGENT:
-            return query.where(Request.agent_id == actor.agent_id)
+            return [Request.agent_id == actor.agent_id]
     raise Forbidden("managers see requests on their company page only")
 
 
@@ -95,8 +100,7 @@ async def list_requests(
 ) -> Page[RequestRow]:
     """A page of the actor's requests, newest first, with each one's last call."""
     newest_first = (Request.created_at.desc(), Request.id.desc())
-    query = _rows(actor)  # refuses a manager before anything is read
-    filters = [] if actor.role is Role.ADMIN else [Request.agent_id == actor.agent_id]
+    filters = _scope(actor)  # refuses a manager before anything is read
     if status is not None:
         filters.append(Request.status == status)
     ids, total = await page_of_ids(
@@ -106,7 +110,7 @@ async def list_requests(
         page=page,
         per_page=per_page,
     )
-    rows = await session.execute(query.where(Request.id.in_(ids)).order_by(*newest_first))
+    rows = await session.execute(_rows(actor).where(Request.id.in_(ids)).order_by(*newest_first))
     return Page(items=[_row(row) for row in rows], page=page, per_page=per_page, total=total)
 
 

@@ -119,6 +119,24 @@ async def _frees_at(
     return None if nth is None else nth + period
 
 
+async def _within_a_day(
+    session: AsyncSession,
+    condition: ColumnElement[bool],
+    *,
+    limit: int,
+    now: datetime,
+    what: str,
+    statuses: tuple[CodeStatus, ...] = COUNTED,
+) -> None:
+    """Throttled when `limit` codes matching `condition` were made in the last 24 hours."""
+    frees = await _frees_at(
+        session, condition, limit=limit, since=now - DAY, period=DAY, statuses=statuses
+    )
+    if frees is not None:
+        wait = seconds_until(frees, now)
+        raise Throttled(f"Too many codes were {what} today. Try again in {_wait_text(wait)}.", wait)
+
+
 async def reserve(
     session: AsyncSession,
     *,
@@ -140,22 +158,14 @@ async def reserve(
     )
     if stopped is not None:
         raise Suspended(SUSPENDED, seconds_until(stopped, now))
-    day_ago = now - DAY
-    frees = await _frees_at(
+    await _within_a_day(
         session,
         SignupCode.address == address,
         limit=settings.per_ip_daily,
-        since=day_ago,
-        period=DAY,
+        now=now,
         statuses=ADDRESS_COUNTED,
+        what="asked for from your address",
     )
-    if frees is not None:
-        wait = seconds_until(frees, now)
-        raise Throttled(
-            f"Too many codes were asked for from your address today. Try again in "
-            f"{_wait_text(wait)}.",
-            wait,
-        )
     taken = bool(await session.scalar(select(Agent.id).where(Agent.phone == phone)))
     if not taken:
         wait = await resend_wait(session, phone=phone, settings=settings, now=now)
@@ -165,19 +175,13 @@ async def reserve(
                 f"{_wait_text(wait)}.",
                 wait,
             )
-        frees = await _frees_at(
+        await _within_a_day(
             session,
             SignupCode.phone == phone,
             limit=settings.per_phone_daily,
-            since=day_ago,
-            period=DAY,
+            now=now,
+            what="sent to this number",
         )
-        if frees is not None:
-            wait = seconds_until(frees, now)
-            raise Throttled(
-                f"Too many codes were sent to this number today. Try again in {_wait_text(wait)}.",
-                wait,
-            )
     reserved = SignupCode(
         phone=phone,
         address=address,

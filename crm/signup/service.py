@@ -21,10 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.auth.models import User
-from crm.auth.service import Actor, actor_for, create_user
-from crm.enums import Role
+from crm.auth.service import Actor, actor_for
 from crm.errors import Conflict, DomainError, Invalid
 from crm.models import Agent
+from crm.partners.service import add_agent_account
 from crm.schemas import SignupCompleteIn
 from crm.signup.errors import CodeGone, NotDelivered, WrongCode
 from crm.signup.limits import address_key, mark_sent, reserve
@@ -238,18 +238,8 @@ async def complete_signup(
     token.used_at = now
     try:
         async with session.begin_nested():
-            agent = Agent(name=data.name, email=data.email, phone=token.phone, created_at=now)
-            session.add(agent)
-            await session.flush()
-            user = await create_user(
-                session,
-                email=data.email,
-                name=data.name,
-                password=data.password,
-                role=Role.AGENT,
-                agent_id=agent.id,
-                now=now,
-                actor=SELF_SIGNUP,
+            agent, user = await add_agent_account(
+                session, data=data, phone=token.phone, actor=SELF_SIGNUP, now=now
             )
     except IntegrityError:
         # Another sign-up took the phone or the email at this very moment.

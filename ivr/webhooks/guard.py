@@ -11,7 +11,7 @@ from aiohttp import web
 from yarl import URL
 
 from ivr.keys import CONFIG, VALIDATOR
-from ivr.logging import Handler
+from ivr.logging import Handler, forget_step
 from ivr.metrics import METRICS
 from ivr.webhooks.context import public_base
 
@@ -107,6 +107,8 @@ def twilio_signature(on_failure: Failure) -> Callable[..., Awaitable[web.StreamR
 
     def _failed(request: web.Request, step: str) -> web.Response:
         request.config_dict[METRICS].apology(step)
+        # What the handler said it did was not kept: the usual access line is written.
+        forget_step(request)
         return on_failure(request)
 
     @web.middleware

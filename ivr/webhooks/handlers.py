@@ -184,8 +184,9 @@ async def whisper_answer(request: web.Request) -> web.Response:
         call = await _live_call(db, event.parent_call_sid)
         if not flow.in_turn("whisper_answer", state_of(call)):
             return _hang_up_client_leg()
-        await calls.client_decided(db, call, accepted=accepted, now=_now(request))
-    request.config_dict[METRICS].dial("accepted" if accepted else "declined")
+        decided = await calls.client_decided(db, call, accepted=accepted, now=_now(request))
+    if decided:  # counted once committed, and not again for a replay
+        request.config_dict[METRICS].dial("accepted" if accepted else "declined")
     return twiml(response)
 
 
@@ -214,11 +215,11 @@ async def dial_result(request: web.Request) -> web.Response:
             talk_seconds=event.talk_seconds,
             now=now,
         )
+        if live:
+            await _record(request, db, call, step, name="dial_result", digits=None, now=now)
+    if dial is not None:  # counted once committed, and not again for a replay
         request.config_dict[METRICS].dial(event.dial_status)
-        if not live:
-            return twiml(VoiceResponse())
-        await _record(request, db, call, step, name="dial_result", digits=None, now=now)
-    return twiml(step.twiml)
+    return twiml(step.twiml if live else VoiceResponse())
 
 
 async def after_unreachable(request: web.Request) -> web.Response:

@@ -1,0 +1,1 @@
+"""The blacklist: rules over a request's fields, and the indexed check of a request."""

@@ -1,0 +1,159 @@
+"""Each blacklist field's comparable form, the same for rules and for the records checked.
+
+Pure functions: no database, no clock. Each returns None for a blank value; `phone` and
+`network` raise ValueError for text that is not a phone number or an address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from crm.schemas import normalize_phone
+
+TEXT_FIELDS = ("first_name", "last_name", "street", "house", "city")
+FIELDS = (*TEXT_FIELDS, "postal_code", "email", "ip", "phone")
+"""Every field a rule may fill, in the order pages show them."""
+VALUE_FIELDS = tuple(field for field in FIELDS if field != "ip")
+"""The fields compared by equality of their normalized values (an IP is compared by range)."""
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def text(value: str | None) -> str | None:
+    """Letters in any case, surrounding and repeated spaces ignored, `ё` read as `е`."""
+    if value is None:
+        return None
+    words = value.split()
+    return " ".join(words).casefold().replace("ё", "е") or None
+
+
+def email(value: str | None) -> str | None:
+    """An address lower-cased and trimmed."""
+    if value is None:
+        return None
+    return value.strip().lower() or None
+
+
+def postal_code(value: str | None) -> str | None:
+    """A postal code without any spaces, letters in any case (`SW1A 1AA` = `sw1a1aa`)."""
+    if value is None:
+        return None
+    return "".join(value.split()).casefold() or None
+
+
+def phone(value: str | None) -> str | None:
+    """E.164, read with Russia as the default region (`8 916 123-45-67` → `+79161234567`)."""
+    if value is None or not value.strip():
+        return None
+    return normalize_phone(value)
+
+
+def _unmapped(address: Address) -> Address:
+    """`::ffff:1.2.3.4` is the IPv4 address 1.2.3.4 (how dual-stack servers report it)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def address(value: str | None) -> Address | None:
+    """One IPv4 or IPv6 address (a request's source)."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return _unmapped(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise ValueError("enter an IP address such as 203.0.113.7 or 2001:db8::1") from None
+
+
+def network(value: str | None) -> Network | None:
+    """A single address (as /32 or /128) or a network in CIDR form (`10.0.0.0/24`)."""
+    if value is None or not value.strip():
+        return None
+    typed = value.strip()
+    try:
+        interface = ipaddress.ip_interface(typed)
+    except ValueError:
+        raise ValueError(
+            "enter an IP address (203.0.113.7) or a network in CIDR form (10.0.0.0/24)"
+        ) from None
+    if "/" not in typed:
+        return ipaddress.ip_network(_unmapped(interface.ip))
+    if interface.ip != interface.network.network_address:
+        raise ValueError(f"{typed} has host bits set: the network is {interface.network}")
+    return interface.network
+
+
+def key(value: Address) -> str:
+    """An address as fixed-width hex (8 digits IPv4, 32 IPv6): text order is address order."""
+    return f"{int(value):0{value.max_prefixlen // 4}x}"
+
+
+def containing_firsts(value: Address) -> list[str]:
+    """The first address of every network that contains `value`, one per prefix length."""
+    bits = value.max_prefixlen
+    number = int(value)
+    firsts = {number >> (bits - prefix) << (bits - prefix) for prefix in range(bits + 1)}
+    return sorted(f"{first:0{bits // 4}x}" for first in firsts)
+
+
+NORMALIZERS: dict[str, Callable[[str | None], str | None]] = {
+    **dict.fromkeys(TEXT_FIELDS, text),
+    "postal_code": postal_code,
+    "email": email,
+    "phone": phone,
+}
+
+
+def _lenient_phone(value: str | None) -> str | None:
+    """A record's phone: one that is no number matches no rule, rather than failing."""
+    try:
+        return phone(value)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Comparable:
+    """A record's or a rule's fields in comparable form."""
+
+    values: dict[str, str]
+    """field -> normalized value, for every filled field but `ip`."""
+    address: Address | None = None
+    network: Network | None = None
+
+
+def comparable_record(values: Mapping[str, str | None]) -> Comparable:
+    """A checked record's normalized fields; an unreadable phone or address is left out."""
+    found: dict[str, str] = {}
+    for field in VALUE_FIELDS:
+        normalizer = _lenient_phone if field == "phone" else NORMALIZERS[field]
+        normalized = normalizer(values.get(field))
+        if normalized is not None:
+            found[field] = normalized
+    try:
+        source = address(values.get("ip"))
+    except ValueError:
+        source = None
+    return Comparable(values=found, address=source)
+
+
+def comparable_rule(values: Mapping[str, str | None]) -> Comparable:
+    """A rule's normalized fields (ValueError for a phone or network the schema would refuse)."""
+    found = {
+        field: normalized
+        for field in VALUE_FIELDS
+        if (normalized := NORMALIZERS[field](values.get(field))) is not None
+    }
+    return Comparable(values=found, network=network(values.get("ip")))
+
+
+def rule_matches(rule: Comparable, record: Comparable) -> bool:
+    """Every filled field of the rule matches the record (the linear check, one rule)."""
+    if any(record.values.get(field) != value for field, value in rule.values.items()):
+        return False
+    if rule.network is None:
+        return bool(rule.values)
+    return record.address is not None and record.address in rule.network
