@@ -1,16 +1,16 @@
 """A call's row on the hot path: one row per call, an event per webhook step, a row per dial.
 
 Every webhook runs here, so these are Core statements built once, each step taking as few
-round trips as it needs (the admin's list is `crm/call_log.py`). A call is finalized once:
-by its status callback, or as lost when Twilio never sent one.
+round trips as it needs. How a call ends is `crm/call_end.py`; the admin's list is
+`crm/call_log.py`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
@@ -18,8 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.enums import CallOutcome, CallStage
 from crm.models import Call, CallEvent, DialAttempt
-
-FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 
 
 @dataclass
@@ -47,7 +45,7 @@ class DialRow:
     dial_status: str | None
 
 
-_CALL = (
+CALL_COLUMNS = (
     Call.id,
     Call.call_sid,
     Call.manager_id,
@@ -58,7 +56,7 @@ _CALL = (
     Call.outcome,
     Call.ended_at,
 )
-_GET_CALL = select(*_CALL).where(Call.call_sid == bindparam("sid")).with_for_update()
+_GET_CALL = select(*CALL_COLUMNS).where(Call.call_sid == bindparam("sid")).with_for_update()
 _SAVE_STATE = (
     update(Call)
     .where(Call.id == bindparam("b_id"))
@@ -82,39 +80,15 @@ _LATEST_DIAL = (
 )
 
 
-def _call_row(row: Row) -> CallRow:
-    return CallRow(
-        id=row.id,
-        call_sid=row.call_sid,
-        manager_id=row.manager_id,
-        request_id=row.request_id,
-        stage=CallStage(row.stage),
-        attempts=row.attempts,
-        dials=row.dials,
-        outcome=row.outcome,
-        ended_at=row.ended_at,
-    )
-
-
 _OPEN_CALL = {
     dialect: insert_for(Call)
     .on_conflict_do_nothing(index_elements=[Call.call_sid])
-    .returning(*_CALL)
+    .returning(*CALL_COLUMNS)
     for dialect, insert_for in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
 }
 """The INSERT of a call's first webhook, per dialect: a row, or nothing when it exists."""
 _SET_OUTCOME = (
     update(Call).where(Call.id == bindparam("b_id")).values(outcome=bindparam("b_outcome"))
-)
-_END_CALL = (
-    update(Call)
-    .where(Call.id == bindparam("b_id"))
-    .values(
-        ended_at=bindparam("b_ended_at"),
-        duration_seconds=bindparam("b_duration"),
-        outcome=bindparam("b_outcome"),
-        stage=CallStage.ENDED,
-    )
 )
 _ACCEPT_DIAL = (
     update(DialAttempt).where(DialAttempt.id == bindparam("b_id")).values(client_accepted=True)
@@ -133,6 +107,20 @@ _DIAL_RESULT = (
         talk_seconds=bindparam("b_talk"),
     )
 )
+
+
+def call_row(row: Row) -> CallRow:
+    return CallRow(
+        id=row.id,
+        call_sid=row.call_sid,
+        manager_id=row.manager_id,
+        request_id=row.request_id,
+        stage=CallStage(row.stage),
+        attempts=row.attempts,
+        dials=row.dials,
+        outcome=row.outcome,
+        ended_at=row.ended_at,
+    )
 
 
 async def open_call(
@@ -167,13 +155,13 @@ async def open_call(
         },
     )
     row = inserted.first()
-    return None if row is None else _call_row(row)
+    return None if row is None else call_row(row)
 
 
 async def get_call(db: AsyncConnection, *, call_sid: str) -> CallRow | None:
     """The call's row, locked for this transaction where the database can lock rows."""
     row = (await db.execute(_GET_CALL, {"sid": call_sid})).first()
-    return None if row is None else _call_row(row)
+    return None if row is None else call_row(row)
 
 
 async def save_state(
@@ -329,92 +317,3 @@ async def record_dial_result(
     result = f"after_end:{outcome}" + (f":{talk_seconds}s" if bridged else "")
     await add_event(db, call, step="dial_result", result=result, now=now)
     return False
-
-
-async def _close_open_dials(db: AsyncConnection, call_ids: list[int], outcome: CallOutcome) -> None:
-    """Dials of these calls that have no outcome yet get `outcome`."""
-    await db.execute(
-        update(DialAttempt)
-        .where(DialAttempt.call_id.in_(call_ids), DialAttempt.outcome.is_(None))
-        .values(outcome=outcome)
-    )
-
-
-async def finalize_call(
-    db: AsyncConnection,
-    *,
-    call_sid: str,
-    status: str,
-    duration: int | None,
-    caller: str | None,
-    now: datetime,
-) -> CallOutcome | None:
-    """Apply a final status callback once: the call's outcome; None for a duplicate or a
-    status that is not final, which change nothing."""
-    if status not in FINAL_STATUSES:
-        return None
-    call = await get_call(db, call_sid=call_sid)
-    if call is None:
-        # A status with no first webhook before it: the call is kept, ended.
-        call = await open_call(
-            db, call_sid=call_sid, caller=caller, manager_id=None, now=now, stage=CallStage.ENDED
-        ) or await get_call(db, call_sid=call_sid)
-        if call is None:
-            raise RuntimeError(f"call {call_sid} neither inserted nor found")
-    if call.ended_at is not None:
-        return None
-    if call.stage == CallStage.DIALING:
-        await _close_open_dials(db, [call.id], CallOutcome.CALLER_HUNG_UP)
-    outcome = call.outcome
-    if outcome is None or call.stage == CallStage.DIALING:
-        outcome = CallOutcome.CALLER_HUNG_UP
-    await db.execute(
-        _END_CALL,
-        {"b_id": call.id, "b_ended_at": now, "b_duration": duration, "b_outcome": outcome},
-    )
-    await add_event(db, call, step="status", result=status, now=now)
-    return outcome
-
-
-async def finalize_lost_calls(
-    db: AsyncConnection, *, now: datetime, older_than: timedelta
-) -> list[CallOutcome]:
-    """The outcomes of the calls with no final status and no step for `older_than`, which it
-    finalized (as lost unless a step found what happened).
-
-    Safe in several processes at once: each call is claimed under a row lock (PostgreSQL
-    skips rows another run or a live webhook holds; SQLite transactions begin IMMEDIATE).
-    """
-    last_step = func.coalesce(
-        select(func.max(CallEvent.at))
-        .where(CallEvent.call_id == Call.id)
-        .correlate(Call)
-        .scalar_subquery(),
-        Call.started_at,
-    )
-    stale = await db.execute(
-        select(*_CALL)
-        .where(Call.ended_at.is_(None), last_step < now - older_than)
-        .order_by(Call.id)
-        .with_for_update(skip_locked=True)
-    )
-    lost = [_call_row(row) for row in stale]
-    outcomes = []
-    for call in lost:
-        # The rule of a hangup (finalize_call): an outcome the call's steps found (bridged,
-        # client busy, not found...) is what happened and stays; a call with none yet, or
-        # cut off while dialing (whatever an earlier dial gave it), is lost. The "lost" step
-        # records the missing status callback either way.
-        outcome = call.outcome
-        if outcome is None or call.stage == CallStage.DIALING:
-            outcome = CallOutcome.LOST
-        await db.execute(
-            update(Call)
-            .where(Call.id == call.id)
-            .values(outcome=outcome, stage=CallStage.ENDED, ended_at=now)
-        )
-        await add_event(db, call, step="lost", result=outcome.value, now=now)
-        outcomes.append(outcome)
-    if lost:
-        await _close_open_dials(db, [call.id for call in lost], CallOutcome.LOST)
-    return outcomes

@@ -14,7 +14,7 @@ from datetime import timedelta
 import structlog
 from aiohttp import web
 
-from crm.calls import finalize_lost_calls
+from crm.call_end import finalize_lost_calls
 from crm.outbox.sender import SenderSettings, deliver_due
 from crm.signup.admin import forget_old_codes
 from ivr.keys import CLOCK, CONFIG, ENGINE, MAILER, SESSIONS

@@ -8,11 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,6 +19,8 @@ from crm.audit import OPERATOR, AuditEntry
 from crm.auth.models import ApiKey, User
 from tests.api_helpers import AGENT, MANAGER, Api
 from tests.helpers import ANNA
+from tests.processes import serving
+from tests.smtp import free_port
 
 IVR = Path(sys.executable).parent / "ivr"
 TIMEOUT = 60
@@ -44,12 +43,6 @@ def cli_env(folder: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
     """A migrated, twice-seeded database: (env, migrate run, first seed, second seed)."""
@@ -63,36 +56,8 @@ def seeded(tmp_path_factory):
 def served(seeded):
     """`ivr serve` in the background on a free port; yields (env, url, demo data)."""
     env, _, first, _ = seeded
-    port = free_port()
-    log = open(Path(env["HOME"]) / "serve.log", "w")
-    server = subprocess.Popen(
-        [str(IVR), "serve", "--port", str(port)],
-        env=env,
-        cwd=env["HOME"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=1) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("ivr serve did not start") from None
-                time.sleep(0.1)
+    with serving(Path(env["HOME"]), env) as (_, url):
         yield env, url, json.loads(first.stdout)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
 
 
 def test_migrate_brings_an_empty_database_up_to_date(seeded):

@@ -8,11 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from crm.call_end import finalize_call, finalize_lost_calls
 from crm.calls import (
     add_event,
     current_dial,
-    finalize_call,
-    finalize_lost_calls,
     open_call,
     record_dial_result,
     save_state,

@@ -44,8 +44,13 @@ class LoginRefused(Exception):
         self.retry_after = retry_after
 
 
-def _wait_text(seconds: int) -> str:
-    return f"{seconds} seconds" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
+def wait_text(seconds: int) -> str:
+    """A wait as people say it: seconds, minutes, or hours past two of them."""
+    if seconds < 120:
+        return f"{seconds} seconds"
+    if seconds < 2 * 3600:
+        return f"{(seconds + 59) // 60} minutes"
+    return f"{(seconds + 3599) // 3600} hours"
 
 
 async def authenticate(
@@ -55,7 +60,7 @@ async def authenticate(
     keys = throttle.keys_for(email, ip)
     wait = await throttle.retry_after(session, keys=keys, now=now)
     if wait:
-        raise LoginRefused(f"Too many failed logins. Try again in {_wait_text(wait)}.", wait)
+        raise LoginRefused(f"Too many failed logins. Try again in {wait_text(wait)}.", wait)
     user = await session.scalar(select(User).where(User.email == email.strip().lower()))
     if not verify_password(user.password_hash if user else dummy_hash(), password) or (
         user is None or not user.is_active
@@ -63,7 +68,7 @@ async def authenticate(
         lock = await throttle.register_failure(session, keys=keys, now=now)
         message = "Wrong email or password."
         if lock:
-            message += f" Too many failed logins: wait {_wait_text(lock)} before the next try."
+            message += f" Too many failed logins: wait {wait_text(lock)} before the next try."
         raise LoginRefused(message, lock)
     await throttle.clear(session, keys=keys)
     return await actor_for(session, user)

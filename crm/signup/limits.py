@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm.auth.service import wait_text
 from crm.models import Agent
 from crm.outbox.service import enqueue
 from crm.signup.errors import Suspended, Throttled
@@ -34,14 +35,6 @@ SUSPENDED = "Registration is temporarily suspended. Please try again later."
 def seconds_until(moment: datetime, now: datetime) -> int:
     """Whole seconds from `now` until `moment`, rounded up (at least 1)."""
     return max(1, math.ceil((moment - now).total_seconds()))
-
-
-def _wait_text(seconds: int) -> str:
-    if seconds < 120:
-        return f"{seconds} seconds"
-    if seconds < 2 * 3600:
-        return f"{(seconds + 59) // 60} minutes"
-    return f"{(seconds + 3599) // 3600} hours"
 
 
 def address_key(address: str | None) -> str:
@@ -134,7 +127,7 @@ async def _within_a_day(
     )
     if frees is not None:
         wait = seconds_until(frees, now)
-        raise Throttled(f"Too many codes were {what} today. Try again in {_wait_text(wait)}.", wait)
+        raise Throttled(f"Too many codes were {what} today. Try again in {wait_text(wait)}.", wait)
 
 
 async def reserve(
@@ -172,7 +165,7 @@ async def reserve(
         if wait:
             raise Throttled(
                 f"A code was sent to this number just now. A new one can be requested in "
-                f"{_wait_text(wait)}.",
+                f"{wait_text(wait)}.",
                 wait,
             )
         await _within_a_day(

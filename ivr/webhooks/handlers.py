@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from twilio.twiml.voice_response import VoiceResponse
 
 from crm import calls
+from crm.call_end import finalize_call
 from crm.calls import CallRow
 from crm.directory import find_manager_by_phone, find_request_for_manager
 from crm.numbers import parse_request_number
@@ -247,7 +248,7 @@ async def status(request: web.Request) -> web.Response:
     event = StatusEvent.parse(await request.post())
     if event.call_sid:
         async with request.config_dict[ENGINE].begin() as db:
-            ended = await calls.finalize_call(
+            ended = await finalize_call(
                 db,
                 call_sid=event.call_sid,
                 status=event.status,
