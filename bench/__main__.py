@@ -15,10 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import calls, lists, steps
+from bench import blacklist, calls, lists, steps
 from bench.report import Report
 
 AUTH_TOKEN = "bench-auth-token-0123456789abcdef"
+PARTS = ["webhooks", "calls", "workers", "lists", "blacklist"]
 
 
 def main() -> int:
@@ -27,12 +28,12 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=200, help="concurrent whole calls")
     parser.add_argument(
         "--only",
-        choices=["webhooks", "calls", "workers", "lists"],
+        choices=PARTS,
         action="append",
         help="measure only these parts (repeatable; default: all)",
     )
     args = parser.parse_args()
-    parts = set(args.only or ["webhooks", "calls", "workers", "lists"])
+    parts = set(args.only or PARTS)
     started = time.monotonic()
     report = Report()
     postgres = os.environ.get("IVR_TEST_DATABASE_URL")
@@ -52,6 +53,8 @@ def main() -> int:
         if "lists" in parts:
             for backend in backends:
                 lists.long_lists(report, home, backend, postgres=postgres)
+        if "blacklist" in parts:
+            blacklist.at_scale(report, home, backends, postgres=postgres)
     report.print(sys.stdout, took=time.monotonic() - started, postgres=bool(postgres))
     return 0
 

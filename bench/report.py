@@ -14,6 +14,10 @@ CEILING_SHARE_GOAL = 0.25
 CALL_P99_GOAL_MS = 100
 LIST_GOAL_MS = 50
 WORKERS_GOAL = 1.7
+CHECK_GOAL_MS = 2
+CHECK_GROWTH_GOAL = 2
+LINEAR_GOAL = 1000
+FILING_GOAL = 1.2
 
 
 @dataclass
@@ -70,11 +74,25 @@ class ListFigure:
 
 
 @dataclass
+class BlacklistFigure:
+    backend: str
+    checks: dict[int, tuple[float, float]]
+    """rules -> (median, p90) ms of one record's check, at the fewest rules and the most"""
+    linear_ms: float
+    """Median of a linear scan over the most rules."""
+    filing: tuple[float, float]
+    """(median, p90) ms of filing a request with the most rules"""
+    filing_empty: tuple[float, float]
+    """The same with no rules."""
+
+
+@dataclass
 class Report:
     steps: list[StepFigure] = field(default_factory=list)
     calls: list[CallsFigure] = field(default_factory=list)
     lists: list[ListFigure] = field(default_factory=list)
     workers: dict[int, StepFigure] = field(default_factory=dict)
+    blacklist: list[BlacklistFigure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def _ceiling(self) -> StepFigure | None:
@@ -129,6 +147,8 @@ class Report:
                     f"| {page.page} | {page.backend} | {page.rows} | {page.median_ms:.1f} |"
                     f" {goal} |\n"
                 )
+        if self.blacklist:
+            self._write_blacklist(out)
         for note in self.notes:
             out.write(f"\n{note}\n")
 
@@ -158,6 +178,52 @@ class Report:
                 f" {step.database_cpu_us} | {share:.2f} | {goal} | {step.load.apologies} |"
                 f" {step.load.bad} | {step.load.wrapped} |\n"
             )
+
+    def _write_blacklist(self, out: TextIO) -> None:
+        out.write(
+            "\n| blacklist | database | rules | median ms | p90 ms | ratio | goal |\n"
+            "|---|---|---|---|---|---|---|\n"
+        )
+        for figure in self.blacklist:
+            fewest, most = min(figure.checks), max(figure.checks)
+            low, high = figure.checks[fewest][0], figure.checks[most][0]
+            growth, linear = high / low, figure.linear_ms / high
+            filing = figure.filing[0] / figure.filing_empty[0]
+            fast = f"≤ {CHECK_GOAL_MS} ms"
+            rows: list[tuple[str, int, tuple[float, float | None], str, str]] = [
+                ("check", fewest, figure.checks[fewest], "—", _mark(low <= CHECK_GOAL_MS, fast)),
+                (
+                    "check",
+                    most,
+                    figure.checks[most],
+                    f"×{growth:.2f} of {fewest:,}",
+                    _mark(
+                        high <= CHECK_GOAL_MS and growth < CHECK_GROWTH_GOAL,
+                        f"{fast}, < ×{CHECK_GROWTH_GOAL} of {fewest:,}",
+                    ),
+                ),
+                (
+                    "linear scan",
+                    most,
+                    (figure.linear_ms, None),
+                    f"×{linear:,.0f} of the check",
+                    _mark(linear >= LINEAR_GOAL, f"≥ ×{LINEAR_GOAL:,}"),
+                ),
+                ("filing a request", 0, figure.filing_empty, "—", "—"),
+                (
+                    "filing a request",
+                    most,
+                    figure.filing,
+                    f"×{filing:.2f} of none",
+                    _mark(filing <= FILING_GOAL, f"≤ ×{FILING_GOAL}"),
+                ),
+            ]
+            for name, rules, (median, p90), ratio, goal in rows:
+                spread = "—" if p90 is None else f"{p90:,.2f}"
+                out.write(
+                    f"| {name} | {figure.backend} | {f'{rules:,}' if rules else 'none'} |"
+                    f" {median:,.2f} | {spread} | {ratio} | {goal} |\n"
+                )
 
 
 def _mark(met: bool, goal: str) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -148,6 +149,8 @@ class Request(Base):
         # The lists, newest first: everyone's (admins) and an agent's own.
         Index("ix_requests_created", "created_at", "id"),
         Index("ix_requests_agent_created", "agent_id", "created_at", "id"),
+        # Admins' "suspicious" filter, newest first.
+        Index("ix_requests_suspicious_created", "suspicious", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -160,6 +163,10 @@ class Request(Base):
     status: Mapped[RequestStatus] = mapped_column(enum_column(RequestStatus))
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    source_ip: Mapped[str | None] = mapped_column(String(64))
+    """The address it was filed from (a browser's, or the `client_ip` an API caller passed)."""
+    suspicious: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """It matched a blacklist rule when filed or last re-checked: for admins' eyes only."""
 
     client: Mapped[Client] = relationship(lazy="raise_on_sql")
     organization: Mapped[Organization] = relationship(lazy="raise_on_sql")

@@ -10,6 +10,8 @@ from crm.admin import views as admin_views
 from crm.api import create_api_app
 from crm.auth import views as auth_views
 from crm.auth.passwords import dummy_hash
+from crm.blacklist import record_views as blacklist_record_views
+from crm.blacklist import views as blacklist_views
 from crm.clients import views as client_views
 from crm.outbox import views as outbox_views
 from crm.pages import setup_pages
@@ -44,6 +46,8 @@ def create_pages_app(config: Config) -> web.Application:
         outbox_views,
         signup_views,
         signup_admin_views,
+        blacklist_views,
+        blacklist_record_views,
     ):
         views.add_routes(app)
     app.on_startup.append(_prepare_login)

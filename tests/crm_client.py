@@ -70,8 +70,10 @@ class CrmClient:
         form = {"_csrf": await self.token(page), **data}
         return await self.post(action or page, form, follow=follow)
 
-    async def post(self, path: str, data: dict[str, str], *, follow: bool = True) -> Reply:
-        """A raw post: no token unless `data` carries one."""
+    async def post(
+        self, path: str, data: dict[str, str] | list[tuple[str, str]], *, follow: bool = True
+    ) -> Reply:
+        """A raw post: no token unless `data` carries one (pairs for a repeated field)."""
         async with self.http.post(
             self.base_url + path, data=data, allow_redirects=follow
         ) as response:

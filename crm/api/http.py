@@ -90,6 +90,16 @@ def query_enum(request: web.Request, name: str, enum: type[E]) -> E | None:
         raise Invalid.one(name, f"use one of: {choices}") from None
 
 
+def query_bool(request: web.Request, name: str) -> bool | None:
+    """`true` or `false` (None when absent); Invalid naming it for anything else."""
+    value = request.query.get(name)
+    if value is None:
+        return None
+    if value not in ("true", "false"):
+        raise Invalid.one(name, "use true or false")
+    return value == "true"
+
+
 def query_int(request: web.Request, name: str, *, default: int, low: int, high: int) -> int:
     """A whole-number query parameter from `low` to `high` (`default` when absent).
 

@@ -49,6 +49,7 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     "client_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "organization_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "key_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    "rule_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "number": {
         "type": "string",
         "pattern": "^[0-9]+$",
@@ -142,11 +143,10 @@ _WHY = {
 
 
 def _responses(op: Operation, path: str, refs: dict) -> dict[str, Any]:
-    content = refs[(op.answer, "serialization")] if op.answer else {"type": "object"}
-    ok: dict[str, Any] = {
-        "description": op.summary,
-        "content": {"application/json": {"schema": content}},
-    }
+    ok: dict[str, Any] = {"description": op.summary}
+    if op.status != 204:
+        content = refs[(op.answer, "serialization")] if op.answer else {"type": "object"}
+        ok["content"] = {"application/json": {"schema": content}}
     if op.location:
         ok["headers"] = {
             "Location": {"description": "Where the new record lives.", "schema": {"type": "string"}}

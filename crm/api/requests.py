@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.api.auth import actor_of
-from crm.api.http import V1, json_body, page_args, query_enum, respond
+from crm.api.http import V1, json_body, page_args, query_bool, query_enum, respond
 from crm.api.openapi import PAGING, Param, operation
 from crm.api.schemas import (
+    AdminRequestOut,
+    AdminRequestPage,
     CallList,
     CallOut,
     NewRequest,
@@ -17,7 +20,9 @@ from crm.api.schemas import (
     RequestOut,
     RequestPage,
 )
-from crm.enums import RequestStatus
+from crm.auth.service import Actor
+from crm.blacklist.screening import matches_by_request, stored_matches
+from crm.enums import RequestStatus, Role
 from crm.requests.service import (
     RequestRow,
     create_request,
@@ -29,15 +34,26 @@ from crm.requests.service import (
     set_status,
 )
 from crm.schemas import parse
-from ivr.keys import SESSIONS, url_for
+from crm.web import client_address
+from ivr.keys import CLOCK, CONFIG, SESSIONS, url_for
 
 routes = web.RouteTableDef()
 ROLES = "Agents (their own requests) and admins."
+ADMIN_FIELDS = (
+    " An admin's key also gets `source_ip`, `suspicious` and `blacklist_matches` (each "
+    "matched rule's id, note and the fields that matched with their values)."
+)
 ONE = V1 + "/requests/{number:[0-9]+}"
 STATUS = Param(
     "status",
     {"type": "string", "enum": [status.value for status in RequestStatus]},
     "Only requests in this status.",
+)
+SUSPICIOUS = Param(
+    "suspicious",
+    {"type": "string", "enum": ["true", "false"]},
+    "Admins: only the requests the blacklist flagged (true) or did not (false). For an "
+    "agent it changes nothing.",
 )
 
 
@@ -46,27 +62,48 @@ STATUS = Param(
     "List requests, newest first",
     tag="requests",
     answer=RequestPage,
-    description=ROLES,
-    query=(STATUS, *PAGING),
+    description=ROLES + ADMIN_FIELDS,
+    query=(STATUS, SUSPICIOUS, *PAGING),
     errors=(422,),
 )
 async def list_(request: web.Request) -> web.Response:
+    actor = actor_of(request)
     async with request.config_dict[SESSIONS]() as db:
         page = await list_requests(
             db,
-            actor=actor_of(request),
+            actor=actor,
             status=query_enum(request, "status", RequestStatus),
+            suspicious=query_bool(request, "suspicious"),
             **page_args(request),
         )
+        if actor.role is not Role.ADMIN:
+            return respond(
+                RequestPage(
+                    items=[RequestOut.of(row) for row in page.items],
+                    page=page.page,
+                    per_page=page.per_page,
+                    total=page.total,
+                    pages=page.pages,
+                )
+            )
+        matches = await matches_by_request(db, request_ids=[r.request.id for r in page.items])
     return respond(
-        RequestPage(
-            items=[RequestOut.of(row) for row in page.items],
+        AdminRequestPage(
+            items=[AdminRequestOut.of_admin(r, matches[r.request.id]) for r in page.items],
             page=page.page,
             per_page=page.per_page,
             total=page.total,
             pages=page.pages,
         )
     )
+
+
+async def _answer(db: AsyncSession, actor: Actor, row: RequestRow) -> RequestOut:
+    """The request as this actor may see it: admins with the blacklist's findings."""
+    if actor.role is not Role.ADMIN:
+        return RequestOut.of(row)
+    matches = await stored_matches(db, request_id=row.request.id)
+    return AdminRequestOut.of_admin(row, matches)
 
 
 @routes.post(f"{V1}/requests", name="api.requests.create")
@@ -83,25 +120,35 @@ async def create(request: web.Request) -> web.Response:
     data = parse(NewRequest, await json_body(request))
     actor = actor_of(request)
     async with request.config_dict[SESSIONS].begin() as db:
-        filed = await create_request(db, actor=actor, data=data, now=datetime.now(UTC))
+        filed = await create_request(
+            db,
+            actor=actor,
+            data=data,
+            source_ip=data.client_ip or client_address(request),
+            alert_to=request.config_dict[CONFIG].email.admin_to,
+            now=request.config_dict[CLOCK](),
+        )
         row = await get_request(db, actor=actor, number=filed.number)
-    return _created(request, row)
+        answer = await _answer(db, actor, row)
+    return _created(request, answer)
 
 
-def _created(request: web.Request, row: RequestRow) -> web.Response:
+def _created(request: web.Request, answer: RequestOut) -> web.Response:
     return respond(
-        RequestOut.of(row),
+        answer,
         status=201,
-        location=url_for(request, "api.requests.get", number=row.request.number),
+        location=url_for(request, "api.requests.get", number=answer.number),
     )
 
 
 @routes.get(ONE, name="api.requests.get")
-@operation("One request", tag="requests", answer=RequestOut, description=ROLES)
+@operation("One request", tag="requests", answer=RequestOut, description=ROLES + ADMIN_FIELDS)
 async def get(request: web.Request) -> web.Response:
+    actor = actor_of(request)
     async with request.config_dict[SESSIONS]() as db:
-        row = await get_request(db, actor=actor_of(request), number=request.match_info["number"])
-    return respond(RequestOut.of(row))
+        row = await get_request(db, actor=actor, number=request.match_info["number"])
+        answer = await _answer(db, actor, row)
+    return respond(answer)
 
 
 async def _set_status(request: web.Request, status: RequestStatus) -> web.Response:
@@ -109,7 +156,8 @@ async def _set_status(request: web.Request, status: RequestStatus) -> web.Respon
     async with request.config_dict[SESSIONS].begin() as db:
         await set_status(db, actor=actor, number=number, status=status, now=datetime.now(UTC))
         row = await get_request(db, actor=actor, number=number)
-    return respond(RequestOut.of(row))
+        answer = await _answer(db, actor, row)
+    return respond(answer)
 
 
 @routes.post(ONE + "/close", name="api.requests.close")
@@ -148,10 +196,16 @@ async def repeat(request: web.Request) -> web.Response:
     actor = actor_of(request)
     async with request.config_dict[SESSIONS].begin() as db:
         filed = await repeat_request(
-            db, actor=actor, number=request.match_info["number"], now=datetime.now(UTC)
+            db,
+            actor=actor,
+            number=request.match_info["number"],
+            source_ip=client_address(request),
+            alert_to=request.config_dict[CONFIG].email.admin_to,
+            now=request.config_dict[CLOCK](),
         )
         row = await get_request(db, actor=actor, number=filed.number)
-    return _created(request, row)
+        answer = await _answer(db, actor, row)
+    return _created(request, answer)
 
 
 @routes.get(ONE + "/calls", name="api.requests.calls")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from crm.blacklist import normalize
 from crm.enums import CallOutcome, RequestStatus
 from crm.models import Manager
 from crm.requests.service import CallRow, RequestRow
@@ -33,6 +34,17 @@ class NewClient(ClientIn):
 class NewRequest(RequestIn):
     client_id: Id
     organization_id: Id = Field(description="A partner company (GET /api/v1/organizations).")
+    client_ip: str | None = Field(
+        None,
+        max_length=64,
+        description="The address the customer filed from, when a platform site files on "
+        "their behalf (IPv4 or IPv6). Without it, the address of this API call is used.",
+    )
+
+    @field_validator("client_ip")
+    @classmethod
+    def _client_ip(cls, value: str | None) -> str | None:
+        return normalize.source(value) if normalize.address(value) else None
 
 
 class NewApiKey(BaseModel):
@@ -247,3 +259,109 @@ class SignedUpOut(_Out):
     email: str
     name: str
     phone: str
+
+
+BlacklistField = Literal[
+    "first_name", "last_name", "street", "house", "postal_code", "city", "email", "ip", "phone"
+]
+
+
+class BlacklistMatchOut(_Out):
+    rule_id: int
+    note: str | None = Field(description="The rule's note when it matched.")
+    fields: dict[str, str] = Field(
+        description="Each field of the rule, with the request's value that matched it."
+    )
+
+
+class AdminRequestOut(RequestOut):
+    """A request as an admin's key sees it: where it came from and what the blacklist found."""
+
+    source_ip: str | None = Field(description="The address it was filed from.")
+    suspicious: bool = Field(description="It matched a blacklist rule when filed or re-checked.")
+    blacklist_matches: list[BlacklistMatchOut]
+
+    @classmethod
+    def of_admin(cls, row: RequestRow, matches: list[Any]) -> AdminRequestOut:
+        return cls(
+            **RequestOut.of(row).model_dump(),
+            source_ip=row.request.source_ip,
+            suspicious=row.request.suspicious,
+            blacklist_matches=[BlacklistMatchOut.model_validate(m) for m in matches],
+        )
+
+
+class AdminRequestPage(_Page):
+    items: list[AdminRequestOut]
+
+
+class BlacklistRuleOut(_Out):
+    id: int
+    first_name: str | None
+    last_name: str | None
+    street: str | None
+    house: str | None
+    postal_code: str | None
+    city: str | None
+    email: str | None
+    ip: str | None
+    phone: str | None
+    note: str | None
+    created_at: Timestamp
+
+
+class BlacklistRulePage(_Page):
+    items: list[BlacklistRuleOut]
+
+
+class DryRunRequestOut(_Out):
+    number: str
+    created_at: Timestamp
+    client: ClientRef
+
+
+class DryRunOut(_Out):
+    count: int = Field(description="Past requests the rule would have flagged.")
+    requests: list[DryRunRequestOut] = Field(description="The most recent of them, newest first.")
+
+
+class RecheckIn(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    numbers: list[Annotated[str, Field(pattern=r"^[0-9]{8}$")]] = Field(
+        min_length=1, max_length=500, description="Request numbers to check against today's rules."
+    )
+
+
+class RecheckedOut(_Out):
+    number: str
+    was_suspicious: bool
+    suspicious: bool
+    added: list[int] = Field(description="Rules it matches now and did not before.")
+    removed: list[int] = Field(description="Rules it matched before and does not now.")
+    blacklist_matches: list[BlacklistMatchOut]
+
+
+class RecheckOut(_Out):
+    items: list[RecheckedOut]
+
+
+class BlacklistSettingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    copy_fields: list[BlacklistField] = Field(
+        min_length=1,
+        max_length=9,
+        description="Which of a record's fields “add to blacklist” copies into the rule: "
+        "first_name, last_name, street, house, postal_code, city, email, ip, phone.",
+    )
+
+
+class BlacklistSettingsOut(_Out):
+    copy_fields: list[BlacklistField]
+
+
+class FromRecordIn(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    note: str | None = Field(None, max_length=2000, description="Why; a default names the record.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,9 +17,7 @@ from crm.blacklist.schemas import BlacklistRuleIn
 from crm.models import Client, Request
 
 CLIENT_FIELDS = tuple(field for field in FIELDS if field != "ip")
-"""What a past request's client tells of it; its source address is not stored yet."""
-CHUNK = 500
-"""Client ids per statement of the dry run, far below every driver's parameter limit."""
+"""What a request's client tells of it; the request itself keeps its source address."""
 
 
 @dataclass(frozen=True)
@@ -54,8 +51,6 @@ class DryRun:
     count: int
     requests: list[Request]
     """The most recent of them, newest first, each with its client loaded."""
-    unchecked: tuple[str, ...]
-    """The rule's fields past requests cannot be checked on (`ip`: not stored yet)."""
 
 
 def matching_rules_query(values: RecordValues) -> Select[tuple[int]] | None:
@@ -122,23 +117,29 @@ async def check(session: AsyncSession, *, values: RecordValues) -> list[Match]:
     ]
 
 
-def _chunks(ids: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]
+async def _matching_requests(session: AsyncSession, rule: Comparable) -> list[int]:
+    """The ids of past requests whose client and source address match the rule, newest first.
 
-
-async def _matching_clients(session: AsyncSession, rule: Comparable) -> list[int]:
-    """The ids of the clients whose fields match every one of the rule's, read in batches."""
-    query = select(Client.id, *(getattr(Client, field) for field in CLIENT_FIELDS))
+    Read in batches and compared as `check` compares: this is an admin's question before
+    saving a rule, not the check of a new request.
+    """
+    query = (
+        select(Request.id, Request.source_ip, *(getattr(Client, f) for f in CLIENT_FIELDS))
+        .join(Client, Client.id == Request.client_id)
+        .order_by(Request.created_at.desc(), Request.id.desc())
+    )
     # Clients are saved with the phone in E.164 and the email trimmed and lower-cased
     # (crm.schemas.ClientIn), the rule's normalized forms: the database narrows on those.
     for field in ("phone", "email"):
         if field in rule.values:
             query = query.where(getattr(Client, field) == rule.values[field])
+    if rule.network is not None:
+        query = query.where(Request.source_ip.is_not(None))
     found = []
     rows = await session.stream(query.execution_options(yield_per=1000))
     async for row in rows:
-        record = normalize.comparable_record(dict(zip(CLIENT_FIELDS, row[1:], strict=True)))
+        values = dict(zip(CLIENT_FIELDS, row[2:], strict=True))
+        record = normalize.comparable_record({**values, "ip": row[1]})
         if normalize.rule_matches(rule, record):
             found.append(row[0])
     return found
@@ -149,30 +150,17 @@ async def dry_run(
 ) -> DryRun:
     """How many past requests the rule would have flagged, and the `limit` most recent.
 
-    Past requests are checked on their client's eight fields only: the address a request
-    came from is not stored yet, so a rule's `ip` is left out (named in `unchecked`) and a
-    rule with other fields counts the requests those match, an upper bound; a rule of only
-    an IP counts nothing. Clients are read and compared in batches, as `check` would compare
-    them: this is an admin's question before saving, not the check of a new request.
+    Nothing changes: past requests keep their flags. Requests filed before their source
+    address was kept have none, so a rule with an `ip` does not match them.
     """
     require_admin(actor)
     rule = normalize.comparable_rule(data.filled())
-    unchecked = ("ip",) if rule.network is not None else ()
-    if not rule.values:
-        return DryRun(count=0, requests=[], unchecked=unchecked)
-    client_ids = await _matching_clients(session, Comparable(values=rule.values))
-    count, recent = 0, list[Request]()
-    newest = (Request.created_at.desc(), Request.id.desc())
-    for chunk in _chunks(client_ids):
-        of_chunk = select(func.count()).select_from(Request).where(Request.client_id.in_(chunk))
-        count += await session.scalar(of_chunk) or 0
-        recent += await session.scalars(
-            select(Request)
-            .join(Request.client)
-            .options(contains_eager(Request.client))
-            .where(Request.client_id.in_(chunk))
-            .order_by(*newest)
-            .limit(limit)
-        )
-    recent.sort(key=lambda request: (request.created_at, request.id), reverse=True)
-    return DryRun(count=count, requests=recent[:limit], unchecked=unchecked)
+    ids = await _matching_requests(session, rule)
+    recent = await session.scalars(
+        select(Request)
+        .join(Request.client)
+        .options(contains_eager(Request.client))
+        .where(Request.id.in_(ids[:limit]))
+        .order_by(Request.created_at.desc(), Request.id.desc())
+    )
+    return DryRun(count=len(ids), requests=list(recent))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.models import Base, Timestamp
@@ -51,3 +51,30 @@ class BlacklistRuleValue(Base):
     rule_id: Mapped[int] = mapped_column(ForeignKey("blacklist_rules.id"), primary_key=True)
     field: Mapped[str] = mapped_column(String(16), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class BlacklistMatch(Base):
+    """A rule a request matched when it was filed or last re-checked, and why.
+
+    The rule's note and the matched fields with the request's values are kept as they were,
+    so the explanation stays true when the rule is later edited or deleted.
+    """
+
+    __tablename__ = "blacklist_matches"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+    rule_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """No foreign key: a deleted rule's matches stay as the record of what was seen."""
+    note: Mapped[str | None] = mapped_column(Text)
+    fields: Mapped[dict[str, str]] = mapped_column(JSON)
+    checked_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class BlacklistSettings(Base):
+    """The blacklist's one row of settings: which fields "add to blacklist" copies."""
+
+    __tablename__ = "blacklist_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    copy_fields: Mapped[list[str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)

@@ -68,6 +68,15 @@ def address(value: str | None) -> Address | None:
         raise ValueError("enter an IP address such as 203.0.113.7 or 2001:db8::1") from None
 
 
+def source(value: str | None) -> str | None:
+    """A request's source address as stored: canonical text, None when none or unreadable."""
+    try:
+        found = address(value)
+    except ValueError:
+        return None
+    return None if found is None else str(found)
+
+
 def network(value: str | None) -> Network | None:
     """A single address (as /32 or /128) or a network in CIDR form (`10.0.0.0/24`)."""
     if value is None or not value.strip():

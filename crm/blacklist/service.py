@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -150,3 +151,14 @@ async def list_rules(
             )
         )
     return await paginate(session, query, page=page, per_page=per_page)
+
+
+async def existing_rule_ids(
+    session: AsyncSession, *, actor: Actor, rule_ids: Iterable[int]
+) -> set[int]:
+    """Which of these rules still exist (admins only), so a page links only to those."""
+    require_admin(actor)
+    wanted = set(rule_ids)
+    if not wanted:
+        return set()
+    return set(await session.scalars(select(BlacklistRule.id).where(BlacklistRule.id.in_(wanted))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,8 @@ from sqlalchemy.orm import aliased
 
 from crm import audit
 from crm.auth.service import Actor
+from crm.blacklist import normalize
+from crm.blacklist.screening import screen
 from crm.clients.service import get_client
 from crm.enums import CallOutcome, OrganizationKind, RequestStatus, Role
 from crm.errors import Forbidden, Invalid, NotFound
@@ -95,14 +98,21 @@ async def list_requests(
     *,
     actor: Actor,
     status: RequestStatus | None = None,
+    suspicious: bool | None = None,
     page: int = 1,
     per_page: int = 20,
 ) -> Page[RequestRow]:
-    """A page of the actor's requests, newest first, with each one's last call."""
+    """A page of the actor's requests, newest first, with each one's last call.
+
+    `suspicious` is an admin's filter; for an agent it changes nothing, so the filing side
+    cannot learn which of its requests are flagged.
+    """
     newest_first = (Request.created_at.desc(), Request.id.desc())
     filters = _scope(actor)  # refuses a manager before anything is read
     if status is not None:
         filters.append(Request.status == status)
+    if suspicious is not None and actor.role is Role.ADMIN:
+        filters.append(Request.suspicious == suspicious)
     ids, total = await page_of_ids(
         session,
         select(Request.id).where(*filters).order_by(*newest_first),
@@ -181,9 +191,19 @@ async def partner_requests(
 
 
 async def create_request(
-    session: AsyncSession, *, actor: Actor, data: RequestIn, now: datetime
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    data: RequestIn,
+    source_ip: str | None,
+    alert_to: Sequence[str],
+    now: datetime,
 ) -> Request:
-    """A new open request with a fresh keypad number, for one of the actor's clients."""
+    """A new open request with a fresh keypad number, for one of the actor's clients.
+
+    It is checked against the blacklist as it is filed, from `source_ip` (the address it
+    came from); a match is stored and written to `alert_to`, and the filer is not told.
+    """
     try:
         client = await get_client(session, actor=actor, client_id=data.client_id)
     except NotFound:
@@ -200,9 +220,11 @@ async def create_request(
         comment=data.comment,
         status=RequestStatus.OPEN,
         created_at=now,
+        source_ip=normalize.source(source_ip),
     )
     session.add(request)
     await session.flush()
+    await screen(session, request=request, client=client, alert_to=alert_to, now=now)
     await audit.record(
         session,
         actor=actor,
@@ -235,9 +257,18 @@ async def set_status(
 
 
 async def repeat_request(
-    session: AsyncSession, *, actor: Actor, number: str, now: datetime
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    number: str,
+    source_ip: str | None,
+    alert_to: Sequence[str],
+    now: datetime,
 ) -> Request:
-    """A new open request with the same client, partner and product (a renewal)."""
+    """A new open request with the same client, partner and product (a renewal).
+
+    It is filed, and checked, as a new request from `source_ip`.
+    """
     past = (await get_request(session, actor=actor, number=number)).request
     data = RequestIn(
         client_id=past.client_id,
@@ -245,7 +276,9 @@ async def repeat_request(
         product=past.product,
         comment=past.comment,
     )
-    request = await create_request(session, actor=actor, data=data, now=now)
+    request = await create_request(
+        session, actor=actor, data=data, source_ip=source_ip, alert_to=alert_to, now=now
+    )
     await audit.record(
         session,
         actor=actor,

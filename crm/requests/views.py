@@ -6,6 +6,10 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from crm.blacklist.labels import LABELS
+from crm.blacklist.models import BlacklistMatch
+from crm.blacklist.screening import stored_matches
+from crm.blacklist.service import existing_rule_ids
 from crm.clients.service import client_choices
 from crm.enums import RequestStatus, Role
 from crm.errors import Invalid
@@ -20,8 +24,8 @@ from crm.requests.service import (
     set_status,
 )
 from crm.schemas import RequestIn, parse
-from crm.web import actor_of, form_data, redirect, requires
-from ivr.keys import SESSIONS
+from crm.web import actor_of, client_address, form_data, redirect, requires
+from ivr.keys import CLOCK, CONFIG, SESSIONS
 
 FIELDS = ("client_id", "organization_id", "product", "comment")
 NUMBER = r"{number:\d{8}}"
@@ -29,20 +33,29 @@ NUMBER = r"{number:\d{8}}"
 
 @requires(Role.AGENT, Role.ADMIN)
 async def request_list(request: web.Request) -> web.StreamResponse:
+    actor = actor_of(request)
+    # Admins' tab of flagged requests; for anyone else the query changes nothing on the page.
+    suspicious = actor.role is Role.ADMIN and request.query.get("suspicious") == "1"
     status = request.query.get("status", "")
-    chosen = RequestStatus(status) if status in set(RequestStatus) else None
+    chosen = RequestStatus(status) if status in set(RequestStatus) and not suspicious else None
     async with request.config_dict[SESSIONS]() as db:
         requests = await list_requests(
-            db, actor=actor_of(request), status=chosen, page=page_arg(request)
+            db,
+            actor=actor,
+            status=chosen,
+            suspicious=True if suspicious else None,
+            page=page_arg(request),
         )
+    query = {"suspicious": "1"} if suspicious else {"status": chosen.value} if chosen else {}
     return await render(
         request,
         "requests_list.html",
         {
             "requests": requests,
             "status": chosen,
+            "suspicious": suspicious,
             "statuses": list(RequestStatus),
-            "query": {"status": chosen.value} if chosen else {},
+            "query": query,
         },
     )
 
@@ -78,7 +91,12 @@ async def request_create(request: web.Request) -> web.StreamResponse:
         data = parse(RequestIn, values)
         async with request.config_dict[SESSIONS].begin() as db:
             filed = await create_request(
-                db, actor=actor_of(request), data=data, now=datetime.now(UTC)
+                db,
+                actor=actor_of(request),
+                data=data,
+                source_ip=client_address(request),
+                alert_to=request.config_dict[CONFIG].email.admin_to,
+                now=request.config_dict[CLOCK](),
             )
     except Invalid as invalid:
         return await _form(request, values=values, errors=field_errors(invalid), status=400)
@@ -91,12 +109,25 @@ async def _detail(
 ) -> web.Response:
     actor = actor_of(request)
     number = request.match_info["number"]
+    matches: list[BlacklistMatch] = []
+    existing: set[int] = set()
     async with request.config_dict[SESSIONS]() as db:
         row = await get_request(db, actor=actor, number=number)
         calls = await request_calls(db, actor=actor, number=number)
-    return await render(
-        request, "request_detail.html", {"row": row, "calls": calls, "error": error}, status=status
-    )
+        if actor.role is Role.ADMIN:  # only admins may learn of a blacklist match
+            matches = await stored_matches(db, request_id=row.request.id)
+            existing = await existing_rule_ids(
+                db, actor=actor, rule_ids=[match.rule_id for match in matches]
+            )
+    context = {
+        "row": row,
+        "calls": calls,
+        "error": error,
+        "matches": matches,
+        "existing": existing,
+        "labels": LABELS,
+    }
+    return await render(request, "request_detail.html", context, status=status)
 
 
 @requires(Role.AGENT, Role.ADMIN)
@@ -139,7 +170,12 @@ async def request_repeat(request: web.Request) -> web.StreamResponse:
     number = request.match_info["number"]
     async with request.config_dict[SESSIONS].begin() as db:
         repeated = await repeat_request(
-            db, actor=actor_of(request), number=number, now=datetime.now(UTC)
+            db,
+            actor=actor_of(request),
+            number=number,
+            source_ip=client_address(request),
+            alert_to=request.config_dict[CONFIG].email.admin_to,
+            now=request.config_dict[CLOCK](),
         )
     await flash(request, f"New request {repeated.number} filed as a repeat of {number}.")
     raise redirect(request, "requests.detail", number=repeated.number)
