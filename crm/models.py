@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     Enum,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -151,6 +154,13 @@ class Request(Base):
         Index("ix_requests_agent_created", "agent_id", "created_at", "id"),
         # Admins' "suspicious" filter, newest first.
         Index("ix_requests_suspicious_created", "suspicious", "created_at", "id"),
+        # The flagged requests whose letter to the admins is still to be written.
+        Index(
+            "ix_requests_alert_pending",
+            "alert_pending",
+            sqlite_where=text("alert_pending"),
+            postgresql_where=text("alert_pending"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -167,6 +177,11 @@ class Request(Base):
     """The address it was filed from (a browser's, or the `client_ip` an API caller passed)."""
     suspicious: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     """It matched a blacklist rule when filed or last re-checked: for admins' eyes only."""
+    blacklist_matches: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=lambda: [])
+    """What that check found: each rule's id and note, and the fields that matched with
+    the request's values (`crm.blacklist.screening.stored`), kept as they were then."""
+    alert_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Flagged at filing, and the admins' letter not written yet (a background job does)."""
 
     client: Mapped[Client] = relationship(lazy="raise_on_sql")
     organization: Mapped[Organization] = relationship(lazy="raise_on_sql")

@@ -14,6 +14,7 @@ from datetime import timedelta
 import structlog
 from aiohttp import web
 
+from crm.blacklist.screening import alert_admins
 from crm.call_end import finalize_lost_calls
 from crm.outbox.sender import SenderSettings, deliver_due
 from crm.signup.admin import forget_old_codes
@@ -41,6 +42,13 @@ async def _deliver_outbox(app: web.Application, stopping: Callable[[], bool]) ->
         )
 
 
+async def _alert_blacklist_matches(app: web.Application, stopping: Callable[[], bool]) -> None:
+    async with app[SESSIONS].begin() as session:
+        written = await alert_admins(session, to=app[CONFIG].email.admin_to, now=app[CLOCK]())
+    if written:
+        log.info("blacklist_alerts_queued", count=written)
+
+
 async def _end_lost_calls(app: web.Application, stopping: Callable[[], bool]) -> None:
     async with app[ENGINE].begin() as db:
         lost = await finalize_lost_calls(
@@ -64,6 +72,7 @@ async def _forget_signup_codes(app: web.Application, stopping: Callable[[], bool
 
 
 JOBS = (
+    ("blacklist_alerts", _alert_blacklist_matches),  # before the outbox: sent in one pass
     ("outbox", _deliver_outbox),
     ("lost_calls", _end_lost_calls),
     ("signup_codes", _forget_signup_codes),

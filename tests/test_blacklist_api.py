@@ -4,15 +4,13 @@ record, settings and the dry run; the admins' letter through a real SMTP server.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
 from crm.audit import AuditEntry
 from crm.blacklist.models import BlacklistRule
-from crm.outbox.sender import SenderSettings, deliver_due
-from ivr.keys import CONFIG, MAILER, SESSIONS
+from ivr.background import run_jobs
 from ivr.simulator import ScriptedCaller
 from tests.api_helpers import NEW_CLIENT, Api
 from tests.conftest import make_config
@@ -45,15 +43,6 @@ def config(database_url, smtp):
         "smtp": {"host": "127.0.0.1", "port": smtp.port, "timeout_seconds": 5},
     }
     return make_config(database_url, email=email, trust_proxy=True)
-
-
-async def deliver(server) -> None:
-    """Hand every queued letter to the SMTP server, as the background task would."""
-    app = server.app
-    settings = SenderSettings.from_config(app[CONFIG].email)
-    await deliver_due(
-        app[SESSIONS], app[MAILER], clock=lambda: datetime.now(UTC), settings=settings
-    )
 
 
 async def polis_id(api: Api) -> int:
@@ -294,7 +283,10 @@ async def test_the_filing_side_cannot_tell_a_flagged_request(
     partner = (await api_manager.get("/api/v1/partner/requests")).json["items"]
     alike(*(str(next(i for i in partner if i["number"] == n)) for n in numbers))
     manager_page = (await (await browser(MANAGER)).get("/partner/requests")).text
-    assert all(n in manager_page for n in numbers) and "uspicious" not in manager_page
+    rows = [re.search(rf"<tr>(?:(?!</tr>).)*{n}.*?</tr>", manager_page, re.S) for n in numbers]
+    assert all(rows)
+    alike(*(row.group(0) for row in rows if row))
+    assert "uspicious" not in manager_page
     heard = []
     for number in numbers:
         record = await simulator.call(
@@ -303,8 +295,9 @@ async def test_the_filing_side_cannot_tell_a_flagged_request(
         heard.append("\n".join(twiml for _, twiml in record.documents))
     alike(*heard)
 
-    # The admins were told, and only they.
-    await deliver(server)
+    # The admins were told, and only they: once, however many passes the job makes.
+    await run_jobs(server.app)
+    await run_jobs(server.app)
     ((recipients, letter),) = smtp.inbox.messages
     assert recipients == ADMINS and flagged["number"] in letter["Subject"]
     body = letter.get_payload(decode=True).decode()
@@ -314,7 +307,7 @@ async def test_the_filing_side_cannot_tell_a_flagged_request(
 
 async def test_a_clean_request_sends_no_letter(api_agent, server, smtp):
     await file(api_agent, await new_client(api_agent, NEW_CLIENT))
-    await deliver(server)
+    await run_jobs(server.app)
     assert smtp.inbox.messages == []
 
 

@@ -63,7 +63,7 @@ async def test_long_list_pages_keep_the_status_filter(agent, sessions):
         actor = await account_actor(session, AGENT[0])
         for _ in range(20):
             await create_request(
-                session, actor=actor, data=data, source_ip=None, alert_to=(), now=datetime.now(UTC)
+                session, actor=actor, data=data, source_ip=None, now=datetime.now(UTC)
             )
     first = await agent.get("/requests?status=open")
     assert 'href="/requests?status=open&amp;page=2"' in first.text

@@ -11,7 +11,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crm.db import create_engine
+from crm.blacklist.matching import RecordValues, check
+from crm.blacklist.models import BlacklistShape
+from crm.db import create_engine, create_sessionmaker
 from crm.schema import metadata
 from ivr.migrate import alembic_config, schema_differences, upgrade
 
@@ -223,6 +225,59 @@ async def test_a_calls_dial_facts_move_to_its_dials_and_back(engine, demo):
     assert await old_call_facts(engine, dialing) == (True, None, 0)
     await upgrade(engine)
     assert await current_revision(engine) == head_revision()
+
+
+async def test_rules_saved_before_value_keys_are_found_after_the_upgrade(engine, demo):
+    await downgrade(engine, "0009_blacklist")
+    saved = datetime(2026, 12, 1, tzinfo=UTC)
+    async with engine.begin() as connection:
+        for rule_id, rule, values in (
+            (
+                1,
+                {"first_name": "Jan", "last_name": "Kowalski", "field_count": 2},
+                {"first_name": "jan", "last_name": "kowalski"},
+            ),
+            (
+                2,
+                {
+                    "city": "Wrocław",
+                    "ip": "1.1.1.1",
+                    "ip_family": 4,
+                    "ip_first": "01010101",
+                    "ip_last": "01010101",
+                    "ip_prefix": 32,
+                    "field_count": 2,
+                },
+                {"city": "wrocław"},
+            ),
+        ):
+            columns = {"id": rule_id, "created_at": saved, **rule}
+            await connection.execute(
+                text(
+                    f"INSERT INTO blacklist_rules ({', '.join(columns)}) "
+                    f"VALUES ({', '.join(':' + name for name in columns)})"
+                ),
+                columns,
+            )
+            for field, value in values.items():
+                await connection.execute(
+                    text(
+                        "INSERT INTO blacklist_rule_values (rule_id, field, value) "
+                        "VALUES (:rule_id, :field, :value)"
+                    ),
+                    {"rule_id": rule_id, "field": field, "value": value},
+                )
+    await upgrade(engine)
+    assert await schema_differences(engine) == []
+    async with create_sessionmaker(engine)() as session:
+        jan = RecordValues(first_name="JAN", last_name="kowalski", city="Kraków")
+        assert [match.rule_id for match in await check(session, values=jan)] == [1]
+        wroclaw = RecordValues(first_name="Ewa", city="Wrocław", ip="1.1.1.1")
+        assert [match.rule_id for match in await check(session, values=wroclaw)] == [2]
+        krakow = RecordValues(first_name="Ewa", city="Kraków", ip="1.1.1.1")
+        assert await check(session, values=krakow) == []
+        shapes = await session.scalars(sa.select(BlacklistShape.fields))
+        assert list(shapes) == ["first_name,last_name"]  # a rule with an IP has none
 
 
 async def test_a_new_sqlite_database_and_its_folder_are_private(tmp_path):

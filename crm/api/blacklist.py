@@ -171,9 +171,7 @@ async def check(request: web.Request) -> web.Response:
     require_admin(actor)
     data = parse(RecheckIn, await json_body(request))
     async with request.config_dict[SESSIONS].begin() as db:
-        results = await recheck(
-            db, actor=actor, numbers=data.numbers, now=request.config_dict[CLOCK]()
-        )
+        results = await recheck(db, actor=actor, numbers=data.numbers)
     return respond(
         RecheckOut(
             items=[

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.api.auth import actor_of
 from crm.api.http import V1, json_body, page_args, query_bool, query_enum, respond
@@ -21,7 +20,6 @@ from crm.api.schemas import (
     RequestPage,
 )
 from crm.auth.service import Actor
-from crm.blacklist.screening import matches_by_request, stored_matches
 from crm.enums import RequestStatus, Role
 from crm.requests.service import (
     RequestRow,
@@ -35,7 +33,7 @@ from crm.requests.service import (
 )
 from crm.schemas import parse
 from crm.web import client_address
-from ivr.keys import CLOCK, CONFIG, SESSIONS, url_for
+from ivr.keys import CLOCK, SESSIONS, url_for
 
 routes = web.RouteTableDef()
 ROLES = "Agents (their own requests) and admins."
@@ -86,10 +84,9 @@ async def list_(request: web.Request) -> web.Response:
                     pages=page.pages,
                 )
             )
-        matches = await matches_by_request(db, request_ids=[r.request.id for r in page.items])
     return respond(
         AdminRequestPage(
-            items=[AdminRequestOut.of_admin(r, matches[r.request.id]) for r in page.items],
+            items=[AdminRequestOut.of_admin(row) for row in page.items],
             page=page.page,
             per_page=page.per_page,
             total=page.total,
@@ -98,12 +95,9 @@ async def list_(request: web.Request) -> web.Response:
     )
 
 
-async def _answer(db: AsyncSession, actor: Actor, row: RequestRow) -> RequestOut:
+def _answer(actor: Actor, row: RequestRow) -> RequestOut:
     """The request as this actor may see it: admins with the blacklist's findings."""
-    if actor.role is not Role.ADMIN:
-        return RequestOut.of(row)
-    matches = await stored_matches(db, request_id=row.request.id)
-    return AdminRequestOut.of_admin(row, matches)
+    return AdminRequestOut.of_admin(row) if actor.role is Role.ADMIN else RequestOut.of(row)
 
 
 @routes.post(f"{V1}/requests", name="api.requests.create")
@@ -114,7 +108,9 @@ async def _answer(db: AsyncSession, actor: Actor, row: RequestRow) -> RequestOut
     status=201,
     body=NewRequest,
     location=True,
-    description=ROLES,
+    description=ROLES + " It is checked against the blacklist as it is filed, from "
+    "`client_ip` or this call's address; an agent's answer does not say what was found."
+    + ADMIN_FIELDS,
 )
 async def create(request: web.Request) -> web.Response:
     data = parse(NewRequest, await json_body(request))
@@ -125,11 +121,10 @@ async def create(request: web.Request) -> web.Response:
             actor=actor,
             data=data,
             source_ip=data.client_ip or client_address(request),
-            alert_to=request.config_dict[CONFIG].email.admin_to,
             now=request.config_dict[CLOCK](),
         )
         row = await get_request(db, actor=actor, number=filed.number)
-        answer = await _answer(db, actor, row)
+        answer = _answer(actor, row)
     return _created(request, answer)
 
 
@@ -147,7 +142,7 @@ async def get(request: web.Request) -> web.Response:
     actor = actor_of(request)
     async with request.config_dict[SESSIONS]() as db:
         row = await get_request(db, actor=actor, number=request.match_info["number"])
-        answer = await _answer(db, actor, row)
+        answer = _answer(actor, row)
     return respond(answer)
 
 
@@ -156,7 +151,7 @@ async def _set_status(request: web.Request, status: RequestStatus) -> web.Respon
     async with request.config_dict[SESSIONS].begin() as db:
         await set_status(db, actor=actor, number=number, status=status, now=datetime.now(UTC))
         row = await get_request(db, actor=actor, number=number)
-        answer = await _answer(db, actor, row)
+        answer = _answer(actor, row)
     return respond(answer)
 
 
@@ -166,7 +161,7 @@ async def _set_status(request: web.Request, status: RequestStatus) -> web.Respon
     tag="requests",
     answer=RequestOut,
     description=ROLES + " The IVR refuses the request from now on. Closing a closed "
-    "request changes nothing.",
+    "request changes nothing." + ADMIN_FIELDS,
 )
 async def close(request: web.Request) -> web.Response:
     return await _set_status(request, RequestStatus.CLOSED)
@@ -177,7 +172,7 @@ async def close(request: web.Request) -> web.Response:
     "Reopen a request",
     tag="requests",
     answer=RequestOut,
-    description=ROLES + " Reopening an open request changes nothing.",
+    description=ROLES + " Reopening an open request changes nothing." + ADMIN_FIELDS,
 )
 async def reopen(request: web.Request) -> web.Response:
     return await _set_status(request, RequestStatus.OPEN)
@@ -190,7 +185,7 @@ async def reopen(request: web.Request) -> web.Response:
     answer=RequestOut,
     status=201,
     location=True,
-    description=ROLES,
+    description=ROLES + ADMIN_FIELDS,
 )
 async def repeat(request: web.Request) -> web.Response:
     actor = actor_of(request)
@@ -200,11 +195,10 @@ async def repeat(request: web.Request) -> web.Response:
             actor=actor,
             number=request.match_info["number"],
             source_ip=client_address(request),
-            alert_to=request.config_dict[CONFIG].email.admin_to,
             now=request.config_dict[CLOCK](),
         )
         row = await get_request(db, actor=actor, number=filed.number)
-        answer = await _answer(db, actor, row)
+        answer = _answer(actor, row)
     return _created(request, answer)
 
 

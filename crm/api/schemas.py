@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crm.blacklist import normalize
+from crm.blacklist.screening import MAX_RECHECK
 from crm.enums import CallOutcome, RequestStatus
 from crm.models import Manager
 from crm.requests.service import CallRow, RequestRow
@@ -44,7 +45,8 @@ class NewRequest(RequestIn):
     @field_validator("client_ip")
     @classmethod
     def _client_ip(cls, value: str | None) -> str | None:
-        return normalize.source(value) if normalize.address(value) else None
+        found = normalize.address(value)
+        return None if found is None else str(found)
 
 
 class NewApiKey(BaseModel):
@@ -282,12 +284,15 @@ class AdminRequestOut(RequestOut):
     blacklist_matches: list[BlacklistMatchOut]
 
     @classmethod
-    def of_admin(cls, row: RequestRow, matches: list[Any]) -> AdminRequestOut:
+    def of_admin(cls, row: RequestRow) -> AdminRequestOut:
+        request = row.request
         return cls(
             **RequestOut.of(row).model_dump(),
-            source_ip=row.request.source_ip,
-            suspicious=row.request.suspicious,
-            blacklist_matches=[BlacklistMatchOut.model_validate(m) for m in matches],
+            source_ip=request.source_ip,
+            suspicious=request.suspicious,
+            blacklist_matches=[
+                BlacklistMatchOut.model_validate(m) for m in request.blacklist_matches
+            ],
         )
 
 
@@ -329,7 +334,9 @@ class RecheckIn(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
     numbers: list[Annotated[str, Field(pattern=r"^[0-9]{8}$")]] = Field(
-        min_length=1, max_length=500, description="Request numbers to check against today's rules."
+        min_length=1,
+        max_length=MAX_RECHECK,
+        description="Request numbers to check against today's rules.",
     )
 
 

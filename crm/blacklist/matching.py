@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, or_, select, union_all
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import CompoundSelect, Row, Select, bindparam, func, select, true, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import contains_eager
 
 from crm.auth.service import Actor, require_admin
 from crm.blacklist import normalize
-from crm.blacklist.models import BlacklistRule, BlacklistRuleValue
-from crm.blacklist.normalize import FIELDS, Comparable
+from crm.blacklist.models import BlacklistRule, BlacklistShape
+from crm.blacklist.normalize import FIELDS, VALUE_FIELDS, Comparable
 from crm.blacklist.schemas import BlacklistRuleIn
 from crm.models import Client, Request
-
-CLIENT_FIELDS = tuple(field for field in FIELDS if field != "ip")
-"""What a request's client tells of it; the request itself keeps its source address."""
 
 
 @dataclass(frozen=True)
@@ -53,68 +51,92 @@ class DryRun:
     """The most recent of them, newest first, each with its client loaded."""
 
 
-def matching_rules_query(values: RecordValues) -> Select[tuple[int]] | None:
-    """The ids of the rules `values` match, one statement of index lookups; None if no values.
+_RULE = BlacklistRule
+CANDIDATE = (_RULE.id, _RULE.note, _RULE.normalized, _RULE.ip, *(getattr(_RULE, f) for f in FIELDS))
+BY_VALUES = select(*CANDIDATE).where(_RULE.value_key.in_(bindparam("keys", expanding=True)))
+"""Rules without an IP whose values are exactly one part of the record's: equalities on
+`ix_blacklist_rules_value_key`, each finding only rules that match."""
+BY_ADDRESS = select(*CANDIDATE).where(
+    _RULE.ip_family == bindparam("family"),
+    _RULE.ip_first.in_(bindparam("firsts", expanding=True)),
+    _RULE.ip_last >= bindparam("address"),
+)
+"""Rules whose network holds the record's address: one equality on `ix_blacklist_rules_ip`
+per prefix length (33 for IPv4, 129 for IPv6); their other fields are compared after."""
+SHAPES = select(BlacklistShape.fields)
+KNOWN = select(func.count().label("known")).select_from(BlacklistShape).subquery("known")
+"""How many shapes there are: shapes are only ever added, so the count tells whether the
+shapes a connection remembers are still all of them."""
+SHAPES_SEEN = "blacklist_shapes"
+"""Where a connection remembers the shapes (`Connection.info`, kept with the connection)."""
 
-    Each value row of the record's (field, value) pairs, and each IP rule whose network holds
-    the record's address, counts one matched field of its rule; a rule matches when all of its
-    fields did. The networks holding an address are found by their first address, one per
-    prefix length (at most 33 for IPv4, 129 for IPv6), each an equality on `ix_blacklist_rules_ip`.
-    A rule's field count is read by its primary key for each rule that matched a field, so no
-    join can be planned as a walk over all the rules.
-    """
-    record = normalize.comparable_record(asdict(values))
-    parts: list[Select[Any]] = []
-    if record.values:
-        value = BlacklistRuleValue
-        # One equality per pair: an IN of row values makes SQLite scan instead of search.
-        pairs = [and_(value.field == f, value.value == v) for f, v in record.values.items()]
-        parts.append(select(value.rule_id, value.field).where(or_(*pairs)))
+
+def _counted(candidates: Select[Any] | CompoundSelect) -> Select[Any]:
+    """The candidates, each with the shapes' count, and the count alone when none is found."""
+    found = candidates.subquery("found")
+    return select(KNOWN.c.known, *found.c).select_from(KNOWN.outerjoin(found, true()))
+
+
+STATEMENTS = {
+    (True, False): _counted(BY_VALUES),
+    (False, True): _counted(BY_ADDRESS),
+    (True, True): _counted(union_all(BY_VALUES, BY_ADDRESS)),
+    (False, False): select(KNOWN.c.known),
+}
+"""Built once for each kind of record (values, an address, both): only parameters change."""
+
+
+def candidates_query(
+    record: Comparable, shapes: Iterable[str]
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The statement finding the rules a record may match, with its parameters."""
+    params: dict[str, Any] = {}
+    keys = normalize.part_keys(record.values, shapes)
+    if keys:
+        params["keys"] = keys
     if record.address is not None:
-        rule = BlacklistRule
-        parts.append(
-            select(rule.id.label("rule_id"), literal("ip").label("field")).where(
-                rule.ip_family == record.address.version,
-                rule.ip_first.in_(normalize.containing_firsts(record.address)),
-                rule.ip_last >= normalize.key(record.address),
-            )
+        params.update(
+            family=record.address.version,
+            firsts=normalize.containing_firsts(record.address),
+            address=normalize.key(record.address),
         )
-    if not parts:
-        return None
-    matched = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
-    counts = (
-        select(matched.c.rule_id, func.count().label("matched"))
-        .group_by(matched.c.rule_id)
-        .subquery()
-    )
-    field_count = (
-        select(BlacklistRule.field_count)
-        .where(BlacklistRule.id == counts.c.rule_id)
-        .scalar_subquery()
-    )
-    return (
-        select(counts.c.rule_id).where(counts.c.matched == field_count).order_by(counts.c.rule_id)
-    )
+    return STATEMENTS[bool(keys), record.address is not None], params
+
+
+async def _candidates(connection: AsyncConnection, record: Comparable) -> list[Row[Any]]:
+    """The rules the record may match, in one statement while the shapes stay the same.
+
+    The statement carries the shapes' count; when it differs from what this connection
+    remembers, the shapes are read anew and the statement runs again.
+    """
+    info = connection.info
+    shapes: tuple[str, ...] = info.get(SHAPES_SEEN, ())
+    rows = list(await connection.execute(*candidates_query(record, shapes)))
+    if record.values and rows[0].known != len(shapes):
+        info[SHAPES_SEEN] = shapes = tuple(await connection.scalars(SHAPES))
+        rows = list(await connection.execute(*candidates_query(record, shapes)))
+    return [row for row in rows if getattr(row, "id", None) is not None]
 
 
 async def check(session: AsyncSession, *, values: RecordValues) -> list[Match]:
-    """Every rule the record matches, with the fields that matched and the record's values."""
-    query = matching_rules_query(values)
-    ids = [] if query is None else list(await session.scalars(query))
-    if not ids:
+    """Every rule the record matches, with the fields that matched and the record's values.
+
+    One statement of index lookups, never a scan over the rules: the record's value keys
+    for the shapes of the rules, and the networks holding its address. A rule with an IP,
+    found by its network, has its other fields compared here, as `rule_matches` does.
+    """
+    record = normalize.comparable_record(asdict(values))
+    if not record.values and record.address is None:
         return []
-    rules = await session.scalars(
-        select(BlacklistRule).where(BlacklistRule.id.in_(ids)).order_by(BlacklistRule.id)
-    )
+    rows = await _candidates(await session.connection(), record)
     given = asdict(values)
-    return [
-        Match(
-            rule_id=rule.id,
-            note=rule.note,
-            fields={field: given[field] for field in FIELDS if getattr(rule, field) is not None},
-        )
-        for rule in rules
-    ]
+    matches = []
+    for row in rows:
+        rule = Comparable(values=row.normalized, network=normalize.network(row.ip))
+        if normalize.rule_matches(rule, record):
+            fields = {field: given[field] for field in FIELDS if getattr(row, field) is not None}
+            matches.append(Match(rule_id=row.id, note=row.note, fields=fields))
+    return sorted(matches, key=lambda match: match.rule_id)
 
 
 async def _matching_requests(session: AsyncSession, rule: Comparable) -> list[int]:
@@ -124,7 +146,7 @@ async def _matching_requests(session: AsyncSession, rule: Comparable) -> list[in
     saving a rule, not the check of a new request.
     """
     query = (
-        select(Request.id, Request.source_ip, *(getattr(Client, f) for f in CLIENT_FIELDS))
+        select(Request.id, Request.source_ip, *(getattr(Client, f) for f in VALUE_FIELDS))
         .join(Client, Client.id == Request.client_id)
         .order_by(Request.created_at.desc(), Request.id.desc())
     )
@@ -138,7 +160,7 @@ async def _matching_requests(session: AsyncSession, rule: Comparable) -> list[in
     found = []
     rows = await session.stream(query.execution_options(yield_per=1000))
     async for row in rows:
-        values = dict(zip(CLIENT_FIELDS, row[2:], strict=True))
+        values = dict(zip(VALUE_FIELDS, row[2:], strict=True))
         record = normalize.comparable_record({**values, "ip": row[1]})
         if normalize.rule_matches(rule, record):
             found.append(row[0])

@@ -11,13 +11,17 @@ from crm.models import Base, Timestamp
 
 VALUES_INDEX = "ix_blacklist_rule_values_lookup"
 IP_INDEX = "ix_blacklist_rules_ip"
+VALUE_KEY_INDEX = "ix_blacklist_rules_value_key"
 
 
 class BlacklistRule(Base):
     """Flags a request whose every filled field matches; the fields are kept as typed."""
 
     __tablename__ = "blacklist_rules"
-    __table_args__ = (Index(IP_INDEX, "ip_family", "ip_first", "ip_last"),)
+    __table_args__ = (
+        Index(IP_INDEX, "ip_family", "ip_first", "ip_last"),
+        Index(VALUE_KEY_INDEX, "value_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     note: Mapped[str | None] = mapped_column(Text)
@@ -38,12 +42,26 @@ class BlacklistRule(Base):
     ip_last: Mapped[str | None] = mapped_column(String(32))
     ip_prefix: Mapped[int | None] = mapped_column(Integer)
     field_count: Mapped[int] = mapped_column(Integer)
-    """How many fields are filled: a rule matches when this many of them matched."""
+    """How many fields are filled (the IP counts as one)."""
+    normalized: Mapped[dict[str, str]] = mapped_column(JSON)
+    """Every filled field but the IP in comparable form (`normalize.comparable_rule`)."""
+    value_key: Mapped[str | None] = mapped_column(String(32))
+    """`normalize.value_key` of `normalized`, by which the check finds a rule without an IP
+    (one with an IP is found by its range)."""
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
+class BlacklistShape(Base):
+    """Which fields some rule without an IP fills ("first_name,last_name"), kept as rules are
+    saved and never removed: the check builds a record's lookup keys for these alone."""
+
+    __tablename__ = "blacklist_shapes"
+
+    fields: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
 class BlacklistRuleValue(Base):
-    """One filled field of a rule but its IP, normalized: what the check looks up."""
+    """One filled field of a rule but its IP, normalized: what the rules' search looks in."""
 
     __tablename__ = "blacklist_rule_values"
     __table_args__ = (Index(VALUES_INDEX, "field", "value", "rule_id"),)
@@ -51,23 +69,6 @@ class BlacklistRuleValue(Base):
     rule_id: Mapped[int] = mapped_column(ForeignKey("blacklist_rules.id"), primary_key=True)
     field: Mapped[str] = mapped_column(String(16), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
-
-
-class BlacklistMatch(Base):
-    """A rule a request matched when it was filed or last re-checked, and why.
-
-    The rule's note and the matched fields with the request's values are kept as they were,
-    so the explanation stays true when the rule is later edited or deleted.
-    """
-
-    __tablename__ = "blacklist_matches"
-
-    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), primary_key=True)
-    rule_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    """No foreign key: a deleted rule's matches stay as the record of what was seen."""
-    note: Mapped[str | None] = mapped_column(Text)
-    fields: Mapped[dict[str, str]] = mapped_column(JSON)
-    checked_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class BlacklistSettings(Base):

@@ -6,8 +6,10 @@ Pure functions: no database, no clock. Each returns None for a blank value; `pho
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from crm.schemas import normalize_phone
@@ -20,13 +22,16 @@ VALUE_FIELDS = tuple(field for field in FIELDS if field != "ip")
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+"""IPv4 addresses as dual-stack servers write them in IPv6."""
 
 
 def text(value: str | None) -> str | None:
-    """Letters in any case, surrounding and repeated spaces ignored, `ё` read as `е`."""
+    """Letters in any case, surrounding and repeated spaces ignored, `ё` read as `е`; a
+    letter typed with a combining mark is the letter typed at once (`е` + U+0308 is `ё`)."""
     if value is None:
         return None
-    words = value.split()
+    words = unicodedata.normalize("NFC", value).split()
     return " ".join(words).casefold().replace("ё", "е") or None
 
 
@@ -92,7 +97,12 @@ def network(value: str | None) -> Network | None:
         return ipaddress.ip_network(_unmapped(interface.ip))
     if interface.ip != interface.network.network_address:
         raise ValueError(f"{typed} has host bits set: the network is {interface.network}")
-    return interface.network
+    found = interface.network
+    if isinstance(found, ipaddress.IPv6Network) and found.subnet_of(MAPPED):
+        # ::ffff:1.2.3.0/120 is 1.2.3.0/24: the addresses checked against it are IPv4.
+        first = found.network_address.ipv4_mapped
+        return ipaddress.IPv4Network(f"{first}/{found.prefixlen - 96}")
+    return found
 
 
 def key(value: Address) -> str:
@@ -106,6 +116,33 @@ def containing_firsts(value: Address) -> list[str]:
     number = int(value)
     firsts = {number >> (bits - prefix) << (bits - prefix) for prefix in range(bits + 1)}
     return sorted(f"{first:0{bits // 4}x}" for first in firsts)
+
+
+def value_key(values: Mapping[str, str]) -> str:
+    """One lookup key for a set of normalized values: which fields, and what each holds.
+
+    A rule without an IP is found by the key of all its values; a record is checked with
+    the key of each part of its values that some rule's fields cover (`part_keys`), so a
+    rule is found only when each of its fields holds the record's value there, however many
+    rules share one of them.
+    """
+    canonical = "\x1f".join(f"{f}\x1e{values[f]}" for f in VALUE_FIELDS if f in values)
+    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
+
+
+def shape(values: Mapping[str, str]) -> str:
+    """Which fields a set of values fills, as the shapes table keeps it: "last_name,city"."""
+    return ",".join(field for field in VALUE_FIELDS if field in values)
+
+
+def part_keys(values: Mapping[str, str], shapes: Iterable[str]) -> list[str]:
+    """The `value_key` of each part of a record's values that has one of the rules' shapes."""
+    keys = []
+    for known in shapes:
+        fields = known.split(",")
+        if all(field in values for field in fields):
+            keys.append(value_key({field: values[field] for field in fields}))
+    return keys
 
 
 NORMALIZERS: dict[str, Callable[[str | None], str | None]] = {

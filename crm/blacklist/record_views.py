@@ -69,12 +69,11 @@ async def add_from_client(request: web.Request) -> web.StreamResponse:
 
 
 def _unknown(numbers: list[str], invalid: Invalid) -> str:
-    """The refused numbers by name: the service names each by its place among the unique ones."""
-    unique = list(dict.fromkeys(number.strip() for number in numbers))
+    """The refused numbers by name: the service names each by its place in `numbers`."""
     named_errors = []
     for key, message in invalid.errors.items():
         _, _, place = key.partition(".")
-        what = unique[int(place)] if place.isdigit() and int(place) < len(unique) else ""
+        what = numbers[int(place)] if place.isdigit() and int(place) < len(numbers) else ""
         named_errors.append(f"{what}: {message}" if what else message)
     return "Nothing was re-checked: " + "; ".join(named_errors) + "."
 
@@ -88,9 +87,7 @@ async def recheck_selected(request: web.Request) -> web.StreamResponse:
         raise redirect(request, "requests.list")
     try:
         async with request.config_dict[SESSIONS].begin() as db:
-            results = await recheck(
-                db, actor=actor, numbers=numbers, now=request.config_dict[CLOCK]()
-            )
+            results = await recheck(db, actor=actor, numbers=numbers)
             mentioned = {rule for result in results for rule in (*result.added, *result.removed)}
             existing = await existing_rule_ids(db, actor=actor, rule_ids=mentioned)
     except Invalid as invalid:

@@ -19,6 +19,7 @@ from crm.blacklist.service import create_rule
 from crm.clients.service import get_client
 from crm.errors import Invalid, NotFound
 from crm.models import Client, Request
+from crm.schemas import parse
 
 DEFAULT_COPY_FIELDS = ("email",)
 """What a rule made from a record gets unless an admin chose otherwise."""
@@ -83,7 +84,7 @@ async def _rule_from(
             f"{what} has none of the fields the blacklist copies ({', '.join(fields)}): "
             "fill one in, or choose other fields in the blacklist's settings",
         )
-    data = BlacklistRuleIn.model_validate({**copied, "note": note or f"Added from {what}."})
+    data = parse(BlacklistRuleIn, {**copied, "note": note or f"Added from {what}."})
     return await create_rule(session, actor=actor, data=data, now=now)
 
 

@@ -1,22 +1,23 @@
 """Requests against the blacklist: checked once at filing, re-checked on an admin's demand.
 
-The filing side never learns the result: `screen` runs for every request, flagged or not,
-in the filing's own transaction, and only admins read what it stored.
+The filing side never learns the result, not even by timing: a flagged request is filed
+with the same statements as a clean one (the check, then the request's own INSERT holding
+the result), and the admins' letter is written later by a background job.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
-from sqlalchemy import delete, insert, select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.auth.service import Actor, require_admin
 from crm.blacklist.matching import Match, RecordValues, check
-from crm.blacklist.models import BlacklistMatch
 from crm.errors import Invalid
 from crm.models import Client, Request
 from crm.outbox.service import enqueue
@@ -24,6 +25,8 @@ from crm.outbox.service import enqueue
 log = structlog.get_logger(__name__)
 MAX_RECHECK = 500
 """Requests one re-check may name: a page of the list many times over."""
+ALERTS_PER_PASS = 100
+"""Letters one background pass writes; the rest wait for the next pass."""
 
 
 def record_values(client: Client, source_ip: str | None) -> RecordValues:
@@ -41,68 +44,68 @@ def record_values(client: Client, source_ip: str | None) -> RecordValues:
     )
 
 
-async def _store(
-    session: AsyncSession, request: Request, matches: list[Match], now: datetime
-) -> None:
-    """The request's matches replace whatever an earlier check stored."""
-    await session.execute(delete(BlacklistMatch).where(BlacklistMatch.request_id == request.id))
-    if matches:
-        await session.execute(
-            insert(BlacklistMatch),
-            [
-                {
-                    "request_id": request.id,
-                    "rule_id": match.rule_id,
-                    "note": match.note,
-                    "fields": match.fields,
-                    "checked_at": now,
-                }
-                for match in matches
-            ],
-        )
-    request.suspicious = bool(matches)
+def stored(matches: list[Match]) -> list[dict[str, Any]]:
+    """Matches as a request keeps them (`Request.blacklist_matches`)."""
+    return [asdict(match) for match in matches]
 
 
-def _alert_body(request: Request, matches: list[Match]) -> str:
+@dataclass(frozen=True)
+class Screening:
+    """The columns a new request is filed with: the check's result, and its letter to come."""
+
+    suspicious: bool
+    blacklist_matches: list[dict[str, Any]]
+    alert_pending: bool
+
+
+async def screen(session: AsyncSession, *, client: Client, source_ip: str | None) -> Screening:
+    """Check a request about to be filed; the caller files it with these columns."""
+    matches = await check(session, values=record_values(client, source_ip))
+    return Screening(
+        suspicious=bool(matches), blacklist_matches=stored(matches), alert_pending=bool(matches)
+    )
+
+
+def _alert_body(request: Request) -> str:
     lines = [
         f"Request {request.number} was filed at {request.created_at:%Y-%m-%d %H:%M} UTC "
-        f"and matched {len(matches)} blacklist rule(s).",
+        f"and matched {len(request.blacklist_matches)} blacklist rule(s).",
         "The agent was not told. Open the request in the CRM to see it.",
         "",
     ]
-    for match in matches:
-        lines.append(f"Rule {match.rule_id}" + (f": {match.note}" if match.note else ""))
-        lines.extend(f"  {field}: {value}" for field, value in match.fields.items())
+    for match in request.blacklist_matches:
+        note = match.get("note")
+        lines.append(f"Rule {match['rule_id']}" + (f": {note}" if note else ""))
+        lines.extend(f"  {field}: {value}" for field, value in match["fields"].items())
         lines.append("")
     return "\n".join(lines)
 
 
-async def screen(
-    session: AsyncSession,
-    *,
-    request: Request,
-    client: Client,
-    alert_to: Sequence[str],
-    now: datetime,
-) -> list[Match]:
-    """Check a request as it is filed, store the result, and tell the admins if it matched."""
-    matches = await check(session, values=record_values(client, request.source_ip))
-    if matches:
-        await _store(session, request, matches, now)
-        await enqueue(
-            session,
-            to=alert_to,
-            subject=f"Suspicious request {request.number}",
-            body=_alert_body(request, matches),
-            now=now,
+async def alert_admins(session: AsyncSession, *, to: Sequence[str], now: datetime) -> int:
+    """Write the admins' letter of each request flagged at filing (a background job).
+
+    Each request is claimed by an UPDATE that only one of several processes can win, in
+    the transaction that queues its letter: a letter is written once, or not at all.
+    """
+    pending = await session.scalars(
+        select(Request).where(Request.alert_pending).order_by(Request.id).limit(ALERTS_PER_PASS)
+    )
+    written = 0
+    for request in list(pending):
+        claimed = await session.execute(
+            update(Request)
+            .where(Request.id == request.id, Request.alert_pending)
+            .values(alert_pending=False)
+            .execution_options(synchronize_session=False)
         )
-        log.warning("blacklist_match", number=request.number, rules=[m.rule_id for m in matches])
-    return matches
-
-
-async def stored_matches(session: AsyncSession, *, request_id: int) -> list[BlacklistMatch]:
-    """What the last check of the request found, by rule."""
-    return (await matches_by_request(session, request_ids=[request_id]))[request_id]
+        if not claimed.rowcount:  # type: ignore[attr-defined]
+            continue
+        subject = f"Suspicious request {request.number}"
+        await enqueue(session, to=to, subject=subject, body=_alert_body(request), now=now)
+        rules = [match["rule_id"] for match in request.blacklist_matches]
+        log.warning("blacklist_match", number=request.number, rules=rules)
+        written += 1
+    return written
 
 
 @dataclass(frozen=True)
@@ -119,34 +122,37 @@ class Rechecked:
     matches: list[Match]
 
 
-def _numbers(numbers: Sequence[str]) -> list[str]:
-    unique = list(dict.fromkeys(number.strip() for number in numbers))
-    if not unique:
+def _wanted(numbers: Sequence[str]) -> list[str]:
+    if not numbers:
         raise Invalid.one("numbers", "name at least one request")
-    if len(unique) > MAX_RECHECK:
+    if len(numbers) > MAX_RECHECK:
         raise Invalid.one("numbers", f"name at most {MAX_RECHECK} requests at once")
-    return unique
+    return list(dict.fromkeys(numbers))
 
 
 async def recheck(
-    session: AsyncSession, *, actor: Actor, numbers: Sequence[str], now: datetime
+    session: AsyncSession, *, actor: Actor, numbers: Sequence[str]
 ) -> list[Rechecked]:
     """Run today's rules on the named requests and update their flags (admins only).
 
     All or nothing: a number of no request is refused, naming its place in `numbers`,
-    before anything changes. No letter is sent: the admin asking reads the answer.
+    before anything changes. The requests are locked while they are checked, so two
+    re-checks at once report each change once. No letter is sent: the admin asking reads
+    the answer.
     """
     require_admin(actor)
-    wanted = _numbers(numbers)
+    wanted = _wanted(numbers)
     rows = await session.execute(
         select(Request, Client)
         .join(Client, Client.id == Request.client_id)
         .where(Request.number.in_(wanted))
+        .order_by(Request.id)
+        .with_for_update(of=Request)
     )
     found = {request.number: (request, client) for request, client in rows}
     missing = {
         f"numbers.{index}": "no such request"
-        for index, number in enumerate(wanted)
+        for index, number in enumerate(numbers)
         if number not in found
     }
     if missing:
@@ -154,10 +160,10 @@ async def recheck(
     results = []
     for number in wanted:
         request, client = found[number]
-        before = {match.rule_id for match in await stored_matches(session, request_id=request.id)}
+        before = {match["rule_id"] for match in request.blacklist_matches}
         was = request.suspicious
         matches = await check(session, values=record_values(client, request.source_ip))
-        await _store(session, request, matches, now)
+        request.suspicious, request.blacklist_matches = bool(matches), stored(matches)
         after = {match.rule_id for match in matches}
         results.append(
             Rechecked(
@@ -169,22 +175,6 @@ async def recheck(
                 matches=matches,
             )
         )
-    changed = [result.number for result in results if result.added or result.removed]
-    log.info("blacklist_recheck", requests=len(results), changed=len(changed))
+    changed = sum(1 for result in results if result.added or result.removed)
+    log.info("blacklist_recheck", requests=len(results), changed=changed)
     return results
-
-
-async def matches_by_request(
-    session: AsyncSession, *, request_ids: Sequence[int]
-) -> dict[int, list[BlacklistMatch]]:
-    """What the last checks of these requests found (a page's worth), by request and rule."""
-    found: dict[int, list[BlacklistMatch]] = {request_id: [] for request_id in request_ids}
-    if request_ids:
-        rows = await session.scalars(
-            select(BlacklistMatch)
-            .where(BlacklistMatch.request_id.in_(request_ids))
-            .order_by(BlacklistMatch.request_id, BlacklistMatch.rule_id)
-        )
-        for match in rows:
-            found[match.request_id].append(match)
-    return found

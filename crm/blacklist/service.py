@@ -2,41 +2,61 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import Executable, delete, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import audit
 from crm.auth.service import Actor, require_admin
 from crm.blacklist import normalize
-from crm.blacklist.models import BlacklistRule, BlacklistRuleValue
+from crm.blacklist.models import BlacklistRule, BlacklistRuleValue, BlacklistShape
 from crm.blacklist.normalize import FIELDS
 from crm.blacklist.schemas import BlacklistRuleIn
 from crm.errors import NotFound
 from crm.pagination import Page, paginate
 
 
-def _columns(data: BlacklistRuleIn) -> tuple[dict[str, Any], dict[str, str]]:
-    """A rule's row (typed fields, IP range, field count) and its normalized values."""
-    typed = data.filled()
+def rule_row(typed: Mapping[str, str], note: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """A rule's row (typed fields, IP range, lookup key) and its normalized values, from
+    its filled fields as typed (ValueError for a phone or network the schema refuses)."""
     comparable = normalize.comparable_rule(typed)
     row: dict[str, Any] = {field: typed.get(field) for field in FIELDS}
     network = comparable.network
     row.update(
-        note=data.note,
+        note=note,
         ip_family=network.version if network else None,
         ip_first=normalize.key(network.network_address) if network else None,
         ip_last=normalize.key(network.broadcast_address) if network else None,
         ip_prefix=network.prefixlen if network else None,
         field_count=len(comparable.values) + (network is not None),
+        normalized=comparable.values,
+        value_key=None if network else normalize.value_key(comparable.values),
     )
     return row, comparable.values
 
 
-async def _index(session: AsyncSession, rule_id: int, values: dict[str, str]) -> None:
+def _columns(data: BlacklistRuleIn) -> tuple[dict[str, Any], dict[str, str]]:
+    return rule_row(data.filled(), data.note)
+
+
+def shapes_insert(dialect: str, shapes: Iterable[str]) -> Executable:
+    """The statement noting which fields rules fill, leaving the shapes already noted."""
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [{"fields": shape} for shape in sorted(set(shapes))]
+    return insert_(BlacklistShape).values(rows).on_conflict_do_nothing()
+
+
+async def _index(
+    session: AsyncSession, rule_id: int, row: dict[str, Any], values: dict[str, str]
+) -> None:
+    """The rule's values for the search, and its shape for the check when it has no IP."""
+    if row["value_key"] is not None:
+        dialect = session.get_bind().dialect.name
+        await session.execute(shapes_insert(dialect, [normalize.shape(values)]))
     await session.execute(delete(BlacklistRuleValue).where(BlacklistRuleValue.rule_id == rule_id))
     if values:
         await session.execute(
@@ -66,7 +86,7 @@ async def create_rule(
     rule = BlacklistRule(created_at=now, **row)
     session.add(rule)
     await session.flush()
-    await _index(session, rule.id, values)
+    await _index(session, rule.id, row, values)
     await audit.record(
         session,
         actor=actor,
@@ -88,7 +108,7 @@ async def update_rule(
     changed = sorted(key for key in (*FIELDS, "note") if getattr(rule, key) != row[key])
     for key, value in row.items():
         setattr(rule, key, value)
-    await _index(session, rule.id, values)
+    await _index(session, rule.id, row, values)
     if changed:
         await audit.record(
             session,

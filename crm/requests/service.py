@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -196,13 +195,12 @@ async def create_request(
     actor: Actor,
     data: RequestIn,
     source_ip: str | None,
-    alert_to: Sequence[str],
     now: datetime,
 ) -> Request:
     """A new open request with a fresh keypad number, for one of the actor's clients.
 
     It is checked against the blacklist as it is filed, from `source_ip` (the address it
-    came from); a match is stored and written to `alert_to`, and the filer is not told.
+    came from); the result is filed with it, and the filer is not told.
     """
     try:
         client = await get_client(session, actor=actor, client_id=data.client_id)
@@ -211,6 +209,8 @@ async def create_request(
     partner = await session.get(Organization, data.organization_id)
     if partner is None or partner.kind is not OrganizationKind.PARTNER:
         raise Invalid.one("organization_id", "no such partner company")
+    source = normalize.source(source_ip)
+    screening = await screen(session, client=client, source_ip=source)
     request = Request(
         number=await _free_number(session),
         agent_id=client.agent_id,
@@ -220,11 +220,13 @@ async def create_request(
         comment=data.comment,
         status=RequestStatus.OPEN,
         created_at=now,
-        source_ip=normalize.source(source_ip),
+        source_ip=source,
+        suspicious=screening.suspicious,
+        blacklist_matches=screening.blacklist_matches,
+        alert_pending=screening.alert_pending,
     )
     session.add(request)
     await session.flush()
-    await screen(session, request=request, client=client, alert_to=alert_to, now=now)
     await audit.record(
         session,
         actor=actor,
@@ -262,7 +264,6 @@ async def repeat_request(
     actor: Actor,
     number: str,
     source_ip: str | None,
-    alert_to: Sequence[str],
     now: datetime,
 ) -> Request:
     """A new open request with the same client, partner and product (a renewal).
@@ -276,9 +277,7 @@ async def repeat_request(
         product=past.product,
         comment=past.comment,
     )
-    request = await create_request(
-        session, actor=actor, data=data, source_ip=source_ip, alert_to=alert_to, now=now
-    )
+    request = await create_request(session, actor=actor, data=data, source_ip=source_ip, now=now)
     await audit.record(
         session,
         actor=actor,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
 from crm.blacklist.labels import LABELS
-from crm.blacklist.models import BlacklistMatch
-from crm.blacklist.screening import stored_matches
 from crm.blacklist.service import existing_rule_ids
 from crm.clients.service import client_choices
 from crm.enums import RequestStatus, Role
@@ -25,7 +24,7 @@ from crm.requests.service import (
 )
 from crm.schemas import RequestIn, parse
 from crm.web import actor_of, client_address, form_data, redirect, requires
-from ivr.keys import CLOCK, CONFIG, SESSIONS
+from ivr.keys import CLOCK, SESSIONS
 
 FIELDS = ("client_id", "organization_id", "product", "comment")
 NUMBER = r"{number:\d{8}}"
@@ -95,7 +94,6 @@ async def request_create(request: web.Request) -> web.StreamResponse:
                 actor=actor_of(request),
                 data=data,
                 source_ip=client_address(request),
-                alert_to=request.config_dict[CONFIG].email.admin_to,
                 now=request.config_dict[CLOCK](),
             )
     except Invalid as invalid:
@@ -109,15 +107,15 @@ async def _detail(
 ) -> web.Response:
     actor = actor_of(request)
     number = request.match_info["number"]
-    matches: list[BlacklistMatch] = []
+    matches: list[dict[str, Any]] = []
     existing: set[int] = set()
     async with request.config_dict[SESSIONS]() as db:
         row = await get_request(db, actor=actor, number=number)
         calls = await request_calls(db, actor=actor, number=number)
         if actor.role is Role.ADMIN:  # only admins may learn of a blacklist match
-            matches = await stored_matches(db, request_id=row.request.id)
+            matches = row.request.blacklist_matches
             existing = await existing_rule_ids(
-                db, actor=actor, rule_ids=[match.rule_id for match in matches]
+                db, actor=actor, rule_ids=[match["rule_id"] for match in matches]
             )
     context = {
         "row": row,
@@ -174,7 +172,6 @@ async def request_repeat(request: web.Request) -> web.StreamResponse:
             actor=actor_of(request),
             number=number,
             source_ip=client_address(request),
-            alert_to=request.config_dict[CONFIG].email.admin_to,
             now=request.config_dict[CLOCK](),
         )
     await flash(request, f"New request {repeated.number} filed as a repeat of {number}.")
