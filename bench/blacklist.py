@@ -26,7 +26,7 @@ from crm.blacklist import normalize
 from crm.blacklist.matching import RecordValues, check
 from crm.blacklist.models import BlacklistRule, BlacklistRuleValue
 from crm.blacklist.normalize import FIELDS
-from crm.blacklist.service import rule_row, shapes_insert
+from crm.blacklist.service import rule_row, shape_of, shapes_insert
 from crm.db import create_engine, create_sessionmaker
 from crm.demo import ACCOUNTS, seed_demo
 from crm.enums import OrganizationKind, Role
@@ -241,11 +241,9 @@ async def _load(engine: AsyncEngine, rules: Sequence[Rule]) -> None:
                 for table, rows in tables.items():
                     await connection.execute(insert(metadata.tables[table]), rows)
                 await connection.commit()
-    # What `create_rule` notes of each rule without an IP: which fields it fills.
+    # What `create_rule` notes of each rule: the fields it fills, or its network's size.
     shapes = [
-        normalize.shape({value["field"]: value["value"] for value in values})
-        for row, values in rules
-        if row["value_key"] is not None
+        shape_of(row, {value["field"]: value["value"] for value in values}) for row, values in rules
     ]
     async with engine.begin() as connection:
         await connection.execute(shapes_insert(engine.dialect.name, shapes))

@@ -113,8 +113,12 @@ def test_addresses_are_fixed_width_hex_in_address_order():
     assert normalize.key(ipaddress.ip_address("2001:db8::1")) == "20010db8" + "0" * 23 + "1"
     low, high = ipaddress.ip_address("9.255.255.255"), ipaddress.ip_address("10.0.0.0")
     assert normalize.key(low) < normalize.key(high)
-    firsts = normalize.containing_firsts(ipaddress.ip_address("10.0.0.7"))
+    firsts = normalize.containing_firsts(ipaddress.ip_address("10.0.0.7"), range(33))
     assert set(firsts) == {"0a000007", "0a000006", "0a000004", "0a000000", "08000000", "00000000"}
+    assert normalize.containing_firsts(ipaddress.ip_address("10.0.0.7"), [24, 32]) == [
+        "0a000000",
+        "0a000007",
+    ]
 
 
 def test_the_linear_check_needs_every_filled_field():
@@ -475,8 +479,8 @@ async def test_twenty_thousand_rules_are_checked_through_the_indexes(sessions, d
     async with sessions.begin() as session:
         await session.execute(insert(BlacklistRule), rules)
         await session.execute(insert(BlacklistRuleValue), values)
-        # The names' shape came with the rule saved above; the phones' is new.
-        await session.execute(insert(BlacklistShape), [{"fields": "phone"}])
+        # The names' shape came with the rule saved above; the phones' and networks' are new.
+        await session.execute(insert(BlacklistShape), [{"fields": "phone"}, {"fields": "ipv4/24"}])
         await (await session.connection()).exec_driver_sql("ANALYZE")
 
     # The first name is that of a third of the rules and the address is in one network:

@@ -62,7 +62,7 @@ BY_ADDRESS = select(*CANDIDATE).where(
     _RULE.ip_last >= bindparam("address"),
 )
 """Rules whose network holds the record's address: one equality on `ix_blacklist_rules_ip`
-per prefix length (33 for IPv4, 129 for IPv6); their other fields are compared after."""
+for each prefix length rules use; their other fields are compared after."""
 SHAPES = select(BlacklistShape.fields)
 KNOWN = select(func.count().label("known")).select_from(BlacklistShape).subquery("known")
 """How many shapes there are: shapes are only ever added, so the count tells whether the
@@ -94,13 +94,15 @@ def candidates_query(
     keys = normalize.part_keys(record.values, shapes)
     if keys:
         params["keys"] = keys
-    if record.address is not None:
+    address = record.address
+    sizes = normalize.prefixes(shapes, address.version) if address is not None else []
+    if address is not None and sizes:
         params.update(
-            family=record.address.version,
-            firsts=normalize.containing_firsts(record.address),
-            address=normalize.key(record.address),
+            family=address.version,
+            firsts=normalize.containing_firsts(address, sizes),
+            address=normalize.key(address),
         )
-    return STATEMENTS[bool(keys), record.address is not None], params
+    return STATEMENTS[bool(keys), bool(sizes)], params
 
 
 async def _candidates(connection: AsyncConnection, record: Comparable) -> list[Row[Any]]:
@@ -112,7 +114,7 @@ async def _candidates(connection: AsyncConnection, record: Comparable) -> list[R
     info = connection.info
     shapes: tuple[str, ...] = info.get(SHAPES_SEEN, ())
     rows = list(await connection.execute(*candidates_query(record, shapes)))
-    if record.values and rows[0].known != len(shapes):
+    if rows[0].known != len(shapes):
         info[SHAPES_SEEN] = shapes = tuple(await connection.scalars(SHAPES))
         rows = list(await connection.execute(*candidates_query(record, shapes)))
     return [row for row in rows if getattr(row, "id", None) is not None]
@@ -122,8 +124,9 @@ async def check(session: AsyncSession, *, values: RecordValues) -> list[Match]:
     """Every rule the record matches, with the fields that matched and the record's values.
 
     One statement of index lookups, never a scan over the rules: the record's value keys
-    for the shapes of the rules, and the networks holding its address. A rule with an IP,
-    found by its network, has its other fields compared here, as `rule_matches` does.
+    for the shapes of the rules, and the networks of the rules' sizes holding its address.
+    A rule with an IP, found by its network, has its other fields compared here, as
+    `rule_matches` does.
     """
     record = normalize.comparable_record(asdict(values))
     if not record.values and record.address is None:

@@ -52,8 +52,9 @@ class BlacklistRule(Base):
 
 
 class BlacklistShape(Base):
-    """Which fields some rule without an IP fills ("first_name,last_name"), kept as rules are
-    saved and never removed: the check builds a record's lookup keys for these alone."""
+    """How rules are found: the fields a rule without an IP fills ("first_name,last_name")
+    or the size of a rule's network ("ipv4/24"). Kept as rules are saved and never removed:
+    the check builds a record's lookups for these alone."""
 
     __tablename__ = "blacklist_shapes"
 

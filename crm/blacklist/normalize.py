@@ -110,11 +110,11 @@ def key(value: Address) -> str:
     return f"{int(value):0{value.max_prefixlen // 4}x}"
 
 
-def containing_firsts(value: Address) -> list[str]:
-    """The first address of every network that contains `value`, one per prefix length."""
+def containing_firsts(value: Address, prefixes: Iterable[int]) -> list[str]:
+    """The first address of each network of these prefix lengths that contains `value`."""
     bits = value.max_prefixlen
     number = int(value)
-    firsts = {number >> (bits - prefix) << (bits - prefix) for prefix in range(bits + 1)}
+    firsts = {number >> (bits - prefix) << (bits - prefix) for prefix in prefixes}
     return sorted(f"{first:0{bits // 4}x}" for first in firsts)
 
 
@@ -131,14 +131,27 @@ def value_key(values: Mapping[str, str]) -> str:
 
 
 def shape(values: Mapping[str, str]) -> str:
-    """Which fields a set of values fills, as the shapes table keeps it: "last_name,city"."""
+    """Which fields a rule without an IP fills, as the shapes table keeps it: "last_name,city"."""
     return ",".join(field for field in VALUE_FIELDS if field in values)
+
+
+def network_shape(network: Network) -> str:
+    """A rule with an IP by its network's size, as the shapes table keeps it: "ipv4/24"."""
+    return f"ipv{network.version}/{network.prefixlen}"
+
+
+def prefixes(shapes: Iterable[str], version: int) -> list[int]:
+    """The prefix lengths of the rules' networks of this IP version."""
+    start = f"ipv{version}/"
+    return [int(known[len(start) :]) for known in shapes if known.startswith(start)]
 
 
 def part_keys(values: Mapping[str, str], shapes: Iterable[str]) -> list[str]:
     """The `value_key` of each part of a record's values that has one of the rules' shapes."""
     keys = []
     for known in shapes:
+        if known.startswith("ipv"):
+            continue
         fields = known.split(",")
         if all(field in values for field in fields):
             keys.append(value_key({field: values[field] for field in fields}))

@@ -43,6 +43,13 @@ def _columns(data: BlacklistRuleIn) -> tuple[dict[str, Any], dict[str, str]]:
     return rule_row(data.filled(), data.note)
 
 
+def shape_of(row: Mapping[str, Any], values: Mapping[str, str]) -> str:
+    """The shape the check finds a rule by: its network's size, or the fields it fills."""
+    if row["ip_family"] is not None:
+        return f"ipv{row['ip_family']}/{row['ip_prefix']}"
+    return normalize.shape(values)
+
+
 def shapes_insert(dialect: str, shapes: Iterable[str]) -> Executable:
     """The statement noting which fields rules fill, leaving the shapes already noted."""
     insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -53,10 +60,9 @@ def shapes_insert(dialect: str, shapes: Iterable[str]) -> Executable:
 async def _index(
     session: AsyncSession, rule_id: int, row: dict[str, Any], values: dict[str, str]
 ) -> None:
-    """The rule's values for the search, and its shape for the check when it has no IP."""
-    if row["value_key"] is not None:
-        dialect = session.get_bind().dialect.name
-        await session.execute(shapes_insert(dialect, [normalize.shape(values)]))
+    """The rule's values for the search, and its shape for the check."""
+    dialect = session.get_bind().dialect.name
+    await session.execute(shapes_insert(dialect, [shape_of(row, values)]))
     await session.execute(delete(BlacklistRuleValue).where(BlacklistRuleValue.rule_id == rule_id))
     if values:
         await session.execute(

@@ -41,7 +41,8 @@ def _value_key(values: dict[str, str]) -> str:
 
 def _index_rules_by_their_values() -> None:
     """Each rule's normalized values on its own row, the key the check finds it by, and
-    the shapes (which fields rules without an IP fill) the check builds keys for."""
+    the shapes the check builds its lookups for (the fields rules without an IP fill, and
+    the sizes of the rules' networks)."""
     with op.batch_alter_table("blacklist_rules", schema=None) as batch_op:
         batch_op.add_column(sa.Column("normalized", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("value_key", sa.String(length=32), nullable=True))
@@ -50,6 +51,8 @@ def _index_rules_by_their_values() -> None:
         "blacklist_rules",
         sa.column("id", sa.Integer),
         sa.column("ip", sa.String),
+        sa.column("ip_family", sa.Integer),
+        sa.column("ip_prefix", sa.Integer),
         sa.column("normalized", sa.JSON),
         sa.column("value_key", sa.String),
     )
@@ -68,9 +71,12 @@ def _index_rules_by_their_values() -> None:
     for rule_id, field, value in connection.execute(sa.select(values)):
         found.setdefault(rule_id, {})[field] = value
     shapes = set()
-    for rule_id, ip in connection.execute(sa.select(rules.c.id, rules.c.ip)).all():
+    listed = sa.select(rules.c.id, rules.c.ip, rules.c.ip_family, rules.c.ip_prefix)
+    for rule_id, ip, family, prefix in connection.execute(listed).all():
         normalized = found.get(rule_id, {})
-        if not ip:
+        if ip:
+            shapes.add(f"ipv{family}/{prefix}")
+        else:
             shapes.add(",".join(f for f in VALUE_FIELDS if f in normalized))
         connection.execute(
             rules.update()
