@@ -74,23 +74,16 @@ async def list_(request: web.Request) -> web.Response:
             suspicious=query_bool(request, "suspicious"),
             **page_args(request),
         )
-        if actor.role is not Role.ADMIN:
-            return respond(
-                RequestPage(
-                    items=[RequestOut.of(row) for row in page.items],
-                    page=page.page,
-                    per_page=page.per_page,
-                    total=page.total,
-                    pages=page.pages,
-                )
-            )
+    shape = AdminRequestPage if actor.role is Role.ADMIN else RequestPage
     return respond(
-        AdminRequestPage(
-            items=[AdminRequestOut.of_admin(row) for row in page.items],
-            page=page.page,
-            per_page=page.per_page,
-            total=page.total,
-            pages=page.pages,
+        shape.model_validate(
+            {
+                "items": [_answer(actor, row) for row in page.items],
+                "page": page.page,
+                "per_page": page.per_page,
+                "total": page.total,
+                "pages": page.pages,
+            }
         )
     )
 

@@ -51,19 +51,17 @@ def stored(matches: list[Match]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Screening:
-    """The columns a new request is filed with: the check's result, and its letter to come."""
+    """The columns a new request is filed with: the check's result (a suspicious one's
+    letter is still to be written)."""
 
     suspicious: bool
     blacklist_matches: list[dict[str, Any]]
-    alert_pending: bool
 
 
 async def screen(session: AsyncSession, *, client: Client, source_ip: str | None) -> Screening:
     """Check a request about to be filed; the caller files it with these columns."""
     matches = await check(session, values=record_values(client, source_ip))
-    return Screening(
-        suspicious=bool(matches), blacklist_matches=stored(matches), alert_pending=bool(matches)
-    )
+    return Screening(suspicious=bool(matches), blacklist_matches=stored(matches))
 
 
 def _alert_body(request: Request) -> str:

@@ -223,7 +223,7 @@ async def create_request(
         source_ip=source,
         suspicious=screening.suspicious,
         blacklist_matches=screening.blacklist_matches,
-        alert_pending=screening.alert_pending,
+        alert_pending=screening.suspicious,
     )
     session.add(request)
     await session.flush()
