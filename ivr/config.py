@@ -101,6 +101,9 @@ class IvrConfig(_Frozen):
     voice: str = "alice"
     gather_timeout: int = Field(6, ge=1, le=60)
     max_attempts: int = Field(3, ge=1, le=10)
+    """Wrong request numbers (and keys) in one call before a polite goodbye."""
+    max_dials: int = Field(3, ge=1, le=10)
+    """Dials of the client in one call; an unreachable client does not use up `max_attempts`."""
     dial_timeout: int = Field(25, ge=5, le=600)
     dial_time_limit: int = Field(3600, ge=60, le=14400)
     whisper_timeout: int = Field(8, ge=2, le=60)

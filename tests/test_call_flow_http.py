@@ -141,8 +141,9 @@ async def test_unreachable_client_is_reported_and_logged(
         "connecting",
         "client_unreachable",
         "unreachable_options",
+        "unreachable_options",
         "goodbye",
-    ]
+    ], "silence at the choice hears it once more before the goodbye"
     assert not [h for h in record.heard if h.kind == "bridged"]
     call = await call_row(sessions, record.call_sid)
     assert (call.outcome, await talk_seconds(sessions, record.call_sid)) == (outcome, 0)
@@ -226,7 +227,9 @@ async def test_a_wrong_key_at_the_choice_repeats_it(simulator, demo, sessions):
     keys = prompt_keys(record)
     assert keys[keys.index("invalid_choice") + 1] == "unreachable_options"
     call = await call_row(sessions, record.call_sid)
-    assert (call.outcome, call.attempts, call.dials) == (CallOutcome.BRIDGED, 2, 2)
+    assert (call.outcome, call.attempts, call.dials) == (CallOutcome.BRIDGED, 1, 2), (
+        "the wrong key counts, the busy client does not"
+    )
 
 
 async def test_each_request_a_call_reached_lists_its_own_dial(simulator, demo, sessions):
@@ -246,3 +249,14 @@ async def test_each_request_a_call_reached_lists_its_own_dial(simulator, demo, s
         (CallOutcome.BRIDGED, 20, "Anna Sokolova"),
         (CallOutcome.CLIENT_BUSY, 0, "Anna Sokolova"),
     ]
+
+
+async def test_an_unreachable_client_has_a_dial_budget_of_its_own(simulator, demo, sessions):
+    number = open_polis(demo)["number"]
+    record = await simulator.call(
+        ScriptedCaller([f"{number}#", "1", "1"], ["busy", "no-answer", "voicemail"]),
+        from_number=ANNA,
+    )
+    assert prompt_keys(record)[-2:] == ["client_unreachable", "too_many_dials"]
+    call = await call_row(sessions, record.call_sid)
+    assert (call.outcome, call.attempts, call.dials) == (CallOutcome.VOICEMAIL, 0, 3)

@@ -27,12 +27,13 @@ URLS = flow.Urls(
 OPEN = OpenRequest(request_id=7, client_phone=CLIENT)
 
 
-def context(*, max_attempts: int = 3, language: str = "en") -> flow.Context:
+def context(*, max_attempts: int = 3, max_dials: int = 3, language: str = "en") -> flow.Context:
     """No recordings, so every prompt is a <Say> in the voice's language."""
     settings_ = flow.Settings(
         service_number=SERVICE,
         gather_timeout=6,
         max_attempts=max_attempts,
+        max_dials=max_dials,
         dial_timeout=25,
         dial_time_limit=3600,
         whisper_timeout=8,
@@ -194,29 +195,45 @@ def test_unsuccessful_dial_offers_retry_or_another_number(status, accepted, outc
         CTX, DIALING, dial_status=status, talk_seconds=0, client_accepted=accepted
     )
     root = parse(step.twiml)
-    assert tags(root) == ["Gather", "Say", "Hangup"]
-    gather = root.find("Gather")
-    assert gather.attrib == {
-        "input": "dtmf",
-        "numDigits": "1",
-        "timeout": "6",
-        "action": URLS.after_unreachable,
-        "method": "POST",
-    }
-    assert spoken(gather) == ["client_unreachable", "unreachable_options"]
+    assert tags(root) == ["Gather", "Gather", "Say", "Hangup"]
+    first, again = root.findall("Gather")
+    for gather in (first, again):
+        assert gather.attrib == {
+            "input": "dtmf",
+            "numDigits": "1",
+            "timeout": "6",
+            "action": URLS.after_unreachable,
+            "method": "POST",
+        }
+    assert spoken(first) == ["client_unreachable", "unreachable_options"]
+    assert spoken(again) == ["unreachable_options"], "silence hears the choices once more"
     assert spoken(root) == ["goodbye"]
     assert (step.state.stage, step.state.outcome, step.state.attempts) == (
         Stage.UNREACHABLE,
         outcome,
-        1,
-    )
+        0,
+    ), "an unreachable client is no typing mistake"
 
 
-def test_unsuccessful_dial_at_the_attempt_limit_ends_the_call():
-    state = CallState(stage=Stage.DIALING, attempts=2, dials=3, request_id=7)
+def test_unsuccessful_dial_at_the_dial_limit_ends_the_call():
+    state = CallState(stage=Stage.DIALING, attempts=0, dials=3, request_id=7)
     step = flow.dial_finished(CTX, state, dial_status="busy", talk_seconds=0, client_accepted=False)
-    assert_ends(step, "client_unreachable", "too_many_attempts")
-    assert step.state.outcome is CallOutcome.CLIENT_BUSY
+    assert_ends(step, "client_unreachable", "too_many_dials")
+    assert (step.state.outcome, step.state.attempts) == (CallOutcome.CLIENT_BUSY, 0)
+
+
+def test_mistakes_so_far_do_not_end_the_call_at_a_failed_dial():
+    state = CallState(stage=Stage.DIALING, attempts=2, dials=1, request_id=7)
+    step = flow.dial_finished(CTX, state, dial_status="busy", talk_seconds=0, client_accepted=False)
+    assert (step.state.stage, step.state.attempts) == (Stage.UNREACHABLE, 2)
+
+
+def test_the_dial_budget_is_its_own_setting():
+    state = CallState(stage=Stage.DIALING, dials=1, request_id=7)
+    step = flow.dial_finished(
+        context(max_dials=1), state, dial_status="no-answer", talk_seconds=0, client_accepted=False
+    )
+    assert_ends(step, "client_unreachable", "too_many_dials")
 
 
 UNREACHABLE = CallState(
@@ -250,7 +267,7 @@ def test_press_two_asks_for_another_number_without_counting_an_attempt():
     assert step.state.attempts == 1
 
 
-def test_silence_at_the_choice_says_goodbye():
+def test_an_empty_choice_says_goodbye():
     assert_ends(flow.unreachable_choice(CTX, UNREACHABLE, digits=None, lookup=OPEN), "goodbye")
 
 
@@ -308,11 +325,11 @@ after_unreachable = st.sampled_from(
 
 
 @settings(max_examples=200, deadline=None)
-@given(max_attempts=st.integers(1, 10), data=st.data())
-def test_any_run_of_failures_ends_with_a_hangup_within_max_attempts(max_attempts, data):
-    ctx = context(max_attempts=max_attempts)
+@given(max_attempts=st.integers(1, 10), max_dials=st.integers(1, 10), data=st.data())
+def test_any_run_of_failures_ends_with_a_hangup_within_its_budgets(max_attempts, max_dials, data):
+    ctx = context(max_attempts=max_attempts, max_dials=max_dials)
     step = flow.incoming(ctx, known_caller=True)
-    for _ in range(3 * max_attempts + 1):
+    for _ in range(3 * (max_attempts + max_dials) + 1):
         state = step.state
         if state.stage is Stage.ENDED:
             break
@@ -338,9 +355,13 @@ def test_any_run_of_failures_ends_with_a_hangup_within_max_attempts(max_attempts
             else:
                 step = flow.number_entered(ctx, state, digits="12345678", lookup=OPEN)
         assert step.state.attempts <= max_attempts
-    assert step.state.stage is Stage.ENDED, "the call outlived its attempt limit"
-    assert step.state.attempts == max_attempts
-    assert spoken(parse(step.twiml))[-1] == "too_many_attempts"
+        assert step.state.dials <= max_dials
+    assert step.state.stage is Stage.ENDED, "the call outlived its budgets"
+    last = spoken(parse(step.twiml))[-1]
+    if last == "too_many_dials":
+        assert step.state.dials == max_dials
+    else:
+        assert (last, step.state.attempts) == ("too_many_attempts", max_attempts)
     assert tags(parse(step.twiml))[-1] == "Hangup"
 
 
@@ -372,7 +393,7 @@ def test_a_step_out_of_turn_while_dialing_repeats_the_same_dial():
     ("state", "expected"),
     [
         (CallState(stage=Stage.AWAITING_NUMBER), ["Gather", "Redirect"]),
-        (CallState(stage=Stage.UNREACHABLE, attempts=1), ["Gather", "Hangup"]),
+        (CallState(stage=Stage.UNREACHABLE, attempts=1), ["Gather", "Gather", "Hangup"]),
         (CallState(stage=Stage.ENDED, outcome=CallOutcome.BRIDGED), ["Hangup"]),
         (CallState(stage=Stage.DIALING, request_id=7), ["Hangup"]),
     ],

@@ -138,7 +138,7 @@ async def test_steps_out_of_their_stage_change_nothing(server, http, demo, sessi
     assert await _snapshot(sessions, sid) == before
     await _post(http, url, "/ivr/dial-result", {"CallSid": sid, "DialCallStatus": "busy"})
     unreachable = await _snapshot(sessions, sid)
-    assert unreachable[:3] == ("unreachable", CallOutcome.CLIENT_BUSY, 1)
+    assert unreachable[:3] == ("unreachable", CallOutcome.CLIENT_BUSY, 0)
     leg = {"CallSid": new_sid(), "ParentCallSid": sid}
     replayed = [
         ("/ivr/dial-result", {"CallSid": sid, "DialCallStatus": "busy"}),

@@ -47,6 +47,9 @@ class Settings:
     service_number: str
     gather_timeout: int
     max_attempts: int
+    """Wrong request numbers and keys in one call before the goodbye."""
+    max_dials: int
+    """Dials of the client in one call: an unreachable client has its own budget."""
     dial_timeout: int
     dial_time_limit: int
     whisper_timeout: int
@@ -171,9 +174,9 @@ def dial_finished(
         outcome = CallOutcome.VOICEMAIL
     else:
         outcome = DIAL_OUTCOMES.get(dial_status, CallOutcome.CLIENT_FAILED)
-    state = replace(state, attempts=state.attempts + 1, outcome=outcome)
-    if state.attempts >= ctx.settings.max_attempts:
-        return _end(ctx, state, "client_unreachable", "too_many_attempts", result=outcome)
+    state = replace(state, outcome=outcome)
+    if state.dials >= ctx.settings.max_dials:
+        return _end(ctx, state, "client_unreachable", "too_many_dials", result=outcome)
     return _unreachable_menu(
         ctx, state, ("client_unreachable", "unreachable_options"), result=outcome
     )
@@ -182,8 +185,8 @@ def dial_finished(
 def unreachable_choice(
     ctx: Context, state: CallState, *, digits: str | None, lookup: RequestLookup | None
 ) -> Step:
-    """After an unreachable client: 1 dials again, 2 asks for another number, silence says
-    goodbye, any other key repeats the choices (and counts as a failed attempt)."""
+    """After an unreachable client: 1 dials again, 2 asks for another number, any other key
+    repeats the choices (and counts as a failed attempt); an empty answer says goodbye."""
     match digits, lookup:
         case "1", OpenRequest():
             return _connect(ctx, state, lookup)
@@ -276,15 +279,17 @@ def _connect(ctx: Context, state: CallState, request: OpenRequest) -> Step:
 def _unreachable_menu(
     ctx: Context, state: CallState, prompts: tuple[str, ...], *, result: str
 ) -> Step:
+    """The choices after an unreachable client; silence hears them once more, then goodbye."""
     response = VoiceResponse()
-    gather = response.gather(
-        input="dtmf",
-        num_digits=1,
-        timeout=ctx.settings.gather_timeout,
-        action=ctx.urls.after_unreachable,
-        method="POST",
-    )
-    ctx.voice.speak(gather, *prompts)
+    for spoken in (prompts, ("unreachable_options",)):
+        gather = response.gather(
+            input="dtmf",
+            num_digits=1,
+            timeout=ctx.settings.gather_timeout,
+            action=ctx.urls.after_unreachable,
+            method="POST",
+        )
+        ctx.voice.speak(gather, *spoken)
     ctx.voice.speak(response, "goodbye")
     response.hangup()
     return Step(response, replace(state, stage=Stage.UNREACHABLE), result)

@@ -48,6 +48,10 @@ PROMPTS: dict[str, dict[str, str]] = {
         "ru": "Слишком много неудачных попыток. Проверьте номер заявки и позвоните снова. "
         "До свидания.",
     },
+    "too_many_dials": {
+        "en": "Please try to reach the client later. Goodbye.",
+        "ru": "Пожалуйста, попробуйте связаться с клиентом позже. До свидания.",
+    },
     "connecting": {
         "en": "Connecting you to the client. Please hold.",
         "ru": "Соединяем с клиентом. Пожалуйста, оставайтесь на линии.",

@@ -68,6 +68,7 @@ def _build_context(request: web.Request, base: str) -> Context:
         service_number=config.twilio.service_number,
         gather_timeout=config.ivr.gather_timeout,
         max_attempts=config.ivr.max_attempts,
+        max_dials=config.ivr.max_dials,
         dial_timeout=config.ivr.dial_timeout,
         dial_time_limit=config.ivr.dial_time_limit,
         whisper_timeout=config.ivr.whisper_timeout,
