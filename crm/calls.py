@@ -26,6 +26,7 @@ class CallRow:
 
     id: int
     call_sid: str
+    caller: str | None
     manager_id: int | None
     request_id: int | None
     stage: CallStage
@@ -48,6 +49,7 @@ class DialRow:
 CALL_COLUMNS = (
     Call.id,
     Call.call_sid,
+    Call.caller,
     Call.manager_id,
     Call.request_id,
     Call.stage,
@@ -113,6 +115,7 @@ def call_row(row: Row) -> CallRow:
     return CallRow(
         id=row.id,
         call_sid=row.call_sid,
+        caller=row.caller,
         manager_id=row.manager_id,
         request_id=row.request_id,
         stage=CallStage(row.stage),

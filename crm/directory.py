@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from crm.enums import RequestStatus
+from crm.lockout.guard import locked_until_of
 from crm.models import Client, Manager, ManagerPhone, Request
 
 _MANAGER_BY_PHONE = (
-    select(Manager.id)
+    select(
+        Manager.id,
+        locked_until_of(bindparam("phone"), Manager.id).label("locked_until"),
+    )
     .join(ManagerPhone, ManagerPhone.manager_id == Manager.id)
     .where(ManagerPhone.phone == bindparam("phone"))
 )
@@ -28,6 +33,11 @@ _REQUEST_BY_ID = _REQUEST.where(Request.id == bindparam("request_id"))
 @dataclass(frozen=True)
 class CallerManager:
     manager_id: int
+    locked_until: datetime | None = None
+    """The end of a lockout of this number or this manager (`crm.lockout`), if any."""
+
+    def locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
 
 
 async def find_manager_by_phone(
@@ -35,7 +45,7 @@ async def find_manager_by_phone(
 ) -> CallerManager | None:
     """The manager one of whose numbers is `phone` (E.164), or None."""
     row = (await session.execute(_MANAGER_BY_PHONE, {"phone": phone})).first()
-    return CallerManager(manager_id=row.id) if row else None
+    return CallerManager(manager_id=row.id, locked_until=row.locked_until) if row else None
 
 
 @dataclass(frozen=True)

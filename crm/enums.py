@@ -35,6 +35,8 @@ class CallOutcome(StrEnum):
     NOT_FOUND = "not_found"
     REQUEST_CLOSED = "request_closed"
     UNKNOWN_CALLER = "unknown_caller"
+    LOCKED_OUT = "locked_out"
+    """The caller typed too many wrong request numbers across calls; the line is locked."""
     CALLER_HUNG_UP = "caller_hung_up"
     LOST = "lost"
     """Twilio never sent the call's final status; it was closed after a long silence."""

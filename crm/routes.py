@@ -13,6 +13,7 @@ from crm.auth.passwords import dummy_hash
 from crm.blacklist import record_views as blacklist_record_views
 from crm.blacklist import views as blacklist_views
 from crm.clients import views as client_views
+from crm.lockout import views as lockout_views
 from crm.outbox import views as outbox_views
 from crm.pages import setup_pages
 from crm.partners import views as partner_views
@@ -48,6 +49,7 @@ def create_pages_app(config: Config) -> web.Application:
         signup_admin_views,
         blacklist_views,
         blacklist_record_views,
+        lockout_views,
     ):
         views.add_routes(app)
     app.on_startup.append(_prepare_login)

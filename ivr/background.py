@@ -1,4 +1,4 @@
-"""The background task of every server process: the outbox, calls left open, old codes.
+"""The background task of every server process: alerts, the outbox, calls left open, old codes.
 
 Each job is a function of (database sessions, now) that is safe to run in several
 processes at once; this loop only calls them on a timer and stops cleanly with the app.
@@ -16,6 +16,7 @@ from aiohttp import web
 
 from crm.blacklist.screening import alert_admins
 from crm.call_end import finalize_lost_calls
+from crm.lockout import service as lockouts
 from crm.outbox.sender import SenderSettings, deliver_due
 from crm.signup.admin import forget_old_codes
 from ivr.keys import CLOCK, CONFIG, ENGINE, MAILER, SESSIONS
@@ -49,6 +50,17 @@ async def _alert_blacklist_matches(app: web.Application, stopping: Callable[[], 
         log.info("blacklist_alerts_queued", count=written)
 
 
+async def _alert_lockouts(app: web.Application, stopping: Callable[[], bool]) -> None:
+    settings, now = app[CONFIG].ivr.lockout, app[CLOCK]()
+    async with app[SESSIONS].begin() as session:
+        written = await lockouts.alert_admins(
+            session, to=app[CONFIG].email.admin_to, settings=settings, now=now
+        )
+        forgotten = await lockouts.forget_wrong_numbers(session, settings=settings, now=now)
+    if written or forgotten:
+        log.info("lockout_alerts_queued", count=written, wrong_numbers_forgotten=forgotten)
+
+
 async def _end_lost_calls(app: web.Application, stopping: Callable[[], bool]) -> None:
     async with app[ENGINE].begin() as db:
         lost = await finalize_lost_calls(
@@ -73,6 +85,7 @@ async def _forget_signup_codes(app: web.Application, stopping: Callable[[], bool
 
 JOBS = (
     ("blacklist_alerts", _alert_blacklist_matches),  # before the outbox: sent in one pass
+    ("lockout_alerts", _alert_lockouts),
     ("outbox", _deliver_outbox),
     ("lost_calls", _end_lost_calls),
     ("signup_codes", _forget_signup_codes),

@@ -96,6 +96,15 @@ class TwilioConfig(_Frozen):
         return _http_url(value)
 
 
+class LockoutConfig(_Frozen):
+    """Number guessing across calls: wrong request numbers per caller number and per manager."""
+
+    max_wrong: int = Field(10, ge=1, le=1000)
+    """Wrong numbers allowed in the window; the next one locks the caller."""
+    window_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
+    lock_minutes: int = Field(60, ge=1, le=30 * 24 * 60)
+
+
 class IvrConfig(_Frozen):
     language: Literal["en", "ru"] = "en"
     voice: str = "alice"
@@ -111,6 +120,7 @@ class IvrConfig(_Frozen):
     """Every webhook answers within this, the spoken apology if need be (Twilio waits 15 s)."""
     lost_after_minutes: int = Field(120, ge=5, le=7 * 24 * 60)
     """A call with no final status this long after its last step is finalized as `lost`."""
+    lockout: LockoutConfig = LockoutConfig()
 
     @field_validator("lost_after_minutes")
     @classmethod

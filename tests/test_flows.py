@@ -401,3 +401,29 @@ def test_a_step_out_of_turn_while_dialing_repeats_the_same_dial():
 def test_a_step_out_of_turn_hears_the_stage_the_call_is_in(state, expected):
     root = parse(flow.resume(CTX, state, lookup=None))
     assert [tag for tag in tags(root) if tag not in ("Say", "Play")] == expected
+
+
+def test_a_locked_out_manager_hears_so_and_nothing_else():
+    step = flow.incoming(CTX, known_caller=True, locked=True)
+    assert_ends(step, "line_locked")
+    assert step.state.outcome is CallOutcome.LOCKED_OUT
+
+
+def test_a_locked_unknown_caller_is_still_only_an_unknown_caller():
+    assert_ends(flow.incoming(CTX, known_caller=False, locked=True), "unknown_caller")
+
+
+@pytest.mark.parametrize(
+    ("digits", "lookup", "wrong"),
+    [
+        ("1#", None, True),
+        ("12345678#", Lookup.NOT_FOUND, True),
+        ("12345678#", Lookup.CLOSED, False),
+        ("12345678#", OPEN, False),
+        (None, None, False),
+        ("#", None, False),
+        ("", None, False),
+    ],
+)
+def test_only_typed_numbers_that_miss_are_wrong_numbers(digits, lookup, wrong):
+    assert flow.is_wrong_number(digits, lookup) is wrong

@@ -50,6 +50,7 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     "organization_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "key_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "rule_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    "lockout_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "number": {
         "type": "string",
         "pattern": "^[0-9]+$",

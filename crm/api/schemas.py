@@ -372,3 +372,21 @@ class FromRecordIn(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
     note: str | None = Field(None, max_length=2000, description="Why; a default names the record.")
+
+
+class LockoutOut(_Out):
+    id: int
+    caller: str = Field(description="The number the wrong request numbers came from.")
+    manager_id: int | None
+    manager: str | None = Field(description="The manager's name.")
+    company: str | None = Field(description="The manager's partner company.")
+    wrong_count: int = Field(description="Wrong request numbers in the window at the lock.")
+    locked_at: Timestamp
+    locked_until: Timestamp
+    unlocked_at: Timestamp | None
+    unlocked_by: str | None
+    active: bool = Field(description="Still in force: not unlocked, and not over yet.")
+
+
+class LockoutPage(_Page):
+    items: list[LockoutOut]

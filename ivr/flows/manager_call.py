@@ -88,8 +88,11 @@ DIAL_OUTCOMES = {
 }
 
 
-def incoming(ctx: Context, *, known_caller: bool) -> Step:
-    """First answer: unknown callers are turned away, managers hear the rules."""
+def incoming(ctx: Context, *, known_caller: bool, locked: bool = False) -> Step:
+    """First answer: unknown callers are turned away, a locked-out manager hears so, the
+    others hear the rules."""
+    if known_caller and locked:
+        return locked_out(ctx, CallState())
     if not known_caller:
         return _end(
             ctx,
@@ -98,6 +101,18 @@ def incoming(ctx: Context, *, known_caller: bool) -> Step:
             result="unknown_caller",
         )
     return _ask_number(ctx, CallState(), ("rules", "enter_number"), result="greeted")
+
+
+def locked_out(ctx: Context, state: CallState) -> Step:
+    """The caller is locked out for guessing request numbers: told so, before any lookup."""
+    state = replace(state, outcome=CallOutcome.LOCKED_OUT)
+    return _end(ctx, state, "line_locked", result="locked_out")
+
+
+def is_wrong_number(digits: str | None, lookup: RequestLookup | None) -> bool:
+    """Whether typed digits were a guess that missed: no number, or no request of the
+    caller's company (what the lockout counts; silence and closed requests are not)."""
+    return bool(digits and digits.strip("#")) and lookup in (None, Lookup.NOT_FOUND)
 
 
 def no_input(ctx: Context, state: CallState) -> Step:

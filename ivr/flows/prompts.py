@@ -10,6 +10,12 @@ PROMPTS: dict[str, dict[str, str]] = {
         "en": "This line is for registered partner managers only. Goodbye.",
         "ru": "Эта линия только для зарегистрированных менеджеров партнёров. До свидания.",
     },
+    "line_locked": {
+        "en": "Too many wrong request numbers were entered from this number, so the line is "
+        "locked for it for now. Please contact the platform's administrator. Goodbye.",
+        "ru": "С этого номера набрано слишком много неверных номеров заявок, поэтому линия для "
+        "него временно заблокирована. Обратитесь к администратору платформы. До свидания.",
+    },
     "rules": {
         "en": "Welcome to the partner line. Rules of communication: introduce yourself and "
         "your company, speak with the client only about their request, and do not ask for "

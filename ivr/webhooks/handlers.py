@@ -14,9 +14,10 @@ from crm import calls
 from crm.call_end import finalize_call
 from crm.calls import CallRow
 from crm.directory import find_manager_by_phone, find_request_for_manager
+from crm.lockout.guard import Caller, count_wrong, is_locked
 from crm.numbers import parse_request_number
 from ivr.flows import manager_call as flow
-from ivr.keys import CLOCK, ENGINE
+from ivr.keys import CLOCK, CONFIG, ENGINE
 from ivr.logging import log_step
 from ivr.metrics import METRICS
 from ivr.webhooks.context import RECORDINGS, flow_context, voice_for
@@ -112,7 +113,11 @@ async def voice(request: web.Request) -> web.Response:
     ctx, now = flow_context(request), _now(request)
     async with request.config_dict[ENGINE].begin() as db:
         manager = await find_manager_by_phone(db, phone=event.caller) if event.caller else None
-        step = flow.incoming(ctx, known_caller=manager is not None)
+        step = flow.incoming(
+            ctx,
+            known_caller=manager is not None,
+            locked=manager is not None and manager.locked(now),
+        )
         call = await calls.open_call(
             db,
             call_sid=event.call_sid,
@@ -144,15 +149,43 @@ async def number(request: web.Request) -> web.Response:
         call = await _live_call(db, event.call_sid)
         if not flow.in_turn("number", state_of(call)):
             return await _out_of_turn(db, request, call, name="number")
-        typed = parse_request_number(event.digits)
-        lookup = None
-        if typed is not None:
-            lookup = as_lookup(
-                await find_request_for_manager(db, manager_id=_manager_of(call), number=typed)
-            )
-        step = flow.number_entered(ctx, state_of(call), digits=event.digits, lookup=lookup)
+        caller = Caller(phone=call.caller or "", manager_id=_manager_of(call))
+        if await is_locked(db, caller, now=now):
+            # Locked by another call of this number or manager since this one began.
+            step = flow.locked_out(ctx, state_of(call))
+        else:
+            step = await _number_step(request, db, call, caller, digits=event.digits, now=now)
         await _record(request, db, call, step, name="number", digits=event.digits, now=now)
     return twiml(step.twiml)
+
+
+async def _number_step(
+    request: web.Request,
+    db: AsyncConnection,
+    call: CallRow,
+    caller: Caller,
+    *,
+    digits: str | None,
+    now: datetime,
+) -> flow.Step:
+    """The typed number looked up; a wrong one is counted, and may lock the caller out."""
+    ctx, typed = flow_context(request), parse_request_number(digits)
+    lookup = None
+    if typed is not None:
+        lookup = as_lookup(
+            await find_request_for_manager(db, manager_id=caller.manager_id, number=typed)
+        )
+    step = flow.number_entered(ctx, state_of(call), digits=digits, lookup=lookup)
+    if flow.is_wrong_number(digits, lookup) and await count_wrong(
+        db,
+        caller,
+        call_id=call.id,
+        result=step.result,
+        settings=request.config_dict[CONFIG].ivr.lockout,
+        now=now,
+    ):
+        return flow.locked_out(ctx, step.state)
+    return step
 
 
 async def no_input(request: web.Request) -> web.Response:

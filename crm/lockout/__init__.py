@@ -1,0 +1,1 @@
+"""Number guessing locked out across calls: wrong request numbers counted per caller."""

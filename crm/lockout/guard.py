@@ -1,0 +1,158 @@
+"""The line's side of the lockout: is a caller locked, and counting a wrong number.
+
+Webhooks run these on their connection, in the step's transaction. A wrong number locks
+the caller's guards first (its number's and its manager's, in that order), then counts:
+so the limit holds with any number of calls and server processes at once (SQLite's
+transactions begin IMMEDIATE, PostgreSQL waits on the row locks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    String,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import Mapped
+
+from crm.lockout.models import CallerGuard, Lockout, WrongNumber
+from ivr.config import LockoutConfig
+
+
+def phone_key(caller: str) -> str:
+    return f"phone:{caller}"
+
+
+def manager_key(manager_id: int) -> str:
+    return f"manager:{manager_id}"
+
+
+def locked_until_of(phone: ColumnElement, manager_id: ColumnElement | Mapped[int]) -> ScalarSelect:
+    """The end of the latest lock of a caller number or its manager, in another query."""
+    manager = literal("manager:") + cast(manager_id, String)
+    return (
+        select(func.max(CallerGuard.locked_until))
+        .where(CallerGuard.key.in_([literal("phone:") + phone, manager]))
+        .scalar_subquery()
+    )
+
+
+_LOCKED = (
+    select(CallerGuard.key)
+    .where(CallerGuard.key.in_(bindparam("keys", expanding=True)))
+    .where(CallerGuard.locked_until > bindparam("now"))
+    .limit(1)
+)
+_GUARDS = (
+    select(CallerGuard.key, CallerGuard.counted_since, CallerGuard.locked_until)
+    .where(CallerGuard.key.in_(bindparam("keys", expanding=True)))
+    .order_by(CallerGuard.key)
+    .with_for_update()
+)
+_ADD_GUARD = {
+    dialect: insert_for(CallerGuard).on_conflict_do_nothing(index_elements=[CallerGuard.key])
+    for dialect, insert_for in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+_WRONG_BY_CALLER = select(func.count(WrongNumber.id)).where(
+    WrongNumber.caller == bindparam("caller"), WrongNumber.at > bindparam("since")
+)
+_WRONG_BY_MANAGER = select(func.count(WrongNumber.id)).where(
+    WrongNumber.manager_id == bindparam("manager_id"), WrongNumber.at > bindparam("since")
+)
+_LOCK = (
+    update(CallerGuard)
+    .where(CallerGuard.key.in_(bindparam("keys", expanding=True)))
+    .values(
+        locked_until=bindparam("until"),
+        counted_since=bindparam("now"),
+        lockout_id=bindparam("lockout_id"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is typing: the number calling and the manager it belongs to."""
+
+    phone: str
+    manager_id: int
+
+    @property
+    def keys(self) -> list[str]:
+        return [phone_key(self.phone), manager_key(self.manager_id)]
+
+
+async def is_locked(db: AsyncConnection, caller: Caller, *, now: datetime) -> bool:
+    """Whether the caller's number or its manager is locked out now."""
+    found = await db.execute(_LOCKED, {"keys": caller.keys, "now": now})
+    return found.first() is not None
+
+
+async def count_wrong(
+    db: AsyncConnection,
+    caller: Caller,
+    *,
+    call_id: int,
+    result: str,
+    settings: LockoutConfig,
+    now: datetime,
+) -> bool:
+    """Keep one wrong number of `caller`; whether the caller is locked out now (by this one,
+    or by another call's that got the guards first)."""
+    keys = caller.keys
+    add_guard = _ADD_GUARD[db.dialect.name]
+    for key in sorted(keys):
+        await db.execute(add_guard, {"key": key})
+    guards = {row.key: row for row in await db.execute(_GUARDS, {"keys": keys})}
+    if any(row.locked_until is not None and row.locked_until > now for row in guards.values()):
+        return True
+    await db.execute(
+        insert(WrongNumber),
+        {
+            "call_id": call_id,
+            "caller": caller.phone,
+            "manager_id": caller.manager_id,
+            "at": now,
+            "result": result,
+        },
+    )
+    window_start = now - timedelta(minutes=settings.window_minutes)
+
+    def since(key: str) -> datetime:
+        counted_since = guards[key].counted_since
+        return window_start if counted_since is None else max(window_start, counted_since)
+
+    by_phone = await db.scalar(_WRONG_BY_CALLER, {"caller": caller.phone, "since": since(keys[0])})
+    by_manager = await db.scalar(
+        _WRONG_BY_MANAGER, {"manager_id": caller.manager_id, "since": since(keys[1])}
+    )
+    count = max(by_phone or 0, by_manager or 0)
+    if count <= settings.max_wrong:
+        return False
+    until = now + timedelta(minutes=settings.lock_minutes)
+    lockout_id = await db.scalar(
+        insert(Lockout).returning(Lockout.id),
+        {
+            "caller": caller.phone,
+            "manager_id": caller.manager_id,
+            "wrong_count": count,
+            "locked_at": now,
+            "locked_until": until,
+            "alert_pending": True,
+        },
+    )
+    await db.execute(_LOCK, {"keys": keys, "until": until, "now": now, "lockout_id": lockout_id})
+    return True
