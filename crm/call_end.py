@@ -12,6 +12,8 @@ from crm.enums import CallOutcome, CallStage
 from crm.models import Call, CallEvent, DialAttempt
 
 FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+RINGING = frozenset({CallStage.DIALING, CallStage.CALLBACK})
+"""Stages in which the call's latest dial may still be ringing or talking."""
 _END_CALL = (
     update(Call)
     .where(Call.id == bindparam("b_id"))
@@ -56,10 +58,10 @@ async def finalize_call(
             raise RuntimeError(f"call {call_sid} neither inserted nor found")
     if call.ended_at is not None:
         return None
-    if call.stage == CallStage.DIALING:
+    if call.stage in RINGING:
         await _close_open_dials(db, [call.id], CallOutcome.CALLER_HUNG_UP)
     outcome = call.outcome
-    if outcome is None or call.stage == CallStage.DIALING:
+    if outcome is None or call.stage in RINGING:
         outcome = CallOutcome.CALLER_HUNG_UP
     await db.execute(
         _END_CALL,
@@ -99,7 +101,7 @@ async def finalize_lost_calls(
         # cut off while dialing (whatever an earlier dial gave it), is lost. The "lost" step
         # records the missing status callback either way.
         outcome = call.outcome
-        if outcome is None or call.stage == CallStage.DIALING:
+        if outcome is None or call.stage in RINGING:
             outcome = CallOutcome.LOST
         await db.execute(
             update(Call)

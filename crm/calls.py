@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from crm.enums import CallOutcome, CallStage
+from crm.enums import CallKind, CallOutcome, CallStage
 from crm.models import Call, CallEvent, DialAttempt
 
 
@@ -26,6 +26,7 @@ class CallRow:
 
     id: int
     call_sid: str
+    kind: CallKind
     caller: str | None
     manager_id: int | None
     request_id: int | None
@@ -49,6 +50,7 @@ class DialRow:
 CALL_COLUMNS = (
     Call.id,
     Call.call_sid,
+    Call.kind,
     Call.caller,
     Call.manager_id,
     Call.request_id,
@@ -115,6 +117,7 @@ def call_row(row: Row) -> CallRow:
     return CallRow(
         id=row.id,
         call_sid=row.call_sid,
+        kind=CallKind(row.kind),
         caller=row.caller,
         manager_id=row.manager_id,
         request_id=row.request_id,
@@ -138,6 +141,7 @@ async def open_call(
     dials: int = 0,
     request_id: int | None = None,
     outcome: CallOutcome | None = None,
+    kind: CallKind = CallKind.MANAGER,
 ) -> CallRow | None:
     """A new call's row, made with the state of its first step; None when a row with this
     CallSid exists already (a retried or simultaneous first webhook, or a status first):
@@ -147,6 +151,7 @@ async def open_call(
         _OPEN_CALL[db.dialect.name],
         {
             "call_sid": call_sid,
+            "kind": kind,
             "caller": caller,
             "manager_id": manager_id,
             "stage": stage,

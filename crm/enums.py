@@ -15,6 +15,13 @@ class OrganizationKind(StrEnum):
     AGENCY = "agency"
 
 
+class CallKind(StrEnum):
+    """Who called the service number: a manager, or a client calling back."""
+
+    MANAGER = "manager"
+    CALLBACK = "callback"
+
+
 class CallStage(StrEnum):
     """Where a manager's call is in its flow; kept on the call's row between webhooks."""
 
@@ -22,6 +29,8 @@ class CallStage(StrEnum):
     AWAITING_NUMBER = "awaiting_number"
     DIALING = "dialing"
     UNREACHABLE = "unreachable"
+    CALLBACK = "callback"
+    """A client's call back: the manager's phone rings, or they talk."""
     ENDED = "ended"
 
 
@@ -36,6 +45,12 @@ class CallOutcome(StrEnum):
     REQUEST_CLOSED = "request_closed"
     UNKNOWN_CALLER = "unknown_caller"
     LOCKED_OUT = "locked_out"
+    CALLBACK_MISSED = "callback_missed"
+    """A client called back and the manager did not take the call."""
+    CALLBACK_NONE = "callback_none"
+    """A client called back with no open request a manager had called about lately."""
+    CALLBACK_AMBIGUOUS = "callback_ambiguous"
+    """A client called back with more than one such request: not put through."""
     """The caller typed too many wrong request numbers across calls; the line is locked."""
     CALLER_HUNG_UP = "caller_hung_up"
     LOST = "lost"

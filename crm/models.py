@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from crm.enums import CallOutcome, OrganizationKind, RequestStatus
+from crm.enums import CallKind, CallOutcome, OrganizationKind, RequestStatus
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -132,6 +132,7 @@ class Client(Base):
     """An agent's client; the phone is what managers must never learn."""
 
     __tablename__ = "clients"
+    __table_args__ = (Index("ix_clients_phone", "phone"),)  # who calls back
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
@@ -195,6 +196,10 @@ class Call(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[CallKind] = mapped_column(
+        enum_column(CallKind), default=CallKind.MANAGER, server_default=CallKind.MANAGER.value
+    )
+    """A manager's call, or a client's call back (`manager_id` is then the manager rung)."""
     caller: Mapped[str | None] = mapped_column(String(32))
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("managers.id"), index=True)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)

@@ -121,6 +121,8 @@ class IvrConfig(_Frozen):
     lost_after_minutes: int = Field(120, ge=5, le=7 * 24 * 60)
     """A call with no final status this long after its last step is finalized as `lost`."""
     lockout: LockoutConfig = LockoutConfig()
+    callback_days: int = Field(14, ge=1, le=365)
+    """A client who calls back is put through when a manager called them this recently."""
 
     @field_validator("lost_after_minutes")
     @classmethod

@@ -19,6 +19,9 @@ VOICE_ROUTES = [
     "/ivr/whisper/answer",
     "/ivr/dial-result",
     "/ivr/after-unreachable",
+    "/ivr/callback/whisper",
+    "/ivr/callback/whisper/answer",
+    "/ivr/callback/result",
     "/ivr/status",
 ]
 """Every webhook of the voice area."""

@@ -23,6 +23,9 @@ URLS = flow.Urls(
     whisper=BASE + "whisper",
     whisper_answer=BASE + "whisper/answer",
     after_unreachable=BASE + "after-unreachable",
+    callback_whisper=BASE + "callback/whisper",
+    callback_whisper_answer=BASE + "callback/whisper/answer",
+    callback_result=BASE + "callback/result",
 )
 OPEN = OpenRequest(request_id=7, client_phone=CLIENT)
 

@@ -171,6 +171,9 @@ class PartnerRequestPage(_Page):
 class CallOut(_Out):
     """One call about a request; the caller's and the client's numbers are never shown."""
 
+    kind: Literal["manager_call", "client_callback"] = Field(
+        description="A manager's call to the client, or the client's call back to the manager."
+    )
     started_at: Timestamp
     ended_at: Timestamp | None
     manager_name: str | None
@@ -181,6 +184,7 @@ class CallOut(_Out):
     @classmethod
     def of(cls, row: CallRow) -> CallOut:
         return cls(
+            kind=row.kind,  # type: ignore[arg-type]
             started_at=row.started_at,
             ended_at=row.ended_at,
             manager_name=row.manager_name,

@@ -15,7 +15,7 @@ from crm.auth.service import Actor
 from crm.blacklist import normalize
 from crm.blacklist.screening import screen
 from crm.clients.service import get_client
-from crm.enums import CallOutcome, OrganizationKind, RequestStatus, Role
+from crm.enums import CallKind, CallOutcome, OrganizationKind, RequestStatus, Role
 from crm.errors import Forbidden, Invalid, NotFound
 from crm.models import Call, Client, DialAttempt, Manager, Organization, Request
 from crm.numbers import new_request_number
@@ -47,14 +47,19 @@ class PartnerRequestRow:
 
 @dataclass(frozen=True)
 class CallRow:
-    """One time a manager's call dialed this request's client."""
+    """One time a manager's call dialed this request's client, or the client called back."""
 
+    kind: str
+    """`manager_call`, or `client_callback` (the manager named is the one who was rung)."""
     started_at: datetime
     ended_at: datetime | None
     manager_name: str | None
     organization_name: str | None
     outcome: CallOutcome | None
     bridged_seconds: int
+
+
+HISTORY_KINDS = {CallKind.MANAGER: "manager_call", CallKind.CALLBACK: "client_callback"}
 
 
 def _rows(actor: Actor) -> Select:
@@ -139,6 +144,7 @@ async def request_calls(session: AsyncSession, *, actor: Actor, number: str) -> 
     request = (await get_request(session, actor=actor, number=number)).request
     rows = await session.execute(
         select(
+            Call.kind,
             DialAttempt.started_at,
             Call.ended_at,
             Manager.name,
@@ -154,12 +160,13 @@ async def request_calls(session: AsyncSession, *, actor: Actor, number: str) -> 
     )
     return [
         CallRow(
-            started_at=row[0],
-            ended_at=row[1],
-            manager_name=row[2],
-            organization_name=row[3],
-            outcome=row[4],
-            bridged_seconds=row[5],
+            kind=HISTORY_KINDS[row[0]],
+            started_at=row[1],
+            ended_at=row[2],
+            manager_name=row[3],
+            organization_name=row[4],
+            outcome=row[5],
+            bridged_seconds=row[6],
         )
         for row in rows
     ]

@@ -63,6 +63,9 @@ class Urls:
     whisper: str
     whisper_answer: str
     after_unreachable: str
+    callback_whisper: str
+    callback_whisper_answer: str
+    callback_result: str
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,27 @@ PROMPTS: dict[str, dict[str, str]] = {
         "en": "The call with the client has ended. Goodbye.",
         "ru": "Разговор с клиентом завершён. До свидания.",
     },
+    "callback_connecting": {
+        "en": "Connecting you to the manager. Please hold.",
+        "ru": "Соединяем с менеджером. Пожалуйста, оставайтесь на линии.",
+    },
+    "callback_missed": {
+        "en": "The manager cannot take your call right now. The partner will call you back. "
+        "Goodbye.",
+        "ru": "Менеджер сейчас не может ответить. Партнёр вам перезвонит. До свидания.",
+    },
+    "callback_nothing_open": {
+        "en": "We could not find a request to put you through about. Your agent or the "
+        "partner will contact you. Goodbye.",
+        "ru": "Мы не нашли заявку, по которой можно вас соединить. С вами свяжется ваш агент "
+        "или партнёр. До свидания.",
+    },
+    "callback_several": {
+        "en": "We cannot tell which of your requests you are calling about. Please contact "
+        "your agent, or wait for the partner's call. Goodbye.",
+        "ru": "Мы не можем определить, по какой из ваших заявок вы звоните. Пожалуйста, "
+        "обратитесь к вашему агенту или дождитесь звонка партнёра. До свидания.",
+    },
     "goodbye": {
         "en": "Thank you for calling. Goodbye.",
         "ru": "Спасибо за звонок. До свидания.",
@@ -93,6 +114,20 @@ PROMPTS: dict[str, dict[str, str]] = {
         "ru": "Извините, у нас произошла ошибка. Пожалуйста, позвоните позже.",
     },
 }
+
+
+TEMPLATES: dict[str, dict[str, str]] = {
+    "callback_greeting": {
+        "en": "Hello. You are calling back {company} about your request: {product}.",
+        "ru": "Здравствуйте. Вы перезваниваете в компанию {company} по вашей заявке: {product}.",
+    },
+    "callback_whisper": {
+        "en": "A client is calling back about request {number}. Press any key to accept the call.",
+        "ru": "Вам перезванивает клиент по заявке {number}. Чтобы принять звонок, нажмите "
+        "любую клавишу.",
+    },
+}
+"""Sentences with a name or a number in them: said by <Say>, never recorded."""
 
 
 def text(key: str, language: str) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from ivr.flows.prompts import SAY_LANGUAGE, text
+from ivr.flows.prompts import SAY_LANGUAGE, TEMPLATES, text
 
 
 @dataclass(frozen=True)
@@ -26,3 +26,8 @@ class Voice:
                 verb.say(
                     text(key, self.language), voice=self.voice, language=SAY_LANGUAGE[self.language]
                 )
+
+    def say_template(self, verb: VoiceResponse | Gather, key: str, **values: str) -> None:
+        """A sentence with names or numbers in it: always <Say>, never a recording."""
+        sentence = TEMPLATES[key][self.language].format(**values)
+        verb.say(sentence, voice=self.voice, language=SAY_LANGUAGE[self.language])

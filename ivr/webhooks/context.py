@@ -80,5 +80,8 @@ def _build_context(request: web.Request, base: str) -> Context:
         whisper=base + url_for(request, "ivr.whisper"),
         whisper_answer=base + url_for(request, "ivr.whisper_answer"),
         after_unreachable=base + url_for(request, "ivr.after_unreachable"),
+        callback_whisper=base + url_for(request, "ivr.callback_whisper"),
+        callback_whisper_answer=base + url_for(request, "ivr.callback_whisper_answer"),
+        callback_result=base + url_for(request, "ivr.callback_result"),
     )
     return Context(settings=settings, voice=_voice(request, base), urls=urls)

@@ -20,6 +20,7 @@ from ivr.flows import manager_call as flow
 from ivr.keys import CLOCK, CONFIG, ENGINE
 from ivr.logging import log_step
 from ivr.metrics import METRICS
+from ivr.webhooks import callbacks
 from ivr.webhooks.context import RECORDINGS, flow_context, voice_for
 from ivr.webhooks.events import CallEvent, DialEvent, StatusEvent, WhisperEvent
 from ivr.webhooks.guard import UnknownCall, twilio_app, twiml_response
@@ -113,29 +114,25 @@ async def voice(request: web.Request) -> web.Response:
     ctx, now = flow_context(request), _now(request)
     async with request.config_dict[ENGINE].begin() as db:
         manager = await find_manager_by_phone(db, phone=event.caller) if event.caller else None
-        step = flow.incoming(
-            ctx,
-            known_caller=manager is not None,
-            locked=manager is not None and manager.locked(now),
-        )
+        if manager is None:
+            return await callbacks.incoming(request, db, event, now=now)
+        step = flow.incoming(ctx, known_caller=True, locked=manager.locked(now))
         call = await calls.open_call(
             db,
             call_sid=event.call_sid,
             caller=event.caller,
-            manager_id=manager.manager_id if manager else None,
+            manager_id=manager.manager_id,
             now=now,
             **asdict(step.state),
         )
         if call is None:
             # Twilio repeats its first webhook only when it got no answer to it: the caller
-            # then still waits for that first answer, so a manager hears the greeting again
-            # and an unknown caller is turned away again. Nothing else is a retry (Twilio
-            # moves on only after an answer), so the row keeps its stage, dial and outcome.
+            # then still waits for that first answer, so a manager hears the greeting again.
+            # Nothing else is a retry (Twilio moves on only after an answer), so the row
+            # keeps its stage, dial and outcome. (Other callers: `callbacks.incoming`.)
             existing = await calls.get_call(db, call_sid=event.call_sid)
             if existing is None:
                 raise RuntimeError(f"call {event.call_sid} neither inserted nor found")
-            if existing.manager_id is None and existing.ended_at is None:
-                return twiml(flow.incoming(ctx, known_caller=False).twiml)
             return await _out_of_turn(db, request, existing, name="voice")
         await calls.add_event(db, call, step="voice", result=step.result, now=now)
         _log_step(request, step, name="voice")
@@ -317,4 +314,5 @@ def create_voice_app() -> web.Application:
     app.router.add_post("/dial-result", dial_result, name="ivr.dial_result")
     app.router.add_post("/after-unreachable", after_unreachable, name="ivr.after_unreachable")
     app.router.add_post("/status", status, name="ivr.status")
+    callbacks.add_routes(app)
     return app
