@@ -1,7 +1,8 @@
 """A client calling the service number back: which request, and which manager, if any.
 
-Read on the first webhook of every caller who is no manager, so it is one indexed query:
-the client records with the caller's phone, their open requests' dials since the window.
+Read on the first webhook of every caller who is no manager, so each lookup is indexed:
+the client records with the caller's phone (`ix_clients_phone`), their open requests, and
+the dials of the one request found.
 """
 
 from __future__ import annotations
@@ -17,27 +18,39 @@ from crm.enums import CallKind, CallOutcome, RequestStatus
 from crm.models import Call, Client, DialAttempt, ManagerPhone, Organization, Request
 
 MAX_DIALS_READ = 50
-"""The newest dials read per caller: enough to tell one request from several."""
+"""The newest dials of the one request read to choose whom to ring."""
 
-_DIALS = (
-    select(
-        Request.id.label("request_id"),
-        Request.number,
-        Request.product,
-        Organization.name.label("company"),
-        Call.manager_id,
-        Call.kind,
-        Call.caller,
-        DialAttempt.outcome,
-    )
-    .select_from(DialAttempt)
-    .join(Request, Request.id == DialAttempt.request_id)
+_CALLED_ABOUT = (
+    select(Request.id)
     .join(Client, Client.id == Request.client_id)
-    .join(Organization, Organization.id == Request.organization_id)
-    .join(Call, Call.id == DialAttempt.call_id)
     .where(
         Client.phone == bindparam("phone"),
         Request.status == RequestStatus.OPEN,
+        select(DialAttempt.id)
+        .join(Call, Call.id == DialAttempt.call_id)
+        .where(
+            DialAttempt.request_id == Request.id,
+            DialAttempt.started_at >= bindparam("since"),
+            Call.kind == CallKind.MANAGER,
+            Call.manager_id.is_not(None),
+        )
+        .exists(),
+    )
+    .limit(2)
+)
+"""Open requests of this phone's clients that a manager dialed lately: two say "several".
+A client's own calls back never count here, or each would keep the window open."""
+_REQUEST = (
+    select(Request.number, Request.product, Organization.name.label("company"))
+    .join(Organization, Organization.id == Request.organization_id)
+    .where(Request.id == bindparam("request_id"))
+)
+_DIALS = (
+    select(Call.manager_id, Call.kind, Call.caller, DialAttempt.outcome)
+    .select_from(DialAttempt)
+    .join(Call, Call.id == DialAttempt.call_id)
+    .where(
+        DialAttempt.request_id == bindparam("request_id"),
         DialAttempt.started_at >= bindparam("since"),
         Call.manager_id.is_not(None),
     )
@@ -76,24 +89,31 @@ async def find_callback(
     db: AsyncConnection, *, phone: str, since: datetime
 ) -> CallbackTarget | NoCallback:
     """Where a client's call back goes: the one open request of theirs a manager dialed
-    since `since`, to the manager who last talked with them about it (or, if none talked,
-    who last called), on the phone that manager called from if it is still theirs."""
-    dials = (await db.execute(_DIALS, {"phone": phone, "since": since})).all()
-    if not dials:
+    since `since`, to the manager who last talked with them about it since then (or, if none
+    talked, who last called), on the phone that manager called from if it is still theirs."""
+    found = list(await db.scalars(_CALLED_ABOUT, {"phone": phone, "since": since}))
+    if not found:
         is_client = (await db.execute(_IS_CLIENT, {"phone": phone})).first() is not None
         return NoCallback.NOTHING_OPEN if is_client else NoCallback.STRANGER
-    if len({dial.request_id for dial in dials}) > 1:
+    if len(found) > 1:
         return NoCallback.SEVERAL
-    chosen = next((dial for dial in dials if dial.outcome is CallOutcome.BRIDGED), dials[0])
+    (request_id,) = found
+    dials = (await db.execute(_DIALS, {"request_id": request_id, "since": since})).all()
+    talked = (dial for dial in dials if dial.outcome is CallOutcome.BRIDGED)
+    called = (dial for dial in dials if dial.kind is CallKind.MANAGER)
+    chosen = next(talked, None) or next(called, None)
+    if chosen is None:
+        return NoCallback.NOTHING_OPEN
     phones = list(await db.scalars(_PHONES, {"manager_id": chosen.manager_id}))
     if not phones:
         return NoCallback.NOTHING_OPEN
     called_from = chosen.caller if chosen.kind is CallKind.MANAGER else None
+    request = (await db.execute(_REQUEST, {"request_id": request_id})).one()
     return CallbackTarget(
-        request_id=chosen.request_id,
-        request_number=chosen.number,
-        company=chosen.company,
-        product=chosen.product,
+        request_id=request_id,
+        request_number=request.number,
+        company=request.company,
+        product=request.product,
         manager_id=chosen.manager_id,
         manager_phone=called_from if called_from in phones else phones[0],
     )

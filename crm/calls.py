@@ -29,6 +29,7 @@ class CallRow:
     kind: CallKind
     caller: str | None
     manager_id: int | None
+    recorded: bool
     request_id: int | None
     stage: CallStage
     attempts: int
@@ -45,6 +46,7 @@ class DialRow:
     client_accepted: bool
     outcome: CallOutcome | None
     dial_status: str | None
+    recorded: bool = False
 
 
 CALL_COLUMNS = (
@@ -53,6 +55,7 @@ CALL_COLUMNS = (
     Call.kind,
     Call.caller,
     Call.manager_id,
+    Call.recorded,
     Call.request_id,
     Call.stage,
     Call.attempts,
@@ -76,7 +79,11 @@ _ADD_EVENT = insert(CallEvent)
 _START_DIAL = insert(DialAttempt)
 _LATEST_DIAL = (
     select(
-        DialAttempt.id, DialAttempt.client_accepted, DialAttempt.outcome, DialAttempt.dial_status
+        DialAttempt.id,
+        DialAttempt.client_accepted,
+        DialAttempt.outcome,
+        DialAttempt.dial_status,
+        DialAttempt.recorded,
     )
     .where(DialAttempt.call_id == bindparam("call_id"))
     .order_by(DialAttempt.id.desc())
@@ -120,6 +127,7 @@ def call_row(row: Row) -> CallRow:
         kind=CallKind(row.kind),
         caller=row.caller,
         manager_id=row.manager_id,
+        recorded=row.recorded,
         request_id=row.request_id,
         stage=CallStage(row.stage),
         attempts=row.attempts,
@@ -142,6 +150,7 @@ async def open_call(
     request_id: int | None = None,
     outcome: CallOutcome | None = None,
     kind: CallKind = CallKind.MANAGER,
+    recorded: bool = False,
 ) -> CallRow | None:
     """A new call's row, made with the state of its first step; None when a row with this
     CallSid exists already (a retried or simultaneous first webhook, or a status first):
@@ -152,6 +161,7 @@ async def open_call(
         {
             "call_sid": call_sid,
             "kind": kind,
+            "recorded": recorded,
             "caller": caller,
             "manager_id": manager_id,
             "stage": stage,
@@ -211,9 +221,10 @@ async def record_step(
     dials: int,
     request_id: int | None,
     outcome: CallOutcome | None,
+    dial_recorded: bool = False,
 ) -> None:
     """Keep a step's outcome: the call's next state, a new dial of the client when the step
-    starts one, and the step's event."""
+    starts one (`dial_recorded`: its <Dial> records), and the step's event."""
     starts_dial = stage is CallStage.DIALING and call.stage != CallStage.DIALING
     await save_state(
         db,
@@ -225,7 +236,7 @@ async def record_step(
         outcome=outcome,
     )
     if starts_dial and call.request_id is not None:
-        await start_dial(db, call, request_id=call.request_id, now=now)
+        await start_dial(db, call, request_id=call.request_id, now=now, recorded=dial_recorded)
     await add_event(db, call, step=step, digits=digits, result=result, now=now)
 
 
@@ -245,7 +256,14 @@ async def add_event(
     )
 
 
-async def start_dial(db: AsyncConnection, call: CallRow, *, request_id: int, now: datetime) -> None:
+async def start_dial(
+    db: AsyncConnection,
+    call: CallRow,
+    *,
+    request_id: int,
+    now: datetime,
+    recorded: bool = False,
+) -> None:
     """The call dials the client of `request_id`: one line of that request's history."""
     await db.execute(
         _START_DIAL,
@@ -254,6 +272,7 @@ async def start_dial(db: AsyncConnection, call: CallRow, *, request_id: int, now
             "request_id": request_id,
             "started_at": now,
             "client_accepted": False,
+            "recorded": recorded,
             "talk_seconds": 0,
         },
     )
@@ -269,7 +288,7 @@ async def current_dial(db: AsyncConnection, call: CallRow) -> DialRow | None:
     row = (await db.execute(_LATEST_DIAL, {"call_id": call.id})).first()
     if row is None or row.dial_status is not None:
         return None
-    return DialRow(row.id, row.client_accepted, row.outcome, row.dial_status)
+    return DialRow(row.id, row.client_accepted, row.outcome, row.dial_status, row.recorded)
 
 
 async def client_answered(db: AsyncConnection, call: CallRow, *, now: datetime) -> None:

@@ -8,21 +8,24 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from crm.enums import RequestStatus
+from crm.enums import RecordingPolicy, RequestStatus
 from crm.lockout.guard import locked_until_of
-from crm.models import Client, Manager, ManagerPhone, Request
+from crm.models import Client, Manager, ManagerPhone, Organization, Request
 
 _MANAGER_BY_PHONE = (
     select(
         Manager.id,
         locked_until_of(bindparam("phone"), Manager.id).label("locked_until"),
+        Organization.recording_policy,
     )
+    .join(Organization, Organization.id == Manager.organization_id)
     .join(ManagerPhone, ManagerPhone.manager_id == Manager.id)
     .where(ManagerPhone.phone == bindparam("phone"))
 )
 _REQUEST = (
-    select(Request.id, Request.status, Client.phone)
+    select(Request.id, Request.status, Client.phone, Organization.recording_policy)
     .join(Client, Client.id == Request.client_id)
+    .join(Organization, Organization.id == Request.organization_id)
     .join(Manager, Manager.organization_id == Request.organization_id)
     .where(Manager.id == bindparam("manager_id"))
 )
@@ -35,6 +38,8 @@ class CallerManager:
     manager_id: int
     locked_until: datetime | None = None
     """The end of a lockout of this number or this manager (`crm.lockout`), if any."""
+    recorded: bool = False
+    """The manager's company records its conversations with clients."""
 
     def locked(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now
@@ -45,7 +50,10 @@ async def find_manager_by_phone(
 ) -> CallerManager | None:
     """The manager one of whose numbers is `phone` (E.164), or None."""
     row = (await session.execute(_MANAGER_BY_PHONE, {"phone": phone})).first()
-    return CallerManager(manager_id=row.id, locked_until=row.locked_until) if row else None
+    if row is None:
+        return None
+    recorded = row.recording_policy is RecordingPolicy.ON
+    return CallerManager(manager_id=row.id, locked_until=row.locked_until, recorded=recorded)
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,7 @@ class RequestTarget:
     request_id: int
     status: RequestStatus
     client_phone: str
+    recorded: bool = False
 
 
 async def find_request_for_manager(
@@ -79,4 +88,9 @@ async def find_request_for_manager(
     row = found.first()
     if row is None:
         return None
-    return RequestTarget(request_id=row.id, status=row.status, client_phone=row.phone)
+    return RequestTarget(
+        request_id=row.id,
+        status=row.status,
+        client_phone=row.phone,
+        recorded=row.recording_policy is RecordingPolicy.ON,
+    )

@@ -15,6 +15,13 @@ class OrganizationKind(StrEnum):
     AGENCY = "agency"
 
 
+class RecordingPolicy(StrEnum):
+    """Whether a partner company's conversations with clients are recorded (both told)."""
+
+    OFF = "off"
+    ON = "on"
+
+
 class CallKind(StrEnum):
     """Who called the service number: a manager, or a client calling back."""
 
@@ -45,13 +52,13 @@ class CallOutcome(StrEnum):
     REQUEST_CLOSED = "request_closed"
     UNKNOWN_CALLER = "unknown_caller"
     LOCKED_OUT = "locked_out"
+    """The caller typed too many wrong request numbers across calls; the line is locked."""
     CALLBACK_MISSED = "callback_missed"
     """A client called back and the manager did not take the call."""
     CALLBACK_NONE = "callback_none"
     """A client called back with no open request a manager had called about lately."""
     CALLBACK_AMBIGUOUS = "callback_ambiguous"
     """A client called back with more than one such request: not put through."""
-    """The caller typed too many wrong request numbers across calls; the line is locked."""
     CALLER_HUNG_UP = "caller_hung_up"
     LOST = "lost"
     """Twilio never sent the call's final status; it was closed after a long silence."""

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from crm.enums import CallKind, CallOutcome, OrganizationKind, RequestStatus
+from crm.enums import CallKind, CallOutcome, OrganizationKind, RecordingPolicy, RequestStatus
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -78,6 +78,12 @@ class Organization(Base):
     name: Mapped[str] = mapped_column(String(300))
     kind: Mapped[OrganizationKind] = mapped_column(enum_column(OrganizationKind))
     inn: Mapped[str | None] = mapped_column(String(12), unique=True)
+    recording_policy: Mapped[RecordingPolicy] = mapped_column(
+        enum_column(RecordingPolicy),
+        default=RecordingPolicy.OFF,
+        server_default=RecordingPolicy.OFF.value,
+    )
+    """`on`: its managers' conversations with clients are recorded, and both are told."""
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 
     managers: Mapped[list[Manager]] = relationship(
@@ -202,6 +208,9 @@ class Call(Base):
     """A manager's call, or a client's call back (`manager_id` is then the manager rung)."""
     caller: Mapped[str | None] = mapped_column(String(32))
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("managers.id"), index=True)
+    recorded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The manager's company recorded when the call began, and the manager was told so: a
+    dial of this call may record only then (and only while the company still records)."""
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
     stage: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[CallOutcome | None] = mapped_column(enum_column(CallOutcome))
@@ -232,6 +241,8 @@ class DialAttempt(Base):
     started_at: Mapped[datetime] = mapped_column(Timestamp)
     outcome: Mapped[CallOutcome | None] = mapped_column(enum_column(CallOutcome))
     client_accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    recorded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """This dial's <Dial> records: its client's whisper says so, and its recording may be kept."""
     dial_status: Mapped[str | None] = mapped_column(String(32))
     talk_seconds: Mapped[int] = mapped_column(Integer, default=0)
 

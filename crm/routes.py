@@ -17,6 +17,7 @@ from crm.lockout import views as lockout_views
 from crm.outbox import views as outbox_views
 from crm.pages import setup_pages
 from crm.partners import views as partner_views
+from crm.recordings import views as recording_views
 from crm.requests import partner_views as manager_views
 from crm.requests import views as request_views
 from crm.signup import admin_views as signup_admin_views
@@ -50,6 +51,7 @@ def create_pages_app(config: Config) -> web.Application:
         blacklist_views,
         blacklist_record_views,
         lockout_views,
+        recording_views,
     ):
         views.add_routes(app)
     app.on_startup.append(_prepare_login)

@@ -18,6 +18,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.ru import inn as ru_inn
 
 from crm.auth.passwords import password_problem
+from crm.enums import RecordingPolicy
 from crm.errors import Invalid
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -101,6 +102,10 @@ class RequestIn(_Input):
 class OrganizationIn(_Input):
     name: str = Field(min_length=1, max_length=300)
     inn: str = Field(min_length=1, max_length=20)
+    recording_policy: RecordingPolicy = Field(
+        RecordingPolicy.OFF,
+        description="`on`: its managers' conversations with clients are recorded, both told.",
+    )
 
     @field_validator("inn")
     @classmethod
@@ -111,6 +116,10 @@ class OrganizationIn(_Input):
             raise ValueError(
                 "this is not a valid INN (10 or 12 digits with check digits)"
             ) from None
+
+
+class RecordingPolicyIn(_Input):
+    recording_policy: RecordingPolicy
 
 
 class ManagerIn(_Input):

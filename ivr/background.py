@@ -18,8 +18,10 @@ from crm.blacklist.screening import alert_admins
 from crm.call_end import finalize_lost_calls
 from crm.lockout import service as lockouts
 from crm.outbox.sender import SenderSettings, deliver_due
+from crm.recordings import service as recordings
+from crm.recordings.twilio import TwilioUnavailable, delete_at_twilio
 from crm.signup.admin import forget_old_codes
-from ivr.keys import CLOCK, CONFIG, ENGINE, MAILER, SESSIONS
+from ivr.keys import CLOCK, CONFIG, ENGINE, MAILER, SESSIONS, TWILIO
 from ivr.metrics import METRICS
 
 log = structlog.get_logger("ivr.background")
@@ -61,6 +63,25 @@ async def _alert_lockouts(app: web.Application, stopping: Callable[[], bool]) ->
         log.info("lockout_alerts_queued", count=written, wrong_numbers_forgotten=forgotten)
 
 
+async def _discard_recordings(app: web.Application, stopping: Callable[[], bool]) -> None:
+    """Delete at Twilio the recordings of no consented conversation (outside transactions:
+    the database is not held while Twilio answers; a failure waits for the next pass)."""
+    async with app[SESSIONS]() as session:
+        pending = await recordings.to_discard(session)
+    gone = 0
+    for recording in pending:
+        if stopping():
+            break
+        try:
+            await delete_at_twilio(app[TWILIO], recording.recording_sid)
+        except TwilioUnavailable:
+            continue
+        async with app[SESSIONS].begin() as session:
+            gone += await recordings.discarded(session, recording_id=recording.id, now=app[CLOCK]())
+    if gone:
+        log.info("recordings_discarded", count=gone)
+
+
 async def _end_lost_calls(app: web.Application, stopping: Callable[[], bool]) -> None:
     async with app[ENGINE].begin() as db:
         lost = await finalize_lost_calls(
@@ -86,6 +107,7 @@ async def _forget_signup_codes(app: web.Application, stopping: Callable[[], bool
 JOBS = (
     ("blacklist_alerts", _alert_blacklist_matches),  # before the outbox: sent in one pass
     ("lockout_alerts", _alert_lockouts),
+    ("recordings_discard", _discard_recordings),
     ("outbox", _deliver_outbox),
     ("lost_calls", _end_lost_calls),
     ("signup_codes", _forget_signup_codes),

@@ -1,8 +1,9 @@
 """A local stand-in for Twilio's REST API, answering in Twilio's documented shapes.
 
 The real `twilio` client is pointed at it through `twilio.api_base_url`. It knows the
-Messages resource (create and fetch), checks HTTP basic auth like Twilio, and can be told
-to refuse the next requests with a Twilio error.
+Messages resource (create and fetch) and the Recordings resource (the audio, and delete),
+checks HTTP basic auth like Twilio, and can be told to refuse the next requests with a
+Twilio error.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ class FakeTwilio:
     url: str = ""
     """Where the fake listens, once started."""
     messages: list[dict[str, Any]] = field(default_factory=list)
+    recordings: dict[str, bytes] = field(default_factory=dict)
+    """Recording SID -> its MP3 audio, as Twilio keeps it after a recorded call."""
+    deleted_recordings: list[str] = field(default_factory=list)
+    cut_audio: bool = False
+    """The next recording's audio breaks off halfway (the connection drops)."""
     refusals: list[tuple[int, int, str]] = field(default_factory=list)
     """(HTTP status, Twilio error code, message) for the next requests, first first."""
     stalls: int = 0
@@ -49,6 +55,8 @@ class FakeTwilio:
         app = web.Application(middlewares=[self._basic_auth])
         app.router.add_post(API + "/Messages.json", self._create_message)
         app.router.add_get(API + "/Messages/{sid}.json", self._fetch_message)
+        app.router.add_get(API + "/Recordings/{sid}.mp3", self._recording_audio)
+        app.router.add_delete(API + "/Recordings/{sid}.json", self._delete_recording)
         return app
 
     @staticmethod
@@ -122,3 +130,38 @@ class FakeTwilio:
             if resource["sid"] == request.match_info["sid"]:
                 return web.json_response(resource)
         return self._error(404, 20404, "The requested resource was not found")
+
+    def record(self, audio: bytes = b"ID3\x04fake mp3 audio") -> str:
+        """A recording Twilio made of a call: its new SID (the test posts the callback)."""
+        sid = "RE" + secrets.token_hex(16)
+        self.recordings[sid] = audio
+        return sid
+
+    async def _recording_audio(self, request: web.Request) -> web.StreamResponse:
+        audio = self.recordings.get(request.match_info["sid"])
+        if audio is None:
+            return self._error(404, 20404, "The requested resource was not found")
+        wanted = re.fullmatch(r"bytes=(\d+)-(\d*)", request.headers.get("Range", ""))
+        if wanted:
+            first = int(wanted.group(1))
+            last = int(wanted.group(2)) if wanted.group(2) else len(audio) - 1
+            part = audio[first : last + 1]
+            headers = {"Content-Range": f"bytes {first}-{first + len(part) - 1}/{len(audio)}"}
+            return web.Response(body=part, status=206, content_type="audio/mpeg", headers=headers)
+        if self.cut_audio:
+            self.cut_audio = False
+            response = web.StreamResponse(headers={"Content-Type": "audio/mpeg"})
+            response.content_length = len(audio)
+            await response.prepare(request)
+            await response.write(audio[: len(audio) // 2])
+            if request.transport is not None:
+                request.transport.close()
+            return response
+        return web.Response(body=audio, content_type="audio/mpeg")
+
+    async def _delete_recording(self, request: web.Request) -> web.Response:
+        sid = request.match_info["sid"]
+        if self.recordings.pop(sid, None) is None:
+            return self._error(404, 20404, "The requested resource was not found")
+        self.deleted_recordings.append(sid)
+        return web.Response(status=204)

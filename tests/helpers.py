@@ -22,6 +22,7 @@ VOICE_ROUTES = [
     "/ivr/callback/whisper",
     "/ivr/callback/whisper/answer",
     "/ivr/callback/result",
+    "/ivr/recording",
     "/ivr/status",
 ]
 """Every webhook of the voice area."""

@@ -31,6 +31,7 @@ from tests.logcapture import captured_logs
 from tests.signup_helpers import Clock
 from tests.test_flows import context as flow_context_for_tests
 from tests.test_privacy import phone_forms
+from tests.twiml import parse, spoken
 
 pytest_plugins = ("tests.api_fixtures", "tests.crm_fixtures")
 
@@ -367,3 +368,32 @@ def test_only_an_accepted_completed_leg_is_a_conversation(status, accepted, outc
     assert got is outcome
     assert [child.text for child in root if child.tag == "Say"] == [text(prompt, "en")]
     assert root[-1].tag == "Hangup"
+
+
+async def test_a_clients_own_calls_back_do_not_keep_the_window_open(
+    simulator, demo, sessions, clock
+):
+    polis = open_polis(demo)
+    client = client_of(demo, polis["number"])
+    await manager_calls(simulator, polis["number"])
+    clock.advance(10 * 24 * 3600)
+    first = await simulator.call(ScriptedCaller([], ["no-answer"]), from_number=client)
+    assert prompt_keys(first)[-1] == "callback_missed"
+    clock.advance(10 * 24 * 3600)  # 20 days after the manager's call, 10 after the client's
+    later = await simulator.call(ScriptedCaller([], ["answered"]), from_number=client)
+    assert prompt_keys(later) == ["callback_nothing_open"]
+
+
+async def test_a_manager_step_posted_for_a_call_back_is_an_unknown_call(
+    server, http, demo, simulator
+):
+    polis = open_polis(demo)
+    await manager_calls(simulator, polis["number"])
+    url, sid = str(server.make_url("")), new_sid()
+    await signed_post(
+        http, url, "/ivr/voice", {"CallSid": sid, "From": client_of(demo, polis["number"])}
+    )
+    _, _, body = await signed_post(
+        http, url, "/ivr/dial-result", {"CallSid": sid, "DialCallStatus": "completed"}
+    )
+    assert spoken(parse(body)) == ["error"], "the manager's flow never runs on a call back"

@@ -26,6 +26,7 @@ URLS = flow.Urls(
     callback_whisper=BASE + "callback/whisper",
     callback_whisper_answer=BASE + "callback/whisper/answer",
     callback_result=BASE + "callback/result",
+    recording=BASE + "recording",
 )
 OPEN = OpenRequest(request_id=7, client_phone=CLIENT)
 

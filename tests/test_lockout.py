@@ -13,8 +13,9 @@ from crm.enums import CallOutcome
 from crm.lockout.models import Lockout, WrongNumber
 from ivr.app import create_app
 from ivr.background import run_jobs
-from ivr.simulator import ScriptedCaller, new_sid
-from tests.conftest import make_config
+from ivr.flows.prompts import text
+from ivr.simulator import ScriptedCaller, TwilioSimulator, new_sid
+from tests.conftest import AUTH_TOKEN, make_config
 from tests.crm_client import has_text
 from tests.helpers import (
     ANNA,
@@ -70,6 +71,11 @@ async def guess(simulator, *wrong: str, caller: str = ANNA):
     return await simulator.call(ScriptedCaller(list(wrong)), from_number=caller)
 
 
+def is_lock(twiml: str) -> bool:
+    """The answer says the line is locked (played or said), and nothing else."""
+    return ("line_locked" in twiml or text("line_locked", "en") in twiml) and "error" not in twiml
+
+
 async def lockouts(sessions) -> list[Lockout]:
     async with sessions() as session:
         return list(await session.scalars(select(Lockout).order_by(Lockout.id)))
@@ -103,13 +109,10 @@ async def test_the_eleventh_wrong_number_across_four_calls_locks_the_line(
     assert await wrong_numbers(sessions) == 11
 
 
-async def test_silence_closed_requests_and_unknown_callers_are_not_guesses(
-    simulator, demo, sessions
-):
+async def test_silence_and_closed_requests_are_not_guesses(simulator, demo, sessions):
     closed = request_number(demo, partner="Polis Insurance", status="closed")
     for _ in range(4):
         await simulator.call(ScriptedCaller([None, f"{closed}#", None]), from_number=ANNA)
-        await guess(simulator, "1#", "2#", caller="+79995550000")
     assert await wrong_numbers(sessions) == 0 and await lockouts(sessions) == []
 
 
@@ -249,6 +252,7 @@ async def test_many_wrong_numbers_at_once_lock_exactly_once(server, http, demo, 
     assert all(status == 200 for status, _, _ in answers)
     locked = [body for _, _, body in answers if "Gather" not in body]
     assert len(locked) == 24 - 10, "the eleventh and every one after it hear the lock"
+    assert all(is_lock(body) for body in locked), "a lock, not an apology"
     assert await wrong_numbers(sessions) == 11
     assert len(await lockouts(sessions)) == 1
 
@@ -274,3 +278,41 @@ async def test_admin_lockouts_page_lists_and_unlocks(simulator, demo, sessions, 
     )
     assert has_text(twice.text, "nothing to unlock")
     assert prompt_keys(await guess(simulator, "1#"))[:2] == ["rules", "enter_number"]
+
+
+@pytest.fixture
+def config_short_lock(database_url, smtp):
+    return make_config(database_url, ivr={"lockout": {"lock_minutes": 5}})
+
+
+async def test_a_lock_restarts_the_count_of_every_phone_of_the_manager(
+    aiohttp_server, config_short_lock, engine, clock, http, demo, sessions
+):
+    server = await aiohttp_server(create_app(config_short_lock, clock=clock))
+    simulator = TwilioSimulator(http, server_url=str(server.make_url("")), auth_token=AUTH_TOKEN)
+    for _ in range(3):
+        await guess(simulator, *WRONG)
+    await guess(simulator, "1#")  # 10 from the first phone
+    record = await guess(simulator, "2#", caller=ANNA_SECOND_PHONE)  # the manager's 11th
+    assert prompt_keys(record)[-1] == "line_locked"
+    clock.advance(6 * 60)  # the lock is over, the window (60 minutes) is not
+    again = await guess(simulator, "3#")
+    assert prompt_keys(again)[:3] == ["rules", "enter_number", "invalid_number"]
+    assert "line_locked" not in prompt_keys(again), "counted afresh on every phone"
+    assert len(await lockouts(sessions)) == 1
+
+
+async def test_a_redial_after_a_lock_from_another_call_is_refused(
+    server, http, simulator, demo, sessions
+):
+    url, sid = str(server.make_url("")), new_sid()
+    number = open_polis(demo)["number"]
+    await signed_post(http, url, "/ivr/voice", {"CallSid": sid, "From": ANNA})
+    await signed_post(http, url, "/ivr/number", {"CallSid": sid, "Digits": f"{number}#"})
+    await signed_post(http, url, "/ivr/dial-result", {"CallSid": sid, "DialCallStatus": "busy"})
+    for _ in range(4):
+        await guess(simulator, *WRONG, caller=ANNA_SECOND_PHONE)
+    _, _, body = await signed_post(
+        http, url, "/ivr/after-unreachable", {"CallSid": sid, "Digits": "1"}
+    )
+    assert is_lock(body) and "Dial" not in body

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from crm.api import blacklist, clients, keys, lockouts, partners, requests, signup
+from crm.api import (
+    blacklist,
+    clients,
+    keys,
+    lockouts,
+    partners,
+    recordings,
+    requests,
+    signup,
+)
 from crm.api.auth import bearer_auth
 from crm.api.errors import api_errors
 from crm.api.http import V1
@@ -15,7 +24,7 @@ def create_api_app() -> web.Application:
     """Every API route; its errors are JSON, and all but the document need a key."""
     app = web.Application(middlewares=[api_errors, bearer_auth])
     app.router.add_get(f"{V1}/openapi.json", openapi_json, name="api.openapi")
-    for module in (clients, requests, partners, keys, signup, blacklist, lockouts):
+    for module in (clients, requests, partners, keys, signup, blacklist, lockouts, recordings):
         app.router.add_routes(module.routes)
     app.on_startup.append(build_on_startup)
     return app

@@ -7,6 +7,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from crm.errors import Conflict, Forbidden, Invalid, NotFound
+from crm.recordings.twilio import TwilioUnavailable
 from crm.signup.errors import CodeGone, NotDelivered, Suspended, Throttled, WrongCode
 from ivr.logging import Handler
 
@@ -58,11 +59,12 @@ def error_response(
     *,
     headers: dict[str, str] | None = None,
     retry_after: int | None = None,
+    code: str | None = None,
     **extra: int,
 ) -> web.Response:
     """The one JSON shape of every API error."""
     error: dict[str, object] = {
-        "code": CODES.get(status, "server_error" if status >= 500 else "error"),
+        "code": code or CODES.get(status, "server_error" if status >= 500 else "error"),
         "message": message,
         "fields": fields or {},
         **extra,
@@ -106,6 +108,12 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         return error_response(503, str(error), retry_after=error.retry_after)
     except NotDelivered as error:
         return error_response(502, str(error))
+    except TwilioUnavailable:
+        return error_response(
+            502,
+            "Twilio could not be reached for the recording; nothing was changed: try again",
+            code="twilio_unavailable",
+        )
     except Conflict as error:
         return error_response(409, "the value is already taken", error.errors)
     except Invalid as error:

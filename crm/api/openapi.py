@@ -51,6 +51,7 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     "key_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "rule_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "lockout_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    "recording_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "number": {
         "type": "string",
         "pattern": "^[0-9]+$",
@@ -97,6 +98,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     location: bool = False
     public: bool = False
+    media: str | None = None
+    """The answer's content type when it is not JSON (audio, say): a binary body."""
 
 
 def operation(
@@ -138,14 +141,17 @@ _WHY = {
     414: "The URL is longer than 8 KiB (`fields.url`).",
     422: "A value is wrong (`fields` names each one).",
     429: "A limit was reached; `Retry-After` says when to try again.",
-    502: "The SMS provider did not take the message; nothing was counted.",
+    502: "An outside service did not answer as it should (the SMS provider: nothing was "
+    "counted; Twilio, for a recording: nothing was changed).",
     503: "Sign-up is suspended for everyone for now; `Retry-After` says for how long.",
 }
 
 
 def _responses(op: Operation, path: str, refs: dict) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": op.summary}
-    if op.status != 204:
+    if op.media:
+        ok["content"] = {op.media: {"schema": {"type": "string", "format": "binary"}}}
+    elif op.status != 204:
         content = refs[(op.answer, "serialization")] if op.answer else {"type": "object"}
         ok["content"] = {"application/json": {"schema": content}}
     if op.location:

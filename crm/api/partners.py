@@ -16,9 +16,10 @@ from crm.partners.service import (
     get_organization,
     list_managers,
     list_partners,
+    set_recording_policy,
 )
-from crm.schemas import ManagerIn, OrganizationIn, parse
-from ivr.keys import SESSIONS, url_for
+from crm.schemas import ManagerIn, OrganizationIn, RecordingPolicyIn, parse
+from ivr.keys import CLOCK, SESSIONS, url_for
 
 routes = web.RouteTableDef()
 ONE = V1 + r"/organizations/{organization_id:\d+}"
@@ -111,3 +112,27 @@ async def add(request: web.Request) -> web.Response:
             now=datetime.now(UTC),
         )
     return respond(ManagerOut.of(manager, data.phones), status=201)
+
+
+@routes.put(ONE + "/recording-policy", name="api.organizations.recording_policy")
+@operation(
+    "Record a partner company's conversations, or stop",
+    tag="organizations",
+    answer=OrganizationOut,
+    body=RecordingPolicyIn,
+    description=ADMINS
+    + " `on`: from its managers' next call on, the manager hears that conversations are"
+    " recorded, the client's whisper says so, and only a conversation the client accepted is"
+    " kept. Audited.",
+)
+async def recording_policy(request: web.Request) -> web.Response:
+    data = parse(RecordingPolicyIn, await json_body(request))
+    async with request.config_dict[SESSIONS].begin() as db:
+        organization = await set_recording_policy(
+            db,
+            actor=actor_of(request),
+            organization_id=path_id(request, "organization_id"),
+            policy=data.recording_policy,
+            now=request.config_dict[CLOCK](),
+        )
+    return respond(OrganizationOut.model_validate(organization))

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crm.blacklist import normalize
 from crm.blacklist.screening import MAX_RECHECK
-from crm.enums import CallOutcome, RequestStatus
+from crm.enums import CallOutcome, RecordingPolicy, RequestStatus
 from crm.models import Manager
 from crm.requests.service import CallRow, RequestRow
 from crm.schemas import ClientIn, RequestIn
@@ -64,7 +64,7 @@ class ErrorBody(_Out):
     code: str = Field(
         description="invalid, conflict, bad_request, unauthorized, forbidden, "
         "not_found, method_not_allowed, too_large, gone, too_many_requests, "
-        "sms_not_sent, suspended or server_error"
+        "sms_not_sent, twilio_unavailable, suspended or server_error"
     )
     message: str
     fields: dict[str, str] = Field(
@@ -202,6 +202,7 @@ class OrganizationOut(_Out):
     id: int
     name: str
     inn: str | None
+    recording_policy: RecordingPolicy
     created_at: Timestamp
 
 
@@ -394,3 +395,14 @@ class LockoutOut(_Out):
 
 class LockoutPage(_Page):
     items: list[LockoutOut]
+
+
+class RecordingOut(_Out):
+    id: int
+    created_at: Timestamp
+    duration_seconds: int
+    audio_url: str = Field(description="The MP3, through this API (the same key).")
+
+
+class RecordingList(_Out):
+    items: list[RecordingOut]

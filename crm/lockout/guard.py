@@ -131,11 +131,13 @@ async def count_wrong(
     )
     window_start = now - timedelta(minutes=settings.window_minutes)
 
-    def since(key: str) -> datetime:
-        counted_since = guards[key].counted_since
-        return window_start if counted_since is None else max(window_start, counted_since)
+    def since(*counted: str) -> datetime:
+        marks = [guards[key].counted_since for key in counted]
+        return max([window_start, *(mark for mark in marks if mark is not None)])
 
-    by_phone = await db.scalar(_WRONG_BY_CALLER, {"caller": caller.phone, "since": since(keys[0])})
+    # A lock or an unlock of the manager restarts the count of every phone of theirs, not
+    # only of the phone that typed the last wrong number.
+    by_phone = await db.scalar(_WRONG_BY_CALLER, {"caller": caller.phone, "since": since(*keys)})
     by_manager = await db.scalar(
         _WRONG_BY_MANAGER, {"manager_id": caller.manager_id, "since": since(keys[1])}
     )

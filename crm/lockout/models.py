@@ -49,7 +49,7 @@ class CallerGuard(Base):
     counted_since: Mapped[datetime | None] = mapped_column(Timestamp)
     """Wrong numbers before this do not count (set by a lock and by an unlock)."""
     locked_until: Mapped[datetime | None] = mapped_column(Timestamp)
-    lockout_id: Mapped[int | None] = mapped_column(ForeignKey("lockouts.id"))
+    lockout_id: Mapped[int | None] = mapped_column(ForeignKey("lockouts.id"), index=True)
 
 
 class WrongNumber(Base):
@@ -59,6 +59,7 @@ class WrongNumber(Base):
     __table_args__ = (
         Index("ix_wrong_numbers_caller_at", "caller", "at"),
         Index("ix_wrong_numbers_manager_at", "manager_id", "at"),
+        Index("ix_wrong_numbers_at", "at"),  # forgetting those out of every window
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

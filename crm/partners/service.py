@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from crm import audit
 from crm.auth.models import User
 from crm.auth.service import Actor, create_user, require_admin
-from crm.enums import OrganizationKind, Role
+from crm.enums import OrganizationKind, RecordingPolicy, Role
 from crm.errors import Conflict, Forbidden, NotFound
 from crm.models import Agent, Manager, ManagerPhone, Organization
 from crm.pagination import Page, paginate
@@ -69,7 +69,11 @@ async def create_organization(
     if await session.scalar(select(Organization.id).where(Organization.inn == data.inn)):
         raise Conflict.one("inn", "a company with this INN already exists")
     organization = Organization(
-        name=data.name, inn=data.inn, kind=OrganizationKind.PARTNER, created_at=now
+        name=data.name,
+        inn=data.inn,
+        kind=OrganizationKind.PARTNER,
+        recording_policy=data.recording_policy,
+        created_at=now,
     )
     session.add(organization)
     await session.flush()
@@ -82,6 +86,32 @@ async def create_organization(
         details=data.model_dump(),
         now=now,
     )
+    return organization
+
+
+async def set_recording_policy(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    organization_id: int,
+    policy: RecordingPolicy,
+    now: datetime,
+) -> Organization:
+    """Record a partner company's conversations from its next call on, or stop (audited)."""
+    organization = await get_organization(session, actor=actor, organization_id=organization_id)
+    before = organization.recording_policy
+    if before != policy:
+        organization.recording_policy = policy
+        await audit.record(
+            session,
+            actor=actor,
+            action="recording_policy",
+            entity="organization",
+            entity_id=organization.id,
+            details={"from": before, "to": policy},
+            now=now,
+        )
+        await session.flush()
     return organization
 
 

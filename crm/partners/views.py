@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from crm.enums import Role
+from crm.enums import RecordingPolicy, Role
 from crm.errors import Invalid
 from crm.pages import field_errors, flash, page_arg, render
 from crm.partners.service import (
@@ -18,6 +18,7 @@ from crm.partners.service import (
     list_agents,
     list_organizations,
     manager_logins,
+    set_recording_policy,
 )
 from crm.schemas import AgentIn, ManagerIn, OrganizationIn, parse
 from crm.web import actor_of, form_data, redirect, requires
@@ -135,6 +136,31 @@ async def manager_create(request: web.Request) -> web.StreamResponse:
     raise redirect(request, "admin.organization", organization_id=organization_id)
 
 
+@requires(Role.ADMIN)
+async def organization_recording(request: web.Request) -> web.StreamResponse:
+    form = await form_data(request)
+    organization_id = int(request.match_info["organization_id"])
+    value = form.get("recording_policy", "")
+    if value not in set(RecordingPolicy):
+        return await _organization(
+            request, errors={"recording_policy": "choose on or off"}, status=400
+        )
+    async with request.config_dict[SESSIONS].begin() as db:
+        organization = await set_recording_policy(
+            db,
+            actor=actor_of(request),
+            organization_id=organization_id,
+            policy=RecordingPolicy(value),
+            now=datetime.now(UTC),
+        )
+    if organization.recording_policy is RecordingPolicy.ON:
+        message = "Conversations are recorded from the next call on; both sides are told."
+    else:
+        message = "Conversations are no longer recorded from the next call on."
+    await flash(request, message)
+    raise redirect(request, "admin.organization", organization_id=organization_id)
+
+
 async def _agents(
     request: web.Request,
     *,
@@ -183,3 +209,8 @@ def add_routes(app: web.Application) -> None:
     router.add_post(ORGANIZATION + "/managers", manager_create, name="admin.managers.create")
     router.add_get("/admin/agents", agent_list, name="admin.agents")
     router.add_post("/admin/agents", agent_create, name="admin.agents.create")
+    app.router.add_post(
+        ORGANIZATION + "/recording-policy",
+        organization_recording,
+        name="admin.organization.recording",
+    )

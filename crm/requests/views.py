@@ -14,6 +14,7 @@ from crm.enums import RequestStatus, Role
 from crm.errors import Invalid
 from crm.pages import field_errors, flash, page_arg, render
 from crm.partners.service import partner_choices
+from crm.recordings.service import list_recordings
 from crm.requests.service import (
     create_request,
     get_request,
@@ -112,6 +113,7 @@ async def _detail(
     async with request.config_dict[SESSIONS]() as db:
         row = await get_request(db, actor=actor, number=number)
         calls = await request_calls(db, actor=actor, number=number)
+        recordings = await list_recordings(db, actor=actor, number=number)
         if actor.role is Role.ADMIN:  # only admins may learn of a blacklist match
             matches = row.request.blacklist_matches
             existing = await existing_rule_ids(
@@ -120,6 +122,7 @@ async def _detail(
     context = {
         "row": row,
         "calls": calls,
+        "recordings": recordings,
         "error": error,
         "matches": matches,
         "existing": existing,

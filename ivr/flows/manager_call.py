@@ -28,6 +28,8 @@ class Lookup(StrEnum):
 class OpenRequest:
     request_id: int
     client_phone: str
+    recorded: bool = False
+    """The company records its conversations: the client's whisper says so, the dial records."""
 
 
 RequestLookup = OpenRequest | Lookup
@@ -66,6 +68,7 @@ class Urls:
     callback_whisper: str
     callback_whisper_answer: str
     callback_result: str
+    recording: str
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class Step:
     state: CallState
     result: str
     """A short label of what happened, for the call's audit trail."""
+    dial_recorded: bool = False
+    """The step starts a dial whose <Dial> records."""
 
 
 DIAL_OUTCOMES = {
@@ -91,9 +96,11 @@ DIAL_OUTCOMES = {
 }
 
 
-def incoming(ctx: Context, *, known_caller: bool, locked: bool = False) -> Step:
+def incoming(
+    ctx: Context, *, known_caller: bool, locked: bool = False, recorded: bool = False
+) -> Step:
     """First answer: unknown callers are turned away, a locked-out manager hears so, the
-    others hear the rules."""
+    others hear the rules (and that conversations are recorded, where their company does)."""
     if known_caller and locked:
         return locked_out(ctx, CallState())
     if not known_caller:
@@ -103,7 +110,11 @@ def incoming(ctx: Context, *, known_caller: bool, locked: bool = False) -> Step:
             "unknown_caller",
             result="unknown_caller",
         )
-    return _ask_number(ctx, CallState(), ("rules", "enter_number"), result="greeted")
+    return _ask_number(ctx, CallState(), _greeting(recorded=recorded), result="greeted")
+
+
+def _greeting(*, recorded: bool) -> tuple[str, ...]:
+    return ("rules", "recording_notice", "enter_number") if recorded else ("rules", "enter_number")
 
 
 def locked_out(ctx: Context, state: CallState) -> Step:
@@ -149,7 +160,7 @@ def number_entered(
             return _connect(ctx, state, lookup)
 
 
-def whisper(ctx: Context) -> VoiceResponse:
+def whisper(ctx: Context, *, recorded: bool = False) -> VoiceResponse:
     """Played to the client on answering: a person presses a key, a voicemail does not."""
     response = VoiceResponse()
     gather = response.gather(
@@ -159,7 +170,7 @@ def whisper(ctx: Context) -> VoiceResponse:
         action=ctx.urls.whisper_answer,
         method="POST",
     )
-    ctx.voice.speak(gather, "client_whisper")
+    ctx.voice.speak(gather, "client_whisper_recorded" if recorded else "client_whisper")
     response.hangup()
     return response
 
@@ -247,18 +258,21 @@ def in_turn(step: str, state: CallState) -> bool:
     return state.stage in STEP_STAGES[step]
 
 
-def resume(ctx: Context, state: CallState, *, lookup: RequestLookup | None) -> VoiceResponse:
+def resume(
+    ctx: Context, state: CallState, *, lookup: RequestLookup | None, recorded: bool = False
+) -> VoiceResponse:
     """The answer to a step out of turn: the TwiML of the stage the call is in, the state
     unchanged. Twilio repeats a step only when it got no answer, so the caller still waits
     for the answer that moved the call to this stage; `lookup` is the call's request.
     """
     match state.stage, lookup:
         case Stage.GREETING | Stage.AWAITING_NUMBER, _:
-            prompts = ("rules", "enter_number") if state.attempts == 0 else ("enter_number",)
+            prompts = _greeting(recorded=recorded) if state.attempts == 0 else ("enter_number",)
             return _ask_number(ctx, state, prompts, result="resumed").twiml
         case Stage.DIALING, OpenRequest():
             # The same dial again: its row is the one Twilio reports on (no new dial).
-            return _connect(ctx, state, lookup).twiml
+            # The same dial again: its recording callback names the same dial.
+            return _connect(ctx, state, lookup, again=True).twiml
         case Stage.UNREACHABLE, _:
             return _unreachable_menu(ctx, state, ("unreachable_options",), result="resumed").twiml
     response = VoiceResponse()
@@ -274,10 +288,23 @@ def apology(voice: Voice) -> VoiceResponse:
     return response
 
 
-def _connect(ctx: Context, state: CallState, request: OpenRequest) -> Step:
+def _connect(ctx: Context, state: CallState, request: OpenRequest, *, again: bool = False) -> Step:
+    """Dial the client. A recording's report names the dial it is of (`dial=N`, the N-th of
+    the call): recordings reach the service late, after a redial may have begun."""
     settings = ctx.settings
+    ordinal = state.dials if again else state.dials + 1
     response = VoiceResponse()
     ctx.voice.speak(response, "connecting")
+    recording = {}
+    if request.recorded:
+        # Only the recording of a conversation the client accepted is kept (the webhook
+        # deletes any other at Twilio).
+        recording = {
+            "record": "record-from-answer-dual",
+            "recording_status_callback": f"{ctx.urls.recording}?dial={ordinal}",
+            "recording_status_callback_method": "POST",
+            "recording_status_callback_event": "completed",
+        }
     dial = Dial(
         caller_id=settings.service_number,
         timeout=settings.dial_timeout,
@@ -285,13 +312,14 @@ def _connect(ctx: Context, state: CallState, request: OpenRequest) -> Step:
         action=ctx.urls.dial_result,
         method="POST",
         answer_on_bridge=True,
+        **recording,
     )
     dial.number(request.client_phone, url=ctx.urls.whisper, method="POST")
     response.append(dial)
     dialing = replace(
         state, stage=Stage.DIALING, dials=state.dials + 1, request_id=request.request_id
     )
-    return Step(response, dialing, "dialing")
+    return Step(response, dialing, "dialing", dial_recorded=request.recorded)
 
 
 def _unreachable_menu(

@@ -11,10 +11,12 @@ PROMPTS: dict[str, dict[str, str]] = {
         "ru": "Эта линия только для зарегистрированных менеджеров партнёров. До свидания.",
     },
     "line_locked": {
-        "en": "Too many wrong request numbers were entered from this number, so the line is "
-        "locked for it for now. Please contact the platform's administrator. Goodbye.",
-        "ru": "С этого номера набрано слишком много неверных номеров заявок, поэтому линия для "
-        "него временно заблокирована. Обратитесь к администратору платформы. До свидания.",
+        "en": "Too many wrong request numbers were entered from this number or by your "
+        "account, so the line is locked for you for now. Please contact the platform's "
+        "administrator. Goodbye.",
+        "ru": "С этого номера или с вашей учётной записи набрано слишком много неверных "
+        "номеров заявок, поэтому линия для вас временно заблокирована. Обратитесь к "
+        "администратору платформы. До свидания.",
     },
     "rules": {
         "en": "Welcome to the partner line. Rules of communication: introduce yourself and "
@@ -23,6 +25,11 @@ PROMPTS: dict[str, dict[str, str]] = {
         "ru": "Вас приветствует линия партнёров. Правила общения: представьтесь и назовите "
         "компанию, говорите с клиентом только о его заявке и не спрашивайте номер его "
         "телефона. Каждый звонок записывается в историю заявки.",
+    },
+    "recording_notice": {
+        "en": "Your company records conversations with clients: the client is told before "
+        "the call is put through.",
+        "ru": "Ваша компания записывает разговоры с клиентами: клиента предупредят до соединения.",
     },
     "enter_number": {
         "en": "To call the client, enter the request number, then press hash.",
@@ -67,6 +74,12 @@ PROMPTS: dict[str, dict[str, str]] = {
         "accept the call.",
         "ru": "Здравствуйте. Вам звонит менеджер партнёра по вашей заявке. Чтобы принять "
         "звонок, нажмите любую клавишу.",
+    },
+    "client_whisper_recorded": {
+        "en": "Hello. A partner manager is calling about your request. The conversation will "
+        "be recorded. Press any key to accept the call.",
+        "ru": "Здравствуйте. Вам звонит менеджер партнёра по вашей заявке. Разговор будет "
+        "записан. Чтобы принять звонок, нажмите любую клавишу.",
     },
     "client_unreachable": {
         "en": "The client could not be reached.",

@@ -83,5 +83,6 @@ def _build_context(request: web.Request, base: str) -> Context:
         callback_whisper=base + url_for(request, "ivr.callback_whisper"),
         callback_whisper_answer=base + url_for(request, "ivr.callback_whisper_answer"),
         callback_result=base + url_for(request, "ivr.callback_result"),
+        recording=base + url_for(request, "ivr.recording"),
     )
     return Context(settings=settings, voice=_voice(request, base), urls=urls)

@@ -129,3 +129,29 @@ class MessageStatusEvent:
             status=_status(form, "MessageStatus"),
             error_code=_text(form, "ErrorCode", 12) or None,
         )
+
+
+RECORDING_SID = re.compile(r"^RE[0-9a-fA-F]{32}$")
+
+
+@dataclass(frozen=True)
+class RecordingEvent:
+    """A recording's status callback (`recordingStatusCallback` of a recorded <Dial>)."""
+
+    call_sid: str
+    """The call the <Dial> belonged to (the manager's)."""
+    recording_sid: str
+    status: str
+    duration: int
+    channels: int
+
+    @classmethod
+    def parse(cls, form: Mapping[str, Any]) -> RecordingEvent:
+        sid = _text(form, "RecordingSid", 65)
+        return cls(
+            call_sid=CallEvent.parse(form).call_sid,
+            recording_sid=sid if RECORDING_SID.match(sid) else "",
+            status=_status(form, "RecordingStatus"),
+            duration=_int(form, "RecordingDuration"),
+            channels=min(_int(form, "RecordingChannels") or 1, 2),
+        )

@@ -14,6 +14,7 @@ from crm import calls
 from crm.call_end import finalize_call
 from crm.calls import CallRow
 from crm.directory import find_manager_by_phone, find_request_for_manager
+from crm.enums import CallKind
 from crm.lockout.guard import Caller, count_wrong, is_locked
 from crm.numbers import parse_request_number
 from ivr.flows import manager_call as flow
@@ -24,6 +25,7 @@ from ivr.webhooks import callbacks
 from ivr.webhooks.context import RECORDINGS, flow_context, voice_for
 from ivr.webhooks.events import CallEvent, DialEvent, StatusEvent, WhisperEvent
 from ivr.webhooks.guard import UnknownCall, twilio_app, twiml_response
+from ivr.webhooks.recording import recording_status
 from ivr.webhooks.state import as_lookup, state_of
 
 log = structlog.get_logger("ivr.webhooks")
@@ -44,7 +46,12 @@ def _now(request: web.Request) -> datetime:
 async def _live_call(db: AsyncConnection, call_sid: str, *, allow_ended: bool = False) -> CallRow:
     """The manager's call this step belongs to; UnknownCall if there is none (or it ended)."""
     call = await calls.get_call(db, call_sid=call_sid) if call_sid else None
-    if call is None or call.manager_id is None or (call.ended_at is not None and not allow_ended):
+    if (
+        call is None
+        or call.kind is not CallKind.MANAGER  # a client's call back: `callbacks.py`
+        or call.manager_id is None
+        or (call.ended_at is not None and not allow_ended)
+    ):
         raise UnknownCall(call_sid)
     return call
 
@@ -64,13 +71,15 @@ async def _out_of_turn(
     state = state_of(call)
     lookup = None
     if state.stage is flow.Stage.DIALING and call.request_id is not None:
+        dial = await calls.current_dial(db, call)
         lookup = as_lookup(
             await find_request_for_manager(
                 db, manager_id=_manager_of(call), request_id=call.request_id
-            )
+            ),
+            recording=dial is not None and dial.recorded,  # as the dial was made
         )
     log_step(request, "call_step_out_of_turn", step=name, stage=state.stage)
-    return twiml(flow.resume(flow_context(request), state, lookup=lookup))
+    return twiml(flow.resume(flow_context(request), state, lookup=lookup, recorded=call.recorded))
 
 
 def _hang_up_client_leg() -> web.Response:
@@ -91,7 +100,14 @@ async def _record(
     now: datetime,
 ) -> None:
     await calls.record_step(
-        db, call, **asdict(step.state), step=name, result=step.result, digits=digits, now=now
+        db,
+        call,
+        **asdict(step.state),
+        step=name,
+        result=step.result,
+        digits=digits,
+        now=now,
+        dial_recorded=step.dial_recorded,
     )
     _log_step(request, step, name=name)
 
@@ -116,12 +132,15 @@ async def voice(request: web.Request) -> web.Response:
         manager = await find_manager_by_phone(db, phone=event.caller) if event.caller else None
         if manager is None:
             return await callbacks.incoming(request, db, event, now=now)
-        step = flow.incoming(ctx, known_caller=True, locked=manager.locked(now))
+        step = flow.incoming(
+            ctx, known_caller=True, locked=manager.locked(now), recorded=manager.recorded
+        )
         call = await calls.open_call(
             db,
             call_sid=event.call_sid,
             caller=event.caller,
             manager_id=manager.manager_id,
+            recorded=manager.recorded,
             now=now,
             **asdict(step.state),
         )
@@ -170,7 +189,8 @@ async def _number_step(
     lookup = None
     if typed is not None:
         lookup = as_lookup(
-            await find_request_for_manager(db, manager_id=caller.manager_id, number=typed)
+            await find_request_for_manager(db, manager_id=caller.manager_id, number=typed),
+            recording=call.recorded,
         )
     step = flow.number_entered(ctx, state_of(call), digits=digits, lookup=lookup)
     if flow.is_wrong_number(digits, lookup) and await count_wrong(
@@ -204,8 +224,10 @@ async def whisper(request: web.Request) -> web.Response:
         call = await _live_call(db, event.parent_call_sid)
         if not flow.in_turn("whisper", state_of(call)):
             return _hang_up_client_leg()
+        dial = await calls.current_dial(db, call)
         await calls.client_answered(db, call, now=now)
-    return twiml(flow.whisper(ctx))
+    # Told exactly when this dial records (decided as it was made, not read again now).
+    return twiml(flow.whisper(ctx, recorded=dial is not None and dial.recorded))
 
 
 async def whisper_answer(request: web.Request) -> web.Response:
@@ -260,14 +282,20 @@ async def after_unreachable(request: web.Request) -> web.Response:
         call = await _live_call(db, event.call_sid)
         if not flow.in_turn("after_unreachable", state_of(call)):
             return await _out_of_turn(db, request, call, name="after_unreachable")
-        lookup = None
-        if call.request_id is not None:
-            lookup = as_lookup(
-                await find_request_for_manager(
-                    db, manager_id=_manager_of(call), request_id=call.request_id
+        caller = Caller(phone=call.caller or "", manager_id=_manager_of(call))
+        if await is_locked(db, caller, now=now):
+            # Locked by another call of this number or manager: no dial again either.
+            step = flow.locked_out(ctx, state_of(call))
+        else:
+            lookup = None
+            if call.request_id is not None:
+                lookup = as_lookup(
+                    await find_request_for_manager(
+                        db, manager_id=caller.manager_id, request_id=call.request_id
+                    ),
+                    recording=call.recorded,
                 )
-            )
-        step = flow.unreachable_choice(ctx, state_of(call), digits=event.digits, lookup=lookup)
+            step = flow.unreachable_choice(ctx, state_of(call), digits=event.digits, lookup=lookup)
         await _record(
             request, db, call, step, name="after_unreachable", digits=event.digits, now=now
         )
@@ -315,4 +343,5 @@ def create_voice_app() -> web.Application:
     app.router.add_post("/after-unreachable", after_unreachable, name="ivr.after_unreachable")
     app.router.add_post("/status", status, name="ivr.status")
     callbacks.add_routes(app)
+    app.router.add_post("/recording", recording_status, name="ivr.recording")
     return app

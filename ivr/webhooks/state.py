@@ -21,10 +21,17 @@ def state_of(call: CallRow) -> CallState:
     )
 
 
-def as_lookup(target: RequestTarget | None) -> RequestLookup:
-    """What the flow may know of a request: missing, closed, or open with its client."""
+def as_lookup(target: RequestTarget | None, *, recording: bool = False) -> RequestLookup:
+    """What the flow may know of a request: missing, closed, or open with its client.
+
+    A dial records only when `recording` (the call's manager was told at its start) and the
+    request's company records still."""
     if target is None:
         return Lookup.NOT_FOUND
     if target.status is RequestStatus.CLOSED:
         return Lookup.CLOSED
-    return OpenRequest(request_id=target.request_id, client_phone=target.client_phone)
+    return OpenRequest(
+        request_id=target.request_id,
+        client_phone=target.client_phone,
+        recorded=recording and target.recorded,
+    )

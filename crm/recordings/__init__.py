@@ -1,0 +1,1 @@
+"""Recorded conversations of companies that record: kept at Twilio, listed and streamed here."""
