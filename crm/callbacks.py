@@ -14,8 +14,9 @@ from enum import StrEnum
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from crm.directory import IN_SERVICE
 from crm.enums import CallKind, CallOutcome, RequestStatus
-from crm.models import Call, Client, DialAttempt, ManagerPhone, Organization, Request
+from crm.models import Call, Client, DialAttempt, Manager, ManagerPhone, Organization, Request
 
 MAX_DIALS_READ = 50
 """The newest dials of the one request read to choose whom to ring."""
@@ -60,9 +61,12 @@ _DIALS = (
 _IS_CLIENT = select(Client.id).where(Client.phone == bindparam("phone")).limit(1)
 _PHONES = (
     select(ManagerPhone.phone)
-    .where(ManagerPhone.manager_id == bindparam("manager_id"))
+    .join(Manager, Manager.id == ManagerPhone.manager_id)
+    .join(Organization, Organization.id == Manager.organization_id)
+    .where(ManagerPhone.manager_id == bindparam("manager_id"), IN_SERVICE)
     .order_by(ManagerPhone.id)
 )
+"""The manager's phones that reach the line: none once the manager or company is gone."""
 
 
 class NoCallback(StrEnum):

@@ -51,6 +51,8 @@ class CallOutcome(StrEnum):
     NOT_FOUND = "not_found"
     REQUEST_CLOSED = "request_closed"
     UNKNOWN_CALLER = "unknown_caller"
+    ACCESS_ENDED = "access_ended"
+    """The caller was deactivated during the call; nothing more was looked up or dialed."""
     LOCKED_OUT = "locked_out"
     """The caller typed too many wrong request numbers across calls; the line is locked."""
     CALLBACK_MISSED = "callback_missed"

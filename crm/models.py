@@ -19,6 +19,7 @@ from sqlalchemy import (
     TypeDecorator,
     false,
     text,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -84,6 +85,8 @@ class Organization(Base):
         server_default=RecordingPolicy.OFF.value,
     )
     """`on`: its managers' conversations with clients are recorded, and both are told."""
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """False: deactivated (`crm.partners.access`); none of its managers reaches the line."""
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 
     managers: Mapped[list[Manager]] = relationship(
@@ -101,6 +104,7 @@ class Manager(Base):
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
     name: Mapped[str] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 
     organization: Mapped[Organization] = relationship(
@@ -119,6 +123,7 @@ class ManagerPhone(Base):
         ForeignKey("managers.id", ondelete="CASCADE"), index=True
     )
     phone: Mapped[str] = mapped_column(String(16), unique=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     manager: Mapped[Manager] = relationship(back_populates="phones", lazy="raise_on_sql")
 
@@ -131,6 +136,7 @@ class Agent(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     phone: Mapped[str | None] = mapped_column(String(16), unique=True)
     """The agent's own number, E.164, verified by SMS at sign-up (None: added by an admin)."""
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 
 

@@ -16,6 +16,7 @@ from crm.clients import views as client_views
 from crm.lockout import views as lockout_views
 from crm.outbox import views as outbox_views
 from crm.pages import setup_pages
+from crm.partners import access_views
 from crm.partners import views as partner_views
 from crm.recordings import views as recording_views
 from crm.requests import partner_views as manager_views
@@ -52,6 +53,7 @@ def create_pages_app(config: Config) -> web.Application:
         blacklist_record_views,
         lockout_views,
         recording_views,
+        access_views,
     ):
         views.add_routes(app)
     app.on_startup.append(_prepare_login)

@@ -140,6 +140,17 @@ class ManagerIn(_Input):
         return normalized
 
 
+class PhoneIn(_Input):
+    phone: str = Field(
+        max_length=40, description="One of the manager's numbers, as typed (`8 916 …` too)."
+    )
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        return normalize_phone(value)
+
+
 Password = Annotated[str, StringConstraints(strip_whitespace=False)]
 """Kept exactly as typed: a space is part of a password like any other character."""
 

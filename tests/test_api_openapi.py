@@ -100,7 +100,7 @@ async def test_document_covers_every_api_route_of_the_server(server, document):
         if (route.name or "").startswith("api.") and route.method != "HEAD"
     }
     assert {(method, path) for method, path, _ in operations(document)} == routes
-    assert len(routes) == 41
+    assert len(routes) == 51
 
 
 async def test_every_keyed_operation_documents_its_errors(document):
@@ -267,6 +267,39 @@ async def test_fuzzing_catches_a_document_that_lies(server, document, sessions, 
     assert failures and all("/api/v1/clients" in failure for failure in failures)
 
 
+def walk_access(
+    call: Callable[..., dict], *, organization: dict, user_id: int, agent_id: int | None
+) -> None:
+    """Taking access away and giving it back, an admin's key each, with good data."""
+    for verb in ("deactivate", "reactivate"):
+        path = "/api/v1/organizations/{organization_id}/" + verb
+        call("admin", "POST", path, 200, path_parameters=organization)
+    managers = call(
+        "admin",
+        "GET",
+        "/api/v1/organizations/{organization_id}/managers",
+        200,
+        path_parameters=organization,
+    )
+    manager = managers["items"][0]
+    one = {"manager_id": manager["id"]}
+    for verb in ("deactivate", "reactivate"):
+        call("admin", "POST", "/api/v1/managers/{manager_id}/" + verb, 200, path_parameters=one)
+        call(
+            "admin",
+            "POST",
+            "/api/v1/managers/{manager_id}/phones/" + verb,
+            200,
+            path_parameters=one,
+            body={"phone": manager["phones"][0]},
+        )
+    agent = {"agent_id": agent_id}
+    for verb in ("deactivate", "reactivate"):
+        call("admin", "POST", "/api/v1/agents/{agent_id}/" + verb, 200, path_parameters=agent)
+        path = "/api/v1/users/{user_id}/" + verb
+        call("admin", "POST", path, 200, path_parameters={"user_id": user_id})
+
+
 def walk_the_blacklist(call: Callable[..., dict], *, client_id: int, number: str) -> None:
     """The blacklist's operations, an admin's key each, with good data."""
     rule = call("admin", "POST", "/api/v1/blacklist/rules", 201, body={"city": "Tula"})
@@ -301,6 +334,7 @@ def walk_every_success(
     number: str,
     user_id: int,
     sent_code: Callable[[], str],
+    agent_id: int | None,
 ) -> list[tuple[str, int]]:
     """Each operation once with good data, each answer checked against the document."""
     schema = schemathesis.openapi.from_dict(document, config=SETTINGS)
@@ -421,6 +455,7 @@ def walk_every_success(
             204,
             path_parameters=one,
         )
+        walk_access(call, organization=org, user_id=user_id, agent_id=agent_id)
         locked = call("admin", "GET", "/api/v1/lockouts", 200, query={"active": "true"})
         lockout = {"lockout_id": locked["items"][0]["id"]}
         call("admin", "GET", "/api/v1/lockouts/{lockout_id}", 200, path_parameters=lockout)
@@ -483,6 +518,7 @@ async def test_every_success_answer_matches_the_document(
             number,
             user_id,
             sent_code,
+            (await account_actor(sessions, AGENT)).agent_id,
         )
     assert {operation for operation, _ in seen} == {
         f"{method} {path}" for method, path, _ in operations(document)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from crm.api import (
+    access,
     blacklist,
     clients,
     keys,
@@ -24,7 +25,17 @@ def create_api_app() -> web.Application:
     """Every API route; its errors are JSON, and all but the document need a key."""
     app = web.Application(middlewares=[api_errors, bearer_auth])
     app.router.add_get(f"{V1}/openapi.json", openapi_json, name="api.openapi")
-    for module in (clients, requests, partners, keys, signup, blacklist, lockouts, recordings):
+    for module in (
+        clients,
+        requests,
+        partners,
+        keys,
+        signup,
+        blacklist,
+        lockouts,
+        recordings,
+        access,
+    ):
         app.router.add_routes(module.routes)
     app.on_startup.append(build_on_startup)
     return app

@@ -51,6 +51,9 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     "key_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "rule_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "lockout_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    "manager_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    "agent_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    "user_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "recording_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "number": {
         "type": "string",

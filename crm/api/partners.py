@@ -83,9 +83,7 @@ async def managers(request: web.Request) -> web.Response:
         found = await list_managers(
             db, actor=actor_of(request), organization_id=path_id(request, "organization_id")
         )
-        items = [
-            ManagerOut.of(manager, [phone.phone for phone in manager.phones]) for manager in found
-        ]
+        items = [ManagerOut.of(manager) for manager in found]
     return respond(ManagerList(items=items))
 
 

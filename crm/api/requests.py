@@ -178,6 +178,7 @@ async def reopen(request: web.Request) -> web.Response:
     answer=RequestOut,
     status=201,
     location=True,
+    errors=(422,),
     description=ROLES + ADMIN_FIELDS,
 )
 async def repeat(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crm.blacklist import normalize
 from crm.blacklist.screening import MAX_RECHECK
-from crm.enums import CallOutcome, RecordingPolicy, RequestStatus
+from crm.enums import CallOutcome, RecordingPolicy, RequestStatus, Role
 from crm.models import Manager
 from crm.requests.service import CallRow, RequestRow
 from crm.schemas import ClientIn, RequestIn
@@ -203,6 +203,7 @@ class OrganizationOut(_Out):
     name: str
     inn: str | None
     recording_policy: RecordingPolicy
+    is_active: bool = Field(description="False: deactivated; its managers reach no line.")
     created_at: Timestamp
 
 
@@ -215,15 +216,23 @@ class ManagerOut(_Out):
     organization_id: int
     name: str
     phones: list[str]
+    inactive_phones: list[str] = Field(
+        default_factory=list, description="Those of `phones` that are deactivated."
+    )
+    is_active: bool = True
     created_at: Timestamp
 
     @classmethod
-    def of(cls, manager: Manager, phones: list[str]) -> ManagerOut:
+    def of(cls, manager: Manager, phones: list[str] | None = None) -> ManagerOut:
+        """A manager with `phones` as given (a new one's), or with its loaded phones."""
+        loaded = manager.phones if phones is None else []
         return cls(
             id=manager.id,
             organization_id=manager.organization_id,
             name=manager.name,
-            phones=phones,
+            phones=phones if phones is not None else [phone.phone for phone in loaded],
+            inactive_phones=[phone.phone for phone in loaded if not phone.is_active],
+            is_active=manager.is_active,
             created_at=manager.created_at,
         )
 
@@ -406,3 +415,18 @@ class RecordingOut(_Out):
 
 class RecordingList(_Out):
     items: list[RecordingOut]
+
+
+class AgentOut(_Out):
+    id: int
+    name: str
+    email: str
+    is_active: bool
+
+
+class UserOut(_Out):
+    id: int
+    email: str
+    name: str
+    role: Role
+    is_active: bool

@@ -16,7 +16,7 @@ from crm.auth.models import ApiKey, User
 from crm.auth.passwords import check_password, dummy_hash, hash_password, verify_password
 from crm.enums import Role
 from crm.errors import Conflict, Forbidden, Invalid, NotFound
-from crm.models import Manager
+from crm.models import Agent, Manager, Organization
 
 API_KEY_PREFIX = "ivr_"
 LAST_USED_PRECISION = timedelta(minutes=1)
@@ -63,7 +63,7 @@ async def authenticate(
         raise LoginRefused(f"Too many failed logins. Try again in {wait_text(wait)}.", wait)
     user = await session.scalar(select(User).where(User.email == email.strip().lower()))
     if not verify_password(user.password_hash if user else dummy_hash(), password) or (
-        user is None or not user.is_active
+        user is None or not await in_service(session, user)
     ):
         lock = await throttle.register_failure(session, keys=keys, now=now)
         message = "Wrong email or password."
@@ -72,6 +72,25 @@ async def authenticate(
         raise LoginRefused(message, lock)
     await throttle.clear(session, keys=keys)
     return await actor_for(session, user)
+
+
+async def in_service(session: AsyncSession, user: User) -> bool:
+    """Whether the login may act: active itself, and its manager (with the company) or its
+    agent active too (`crm.partners.access`)."""
+    if not user.is_active:
+        return False
+    if user.manager_id is not None:
+        row = (
+            await session.execute(
+                select(Manager.is_active, Organization.is_active)
+                .join(Organization, Organization.id == Manager.organization_id)
+                .where(Manager.id == user.manager_id)
+            )
+        ).first()
+        return row is not None and all(row)
+    if user.agent_id is not None:
+        return bool(await session.scalar(select(Agent.is_active).where(Agent.id == user.agent_id)))
+    return True
 
 
 async def actor_for(session: AsyncSession, user: User) -> Actor:
@@ -99,7 +118,7 @@ async def load_actor(
     With `generation` (a page session's), also None once that session was ended.
     """
     user = await session.get(User, user_id)
-    if user is None or not user.is_active:
+    if user is None or not await in_service(session, user):
         return None
     if generation is not None and generation != user.session_generation:
         return None

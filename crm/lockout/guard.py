@@ -50,12 +50,6 @@ def locked_until_of(phone: ColumnElement, manager_id: ColumnElement | Mapped[int
     )
 
 
-_LOCKED = (
-    select(CallerGuard.key)
-    .where(CallerGuard.key.in_(bindparam("keys", expanding=True)))
-    .where(CallerGuard.locked_until > bindparam("now"))
-    .limit(1)
-)
 _GUARDS = (
     select(CallerGuard.key, CallerGuard.counted_since, CallerGuard.locked_until)
     .where(CallerGuard.key.in_(bindparam("keys", expanding=True)))
@@ -93,12 +87,6 @@ class Caller:
     @property
     def keys(self) -> list[str]:
         return [phone_key(self.phone), manager_key(self.manager_id)]
-
-
-async def is_locked(db: AsyncConnection, caller: Caller, *, now: datetime) -> bool:
-    """Whether the caller's number or its manager is locked out now."""
-    found = await db.execute(_LOCKED, {"keys": caller.keys, "now": now})
-    return found.first() is not None
 
 
 async def count_wrong(

@@ -43,8 +43,21 @@ async def list_partners(
 
 
 async def partner_choices(session: AsyncSession) -> list[Organization]:
-    """Every partner company, for the request form's list (names are not personal data)."""
-    return list(await session.scalars(_partners()))
+    """Every active partner company, for the request form's list (names are not personal)."""
+    return list(await session.scalars(_partners().where(Organization.is_active)))
+
+
+async def manager_with_phones(session: AsyncSession, *, manager_id: int) -> Manager:
+    """A manager with their phones loaded (for an answer)."""
+    manager = await session.scalar(
+        select(Manager)
+        .where(Manager.id == manager_id)
+        .options(selectinload(Manager.phones))
+        .execution_options(populate_existing=True)
+    )
+    if manager is None:
+        raise NotFound(f"manager {manager_id}")
+    return manager
 
 
 async def get_organization(

@@ -216,6 +216,8 @@ async def create_request(
     partner = await session.get(Organization, data.organization_id)
     if partner is None or partner.kind is not OrganizationKind.PARTNER:
         raise Invalid.one("organization_id", "no such partner company")
+    if not partner.is_active:
+        raise Invalid.one("organization_id", "this partner company is deactivated")
     source = normalize.source(source_ip)
     screening = await screen(session, client=client, source_ip=source)
     request = Request(

@@ -169,14 +169,17 @@ async def request_reopen(request: web.Request) -> web.StreamResponse:
 @requires(Role.AGENT, Role.ADMIN)
 async def request_repeat(request: web.Request) -> web.StreamResponse:
     number = request.match_info["number"]
-    async with request.config_dict[SESSIONS].begin() as db:
-        repeated = await repeat_request(
-            db,
-            actor=actor_of(request),
-            number=number,
-            source_ip=client_address(request),
-            now=request.config_dict[CLOCK](),
-        )
+    try:
+        async with request.config_dict[SESSIONS].begin() as db:
+            repeated = await repeat_request(
+                db,
+                actor=actor_of(request),
+                number=number,
+                source_ip=client_address(request),
+                now=request.config_dict[CLOCK](),
+            )
+    except Invalid as invalid:  # the company was deactivated since
+        return await _detail(request, status=400, error="; ".join(invalid.errors.values()))
     await flash(request, f"New request {repeated.number} filed as a repeat of {number}.")
     raise redirect(request, "requests.detail", number=repeated.number)
 

@@ -123,6 +123,13 @@ def locked_out(ctx: Context, state: CallState) -> Step:
     return _end(ctx, state, "line_locked", result="locked_out")
 
 
+def access_ended(ctx: Context, state: CallState) -> Step:
+    """The caller's phone, manager or company was deactivated during the call: no lookup,
+    no dial."""
+    state = replace(state, outcome=CallOutcome.ACCESS_ENDED)
+    return _end(ctx, state, "access_ended", result="access_ended")
+
+
 def is_wrong_number(digits: str | None, lookup: RequestLookup | None) -> bool:
     """Whether typed digits were a guess that missed: no number, or no request of the
     caller's company (what the lockout counts; silence and closed requests are not)."""

@@ -10,6 +10,10 @@ PROMPTS: dict[str, dict[str, str]] = {
         "en": "This line is for registered partner managers only. Goodbye.",
         "ru": "Эта линия только для зарегистрированных менеджеров партнёров. До свидания.",
     },
+    "access_ended": {
+        "en": "Your access to this line has ended. Goodbye.",
+        "ru": "Ваш доступ к этой линии закрыт. До свидания.",
+    },
     "line_locked": {
         "en": "Too many wrong request numbers were entered from this number or by your "
         "account, so the line is locked for you for now. Please contact the platform's "

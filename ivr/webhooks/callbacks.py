@@ -13,6 +13,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from crm import calls
 from crm.callbacks import CallbackTarget, NoCallback, find_callback
 from crm.calls import CallRow
+from crm.directory import manager_in_service
 from crm.enums import CallKind, CallOutcome, CallStage
 from crm.models import Request
 from ivr.flows import client_callback as flow
@@ -122,8 +123,10 @@ async def whisper(request: web.Request) -> web.Response:
     event = WhisperEvent.parse(await request.post())
     async with request.config_dict[ENGINE].begin() as db:
         call = await _calling_back(db, event.parent_call_sid)
-        if call is None or call.request_id is None:
+        if call is None or call.request_id is None or call.manager_id is None:
             return _hang_up()
+        if not await manager_in_service(db, manager_id=call.manager_id):
+            return _hang_up()  # deactivated while their phone rang: never put through
         number = await db.scalar(select(Request.number).where(Request.id == call.request_id))
         await calls.add_event(
             db, call, step="callback_whisper", result="manager_answered", now=_now(request)

@@ -13,9 +13,9 @@ from twilio.twiml.voice_response import VoiceResponse
 from crm import calls
 from crm.call_end import finalize_call
 from crm.calls import CallRow
-from crm.directory import find_manager_by_phone, find_request_for_manager
+from crm.directory import Access, find_manager_by_phone, find_request_for_manager, line_access
 from crm.enums import CallKind
-from crm.lockout.guard import Caller, count_wrong, is_locked
+from crm.lockout.guard import Caller, count_wrong
 from crm.numbers import parse_request_number
 from ivr.flows import manager_call as flow
 from ivr.keys import CLOCK, CONFIG, ENGINE
@@ -71,6 +71,11 @@ async def _out_of_turn(
     state = state_of(call)
     lookup = None
     if state.stage is flow.Stage.DIALING and call.request_id is not None:
+        # The dial never ran (Twilio repeats a step it got no answer to): not for a caller
+        # deactivated or locked out since.
+        if await _access(db, call, request) is not Access.OPEN:
+            log_step(request, "call_step_out_of_turn", step=name, stage=state.stage)
+            return twiml(flow.access_ended(flow_context(request), state).twiml)
         dial = await calls.current_dial(db, call)
         lookup = as_lookup(
             await find_request_for_manager(
@@ -80,6 +85,13 @@ async def _out_of_turn(
         )
     log_step(request, "call_step_out_of_turn", step=name, stage=state.stage)
     return twiml(flow.resume(flow_context(request), state, lookup=lookup, recorded=call.recorded))
+
+
+async def _access(db: AsyncConnection, call: CallRow, request: web.Request) -> Access:
+    """Whether the manager's call may still look up, dial or be put through."""
+    return await line_access(
+        db, phone=call.caller or "", manager_id=_manager_of(call), now=_now(request)
+    )
 
 
 def _hang_up_client_leg() -> web.Response:
@@ -166,11 +178,13 @@ async def number(request: web.Request) -> web.Response:
         if not flow.in_turn("number", state_of(call)):
             return await _out_of_turn(db, request, call, name="number")
         caller = Caller(phone=call.caller or "", manager_id=_manager_of(call))
-        if await is_locked(db, caller, now=now):
-            # Locked by another call of this number or manager since this one began.
-            step = flow.locked_out(ctx, state_of(call))
-        else:
-            step = await _number_step(request, db, call, caller, digits=event.digits, now=now)
+        match await line_access(db, phone=caller.phone, manager_id=caller.manager_id, now=now):
+            case Access.ENDED:  # deactivated since the call began
+                step = flow.access_ended(ctx, state_of(call))
+            case Access.LOCKED:  # by another call of this number or manager
+                step = flow.locked_out(ctx, state_of(call))
+            case _:
+                step = await _number_step(request, db, call, caller, digits=event.digits, now=now)
         await _record(request, db, call, step, name="number", digits=event.digits, now=now)
     return twiml(step.twiml)
 
@@ -224,6 +238,8 @@ async def whisper(request: web.Request) -> web.Response:
         call = await _live_call(db, event.parent_call_sid)
         if not flow.in_turn("whisper", state_of(call)):
             return _hang_up_client_leg()
+        if await _access(db, call, request) is Access.ENDED:
+            return _hang_up_client_leg()  # deactivated while the client's phone rang
         dial = await calls.current_dial(db, call)
         await calls.client_answered(db, call, now=now)
     # Told exactly when this dial records (decided as it was made, not read again now).
@@ -259,6 +275,10 @@ async def dial_result(request: web.Request) -> web.Response:
             talk_seconds=event.talk_seconds,
             client_accepted=dial is not None and dial.client_accepted,
         )
+        if step.state.stage is flow.Stage.UNREACHABLE and (
+            await _access(db, call, request) is Access.ENDED
+        ):
+            step = flow.access_ended(ctx, step.state)  # no "press 1 to call again"
         live = await calls.record_dial_result(
             db,
             call,
@@ -283,8 +303,10 @@ async def after_unreachable(request: web.Request) -> web.Response:
         if not flow.in_turn("after_unreachable", state_of(call)):
             return await _out_of_turn(db, request, call, name="after_unreachable")
         caller = Caller(phone=call.caller or "", manager_id=_manager_of(call))
-        if await is_locked(db, caller, now=now):
-            # Locked by another call of this number or manager: no dial again either.
+        access = await line_access(db, phone=caller.phone, manager_id=caller.manager_id, now=now)
+        if access is Access.ENDED:  # no dial again for a manager deactivated meanwhile
+            step = flow.access_ended(ctx, state_of(call))
+        elif access is Access.LOCKED:
             step = flow.locked_out(ctx, state_of(call))
         else:
             lookup = None
