@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    event,
     false,
     text,
     true,
@@ -25,6 +26,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from crm.enums import CallKind, CallOutcome, OrganizationKind, RecordingPolicy, RequestStatus
+from crm.search import folded
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -156,6 +158,8 @@ class Client(Base):
     house: Mapped[str | None] = mapped_column(String(50))
     postal_code: Mapped[str | None] = mapped_column(String(20))
     city: Mapped[str | None] = mapped_column(String(100))
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    """Name, email and city folded (`crm.search`): what the client search looks in."""
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
@@ -183,6 +187,8 @@ class Request(Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     product: Mapped[str] = mapped_column(String(200))
     comment: Mapped[str | None] = mapped_column(Text)
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    """The product folded (`crm.search`): what the requests search looks in."""
     status: Mapped[RequestStatus] = mapped_column(enum_column(RequestStatus))
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
@@ -266,3 +272,17 @@ class CallEvent(Base):
     result: Mapped[str] = mapped_column(String(64))
 
     call: Mapped[Call] = relationship(back_populates="events", lazy="raise_on_sql")
+
+
+@event.listens_for(Client, "before_insert")
+@event.listens_for(Client, "before_update")
+def _client_search_text(_mapper: Any, _connection: Any, client: Client) -> None:
+    # First and last name as one field: «Олег Сидоров» is typed the way it is written.
+    name = f"{client.first_name or ''} {client.last_name or ''}"
+    client.search_text = folded(name, client.email, client.city)
+
+
+@event.listens_for(Request, "before_insert")
+@event.listens_for(Request, "before_update")
+def _request_search_text(_mapper: Any, _connection: Any, request: Request) -> None:
+    request.search_text = folded(request.product)

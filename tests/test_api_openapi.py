@@ -177,6 +177,7 @@ async def test_parameters_and_bodies_are_documented(document):
     listing = document["paths"]["/api/v1/requests"]["get"]
     assert [p["name"] for p in listing["parameters"]] == [
         "status",
+        "search",
         "suspicious",
         "page",
         "per_page",

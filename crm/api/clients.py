@@ -19,7 +19,7 @@ ROLES = "Agents (their own clients) and admins."
 SEARCH = Param(
     "search",
     {"type": "string", "maxLength": 200},
-    "Part of a name, email or city, or 3+ digits of the phone.",
+    "Part of a name, email or city, in any case and alphabet, or 3+ digits of the phone.",
 )
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from crm.api.auth import actor_of
-from crm.api.http import V1, json_body, page_args, query_bool, query_enum, respond
+from crm.api.http import V1, json_body, page_args, query_bool, query_enum, query_text, respond
 from crm.api.openapi import PAGING, Param, operation
 from crm.api.schemas import (
     AdminRequestOut,
@@ -47,6 +47,12 @@ STATUS = Param(
     {"type": "string", "enum": [status.value for status in RequestStatus]},
     "Only requests in this status.",
 )
+SEARCH = Param(
+    "search",
+    {"type": "string", "maxLength": 200},
+    "The request's number (or its first digits), part of its client's name or of its "
+    "product, in any case and alphabet.",
+)
 SUSPICIOUS = Param(
     "suspicious",
     {"type": "string", "enum": ["true", "false"]},
@@ -61,7 +67,7 @@ SUSPICIOUS = Param(
     tag="requests",
     answer=RequestPage,
     description=ROLES + ADMIN_FIELDS,
-    query=(STATUS, SUSPICIOUS, *PAGING),
+    query=(STATUS, SEARCH, SUSPICIOUS, *PAGING),
     errors=(422,),
 )
 async def list_(request: web.Request) -> web.Response:
@@ -72,6 +78,7 @@ async def list_(request: web.Request) -> web.Response:
             actor=actor,
             status=query_enum(request, "status", RequestStatus),
             suspicious=query_bool(request, "suspicious"),
+            search=query_text(request, "search"),
             **page_args(request),
         )
     shape = AdminRequestPage if actor.role is Role.ADMIN else RequestPage

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from crm.schemas import normalize_phone
+from crm.search import fold
 
 TEXT_FIELDS = ("first_name", "last_name", "street", "house", "city")
 FIELDS = (*TEXT_FIELDS, "postal_code", "email", "ip", "phone")
@@ -29,10 +29,7 @@ MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 def text(value: str | None) -> str | None:
     """Letters in any case, surrounding and repeated spaces ignored, `ё` read as `е`; a
     letter typed with a combining mark is the letter typed at once (`е` + U+0308 is `ё`)."""
-    if value is None:
-        return None
-    words = unicodedata.normalize("NFC", value).split()
-    return " ".join(words).casefold().replace("ё", "е") or None
+    return fold(value) or None
 
 
 def email(value: str | None) -> str | None:

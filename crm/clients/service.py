@@ -14,6 +14,7 @@ from crm.errors import Forbidden, Invalid, NotFound
 from crm.models import Agent, Client
 from crm.pagination import Page, paginate
 from crm.schemas import ClientIn
+from crm.search import fold
 
 
 def _scope(actor: Actor) -> Select[tuple[Client]]:
@@ -36,12 +37,11 @@ async def list_clients(
     """A page of the actor's clients, filtered by name, phone, email or city."""
     query = _scope(actor).order_by(Client.last_name, Client.first_name, Client.id)
     if search and search.strip():
-        text = search.strip().lower()
         digits = "".join(ch for ch in search if ch.isdigit())
+        # Folded on both sides, so any alphabet's case matches on either database;
         # autoescape: a typed `%`, `_` or `/` matches itself, not any text.
         conditions: list[ColumnElement[bool]] = [
-            column.icontains(text, autoescape=True)
-            for column in (Client.first_name, Client.last_name, Client.email, Client.city)
+            Client.search_text.contains(fold(search), autoescape=True)
         ]
         if len(digits) >= 3:
             conditions.append(Client.phone.contains(digits, autoescape=True))

@@ -12,9 +12,9 @@ What a deactivation cuts, at once:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import audit
@@ -44,22 +44,52 @@ async def _record(
     )
 
 
+Switchable = TypeVar("Switchable", Organization, Manager, Agent)
+
+
+async def _switch(
+    session: AsyncSession,
+    actor: Actor,
+    record: Switchable | None,
+    *,
+    entity: str,
+    record_id: int,
+    active: bool,
+    signs_out: ColumnElement[bool],
+    now: datetime,
+) -> Switchable:
+    """Set `record` active or not, signing out the logins `signs_out` selects on the way
+    out; once only (audited); NotFound for no record."""
+    if record is None:
+        raise NotFound(f"{entity} {record_id}")
+    if record.is_active != active:
+        record.is_active = active
+        if not active:
+            await _end_sessions(session, signs_out)
+        await _record(session, actor, entity, record_id, active, now)
+        await session.flush()
+    return record
+
+
 async def set_organization_active(
     session: AsyncSession, *, actor: Actor, organization_id: int, active: bool, now: datetime
 ) -> Organization:
     """A partner company in or out of service, with all its managers (audited)."""
     require_admin(actor)
     organization = await session.get(Organization, organization_id, with_for_update=True)
-    if organization is None or organization.kind is not OrganizationKind.PARTNER:
-        raise NotFound(f"organization {organization_id}")
-    if organization.is_active != active:
-        organization.is_active = active
-        if not active:
-            managers = select(Manager.id).where(Manager.organization_id == organization_id)
-            await _end_sessions(session, User.manager_id.in_(managers))
-        await _record(session, actor, "organization", organization_id, active, now)
-        await session.flush()
-    return organization
+    if organization is not None and organization.kind is not OrganizationKind.PARTNER:
+        organization = None
+    managers = select(Manager.id).where(Manager.organization_id == organization_id)
+    return await _switch(
+        session,
+        actor,
+        organization,
+        entity="organization",
+        record_id=organization_id,
+        active=active,
+        signs_out=User.manager_id.in_(managers),
+        now=now,
+    )
 
 
 async def set_manager_active(
@@ -68,15 +98,16 @@ async def set_manager_active(
     """A manager in or out of service: the line and their login (audited)."""
     require_admin(actor)
     manager = await session.get(Manager, manager_id, with_for_update=True)
-    if manager is None:
-        raise NotFound(f"manager {manager_id}")
-    if manager.is_active != active:
-        manager.is_active = active
-        if not active:
-            await _end_sessions(session, User.manager_id == manager_id)
-        await _record(session, actor, "manager", manager_id, active, now)
-        await session.flush()
-    return manager
+    return await _switch(
+        session,
+        actor,
+        manager,
+        entity="manager",
+        record_id=manager_id,
+        active=active,
+        signs_out=User.manager_id == manager_id,
+        now=now,
+    )
 
 
 async def set_phone_active(
@@ -122,15 +153,16 @@ async def set_agent_active(
     as they are: close them to stop the partner's calls."""
     require_admin(actor)
     agent = await session.get(Agent, agent_id, with_for_update=True)
-    if agent is None:
-        raise NotFound(f"agent {agent_id}")
-    if agent.is_active != active:
-        agent.is_active = active
-        if not active:
-            await _end_sessions(session, User.agent_id == agent_id)
-        await _record(session, actor, "agent", agent_id, active, now)
-        await session.flush()
-    return agent
+    return await _switch(
+        session,
+        actor,
+        agent,
+        entity="agent",
+        record_id=agent_id,
+        active=active,
+        signs_out=User.agent_id == agent_id,
+        now=now,
+    )
 
 
 async def set_user_active(

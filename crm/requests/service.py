@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, func, select
+from sqlalchemy import ColumnElement, Row, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -21,6 +21,7 @@ from crm.models import Call, Client, DialAttempt, Manager, Organization, Request
 from crm.numbers import new_request_number
 from crm.pagination import Page, page_of_ids, paginate
 from crm.schemas import RequestIn
+from crm.search import fold
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,15 @@ async def list_requests(
     actor: Actor,
     status: RequestStatus | None = None,
     suspicious: bool | None = None,
+    search: str | None = None,
     page: int = 1,
     per_page: int = 20,
 ) -> Page[RequestRow]:
     """A page of the actor's requests, newest first, with each one's last call.
 
     `suspicious` is an admin's filter; for an agent it changes nothing, so the filing side
-    cannot learn which of its requests are flagged.
+    cannot learn which of its requests are flagged. `search` finds a request by its number,
+    its client's name or its product, in any case and alphabet.
     """
     newest_first = (Request.created_at.desc(), Request.id.desc())
     filters = _scope(actor)  # refuses a manager before anything is read
@@ -117,10 +120,24 @@ async def list_requests(
         filters.append(Request.status == status)
     if suspicious is not None and actor.role is Role.ADMIN:
         filters.append(Request.suspicious == suspicious)
+    ids_query = select(Request.id)
+    total_query = select(func.count()).select_from(Request)
+    if search and search.strip():
+        term = fold(search)
+        matches = [
+            Request.search_text.contains(term, autoescape=True),
+            Client.search_text.contains(term, autoescape=True),
+        ]
+        digits = "".join(ch for ch in search if ch.isdigit())
+        if digits and len(digits) == len(search.strip()):
+            matches.append(Request.number.startswith(digits, autoescape=True))
+        filters.append(or_(*matches))
+        ids_query = ids_query.join(Client, Client.id == Request.client_id)
+        total_query = total_query.join(Client, Client.id == Request.client_id)
     ids, total = await page_of_ids(
         session,
-        select(Request.id).where(*filters).order_by(*newest_first),
-        total=select(func.count()).select_from(Request).where(*filters),
+        ids_query.where(*filters).order_by(*newest_first),
+        total=total_query.where(*filters),
         page=page,
         per_page=per_page,
     )

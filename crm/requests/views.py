@@ -38,15 +38,19 @@ async def request_list(request: web.Request) -> web.StreamResponse:
     suspicious = actor.role is Role.ADMIN and request.query.get("suspicious") == "1"
     status = request.query.get("status", "")
     chosen = RequestStatus(status) if status in set(RequestStatus) and not suspicious else None
+    search = request.query.get("q", "").strip()[:200]
     async with request.config_dict[SESSIONS]() as db:
         requests = await list_requests(
             db,
             actor=actor,
             status=chosen,
             suspicious=True if suspicious else None,
+            search=search or None,
             page=page_arg(request),
         )
     query = {"suspicious": "1"} if suspicious else {"status": chosen.value} if chosen else {}
+    if search:
+        query = {**query, "q": search}
     return await render(
         request,
         "requests_list.html",
@@ -56,6 +60,7 @@ async def request_list(request: web.Request) -> web.StreamResponse:
             "suspicious": suspicious,
             "statuses": list(RequestStatus),
             "query": query,
+            "search": search,
         },
     )
 
