@@ -146,7 +146,14 @@ class Client(Base):
     """An agent's client; the phone is what managers must never learn."""
 
     __tablename__ = "clients"
-    __table_args__ = (Index("ix_clients_phone", "phone"),)  # who calls back
+    __table_args__ = (
+        Index("ix_clients_phone", "phone"),  # who calls back; the list by phone
+        # The clients list's sorts (crm.clients.service.SORTS); an agent's own by name.
+        Index("ix_clients_name", "last_name", "first_name", "id"),
+        Index("ix_clients_agent_name", "agent_id", "last_name", "first_name", "id"),
+        Index("ix_clients_email", "email", "id"),
+        Index("ix_clients_city", "city", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
@@ -171,6 +178,9 @@ class Request(Base):
         Index("ix_requests_agent_created", "agent_id", "created_at", "id"),
         # Admins' "suspicious" filter, newest first.
         Index("ix_requests_suspicious_created", "suspicious", "created_at", "id"),
+        # The list's other sorts (crm.requests.service.SORTS); the number is unique.
+        Index("ix_requests_product", "product", "id"),
+        Index("ix_requests_status", "status", "id"),
         # The flagged requests whose letter to the admins is still to be written.
         Index(
             "ix_requests_alert_pending",
@@ -210,7 +220,12 @@ class Call(Base):
     """One inbound call to the service number; its state lives here, not in a process."""
 
     __tablename__ = "calls"
-    __table_args__ = (Index("ix_calls_started", "started_at", "id"),)  # the call log
+    __table_args__ = (
+        Index("ix_calls_started", "started_at", "id"),  # the call log
+        # The call log's other sorts (crm.call_log.SORTS).
+        Index("ix_calls_caller", "caller", "id"),
+        Index("ix_calls_duration", "duration_seconds", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)

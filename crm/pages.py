@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session
 
+from crm import i18n
 from crm.errors import Invalid
+from crm.i18n import N_, gettext
 from crm.pagination import Page, clamp
 
 NOTICE = "notice"
 
 
 def setup_pages(app: web.Application) -> None:
-    """Template filters for dates, durations and enum labels."""
+    """Template filters for dates and durations (on the reader's clock), numbers and labels."""
     env = aiohttp_jinja2.get_env(app)
-    env.filters.update(when=when, iso=iso, duration=duration, label=label)
+    env.filters.update(
+        when=i18n.when,
+        date=i18n.date,
+        iso=iso,
+        duration=i18n.duration,
+        label=label,
+        number=i18n.number,
+        when_zone=i18n.zone_label,
+    )
     env.globals.update(page_window=page_window)
 
 
@@ -44,9 +54,9 @@ def page_arg(request: web.Request) -> int:
 
 # What a validator says of an empty or unchosen field, in the words of a person filling a form.
 _REWORDED = {
-    "missing": "fill this in",
-    "empty": "fill this in",
-    "int_parsing": "choose one from the list",
+    "missing": N_("fill this in"),
+    "empty": N_("fill this in"),
+    "int_parsing": N_("choose one from the list"),
 }
 
 
@@ -54,7 +64,8 @@ def field_errors(invalid: Invalid) -> dict[str, str]:
     """Errors keyed by form field: an item of a list field counts as the field itself."""
     errors: dict[str, str] = {}
     for key, message in invalid.errors.items():
-        reworded = _REWORDED.get(invalid.kinds.get(key, ""), message)
+        kind = invalid.kinds.get(key, "")
+        reworded = gettext(_REWORDED[kind]) if kind in _REWORDED else message
         errors.setdefault(key.split(".")[0], reworded)
     return errors
 
@@ -66,34 +77,14 @@ def int_or_none(value: str | None) -> int | None:
         return None
 
 
-def when(moment: datetime | None, now: datetime | None = None) -> str:
-    """'today, 14:05', 'yesterday, 09:30' or '3 Mar 2025, 14:05' (UTC)."""
-    if moment is None:
-        return "—"
-    today = (now or datetime.now(UTC)).date()
-    clock = moment.strftime("%H:%M")
-    if moment.date() == today:
-        return f"today, {clock}"
-    if moment.date() == today - timedelta(days=1):
-        return f"yesterday, {clock}"
-    return f"{moment.day} {moment.strftime('%b %Y')}, {clock}"
-
-
 def iso(moment: datetime | None) -> str:
     return moment.isoformat(timespec="seconds") if moment else ""
 
 
-def duration(seconds: int | None) -> str:
-    """'1 min 35 s', '42 s', or '—' when nothing was said."""
-    if not seconds:
-        return "—"
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
-
-
 def label(value: Any) -> str:
-    """An enum value as words: 'client_no_answer' -> 'client no answer'."""
-    return "—" if value is None else str(value).replace("_", " ")
+    """An enum value as words in the reader's language: 'client_no_answer' -> 'client no
+    answer' (the words are message ids, listed in crm/labels.py)."""
+    return "—" if value is None else gettext(str(value).replace("_", " "))
 
 
 def page_window(items: Page, around: int = 2) -> list[int | None]:

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from crm.admin import views as admin_views
 from crm.api import create_api_app
+from crm.auth import password_views, profile_views
 from crm.auth import views as auth_views
 from crm.auth.passwords import dummy_hash
 from crm.blacklist import record_views as blacklist_record_views
@@ -16,7 +17,7 @@ from crm.clients import views as client_views
 from crm.lockout import views as lockout_views
 from crm.outbox import views as outbox_views
 from crm.pages import setup_pages
-from crm.partners import access_views
+from crm.partners import access_views, edit_views
 from crm.partners import views as partner_views
 from crm.recordings import views as recording_views
 from crm.requests import partner_views as manager_views
@@ -41,6 +42,8 @@ def create_pages_app(config: Config) -> web.Application:
     setup_pages(app)
     for views in (
         auth_views,
+        profile_views,
+        password_views,
         client_views,
         request_views,
         manager_views,
@@ -54,6 +57,7 @@ def create_pages_app(config: Config) -> web.Application:
         lockout_views,
         recording_views,
         access_views,
+        edit_views,
     ):
         views.add_routes(app)
     app.on_startup.append(_prepare_login)

@@ -6,6 +6,7 @@ import re
 from typing import Annotated, Any, TypeVar
 
 import phonenumbers
+from babel.lists import format_list
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -13,13 +14,18 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
+from pydantic_core import ErrorDetails
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.ru import inn as ru_inn
 
+from crm import i18n
 from crm.auth.passwords import password_problem
 from crm.enums import RecordingPolicy
 from crm.errors import Invalid
+from crm.i18n import N_, gettext, ngettext
+from crm.i18n import gettext as _
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -32,9 +38,9 @@ def normalize_phone(value: str) -> str:
     try:
         parsed = phonenumbers.parse(value, DEFAULT_REGION)
     except phonenumbers.NumberParseException:
-        raise ValueError("enter a phone number such as +7 916 123-45-67") from None
+        raise ValueError(_("enter a phone number such as +7 916 123-45-67")) from None
     if not phonenumbers.is_valid_number(parsed):
-        raise ValueError("this is not a valid phone number")
+        raise ValueError(_("this is not a valid phone number"))
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -55,7 +61,7 @@ class _Input(BaseModel):
     def _storable(cls, value: Any) -> Any:
         texts = value if isinstance(value, list) else [value]
         if any(isinstance(text, str) and not storable(text) for text in texts):
-            raise ValueError("contains characters that cannot be stored (NUL or broken Unicode)")
+            raise ValueError(_("contains characters that cannot be stored (NUL or broken Unicode)"))
         return value
 
 
@@ -86,7 +92,7 @@ class ClientIn(_Input):
     @classmethod
     def _email(cls, value: str | None) -> str | None:
         if value is not None and not EMAIL.match(value):
-            raise ValueError("enter a valid email address")
+            raise ValueError(_("enter a valid email address"))
         return value.lower() if value else value
 
 
@@ -114,7 +120,7 @@ class OrganizationIn(_Input):
             return ru_inn.validate(value)
         except StdnumError:
             raise ValueError(
-                "this is not a valid INN (10 or 12 digits with check digits)"
+                _("this is not a valid INN (10 or 12 digits with check digits)")
             ) from None
 
 
@@ -134,9 +140,9 @@ class ManagerIn(_Input):
     def _phones(cls, values: list[str]) -> list[str]:
         normalized = [normalize_phone(value) for value in values if value.strip()]
         if not normalized:
-            raise ValueError("give at least one phone number")
+            raise ValueError(_("give at least one phone number"))
         if len(set(normalized)) != len(normalized):
-            raise ValueError("the same phone number is listed twice")
+            raise ValueError(_("the same phone number is listed twice"))
         return normalized
 
 
@@ -149,6 +155,90 @@ class PhoneIn(_Input):
     @classmethod
     def _phone(cls, value: str) -> str:
         return normalize_phone(value)
+
+
+def _given_only(schema: dict[str, Any]) -> None:
+    """Document an edit's field as what it takes: a value, or the field left out (not null)."""
+    schema.pop("default", None)
+    kinds = schema.pop("anyOf", None)
+    if kinds:
+        schema.update(next(kind for kind in kinds if kind.get("type") != "null"))
+
+
+class _Edit(_Input):
+    """A partial edit: only the fields given change; at least one, and none of them null."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _given(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError(_("give a value, or leave the field out"))
+        return value
+
+    @model_validator(mode="after")
+    def _anything(self) -> _Edit:
+        if not self.model_fields_set:
+            raise ValueError(_("give at least one field to change"))
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields given, with their checked values."""
+        return self.model_dump(include=self.model_fields_set)
+
+
+class OrganizationEdit(_Edit):
+    """A partner company's new name or INN (its access: …/deactivate, …/reactivate)."""
+
+    name: str | None = Field(None, min_length=1, max_length=300, json_schema_extra=_given_only)
+    inn: str | None = Field(
+        None,
+        min_length=1,
+        max_length=20,
+        description="10 or 12 digits with check digits; no other company's.",
+        json_schema_extra=_given_only,
+    )
+
+    @field_validator("inn")
+    @classmethod
+    def _inn(cls, value: str) -> str:
+        try:
+            return ru_inn.validate(value)
+        except StdnumError:
+            raise ValueError(
+                _("this is not a valid INN (10 or 12 digits with check digits)")
+            ) from None
+
+
+class PersonEdit(_Edit):
+    """A person's new name or login email (the role and the password are not changed here)."""
+
+    name: str | None = Field(None, min_length=1, max_length=200, json_schema_extra=_given_only)
+    email: str | None = Field(
+        None,
+        min_length=3,
+        max_length=254,
+        description="The web login's; no other account's.",
+        json_schema_extra=_given_only,
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not EMAIL.match(value):
+            raise ValueError(_("enter a valid email address"))
+        return value.lower()
+
+
+class ManagerEdit(PersonEdit):
+    """A manager's new name, or the email of their web login (422 naming `email` without one)."""
+
+
+class AgentEdit(PersonEdit):
+    """An agent's new name or email (their login's too)."""
+
+
+class UserEdit(PersonEdit):
+    """A login's new name or email (the agent's or manager's it is follows)."""
 
 
 Password = Annotated[str, StringConstraints(strip_whitespace=False)]
@@ -164,7 +254,7 @@ class AgentIn(_Input):
     @classmethod
     def _email(cls, value: str) -> str:
         if not EMAIL.match(value):
-            raise ValueError("enter a valid email address")
+            raise ValueError(_("enter a valid email address"))
         return value.lower()
 
     @field_validator("password")
@@ -192,9 +282,9 @@ class SignupPhoneIn(_Input):
         phone = normalize_phone(value)
         kind = phonenumbers.number_type(phonenumbers.parse(phone))
         if kind == phonenumbers.PhoneNumberType.FIXED_LINE:
-            raise ValueError("this is a landline number: a text message cannot reach it")
+            raise ValueError(_("this is a landline number: a text message cannot reach it"))
         if kind not in MOBILE:
-            raise ValueError("enter a mobile number: the code comes by text message")
+            raise ValueError(_("enter a mobile number: the code comes by text message"))
         return phone
 
 
@@ -206,7 +296,7 @@ class SignupVerifyIn(SignupPhoneIn):
     def _six_digits(cls, value: str) -> str:
         digits = value.replace(" ", "").replace("-", "")
         if not (digits.isascii() and digits.isdigit() and len(digits) == 6):
-            raise ValueError("enter the 6 digits from the text message")
+            raise ValueError(_("enter the 6 digits from the text message"))
         return digits
 
 
@@ -229,10 +319,109 @@ def parse(schema: type[Model], data: Any) -> Model:
             field = ".".join(str(part) for part in item["loc"]) or "body"
             if field in errors:
                 continue
-            errors[field] = item["msg"].removeprefix("Value error, ")
+            errors[field] = validation_message(item)
             typed = item.get("input")
             empty = (
                 item["type"] == "string_too_short" and isinstance(typed, str) and not typed.strip()
             )
             kinds[field] = "empty" if empty else item["type"]
         raise Invalid(errors, kinds) from None
+
+
+MESSAGES: dict[str, str] = {
+    "missing": N_("Field required"),
+    "extra_forbidden": N_("Extra inputs are not permitted"),
+    "string_type": N_("Input should be a valid string"),
+    "int_type": N_("Input should be a valid integer"),
+    "int_parsing": N_("Input should be a valid integer, unable to parse string as an integer"),
+    "int_parsing_size": N_("Unable to parse input string as an integer, exceeded maximum size"),
+    "int_from_float": N_("Input should be a valid integer, got a number with a fractional part"),
+    "float_type": N_("Input should be a valid number"),
+    "float_parsing": N_("Input should be a valid number, unable to parse string as a number"),
+    "bool_type": N_("Input should be a valid boolean"),
+    "bool_parsing": N_("Input should be a valid boolean, unable to interpret input"),
+    "greater_than": N_("Input should be greater than %(gt)s"),
+    "greater_than_equal": N_("Input should be greater than or equal to %(ge)s"),
+    "less_than": N_("Input should be less than %(lt)s"),
+    "less_than_equal": N_("Input should be less than or equal to %(le)s"),
+    "enum": N_("Input should be %(expected)s"),
+    "literal_error": N_("Input should be %(expected)s"),
+    "string_pattern_mismatch": N_("String should match pattern '%(pattern)s'"),
+    "list_type": N_("Input should be a valid list"),
+    "dict_type": N_("Input should be a valid dictionary"),
+    "model_type": N_("Input should be a valid dictionary or instance of %(class_name)s"),
+    "json_invalid": N_("Invalid JSON: %(error)s"),
+    "json_type": N_("JSON input should be string, bytes or bytearray"),
+    "date_type": N_("Input should be a valid date"),
+    "date_parsing": N_("Input should be a valid date in the format YYYY-MM-DD, %(error)s"),
+    "date_from_datetime_parsing": N_("Input should be a valid date or datetime, %(error)s"),
+    "datetime_type": N_("Input should be a valid datetime"),
+    "datetime_parsing": N_("Input should be a valid datetime, %(error)s"),
+    "datetime_from_date_parsing": N_("Input should be a valid datetime or date, %(error)s"),
+}
+"""Pydantic's own messages (English) as our ids, by error type; each is formatted with the
+error's `ctx`. The plurals (lengths) are in `validation_message`."""
+
+
+def _shown(value: Any) -> Any:
+    """A limit as pydantic shows it: 1.0 as 1."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _choices(expected: str) -> str:
+    """pydantic's "'on' or 'off'" joined the reader's way ('on' или 'off')."""
+    language = i18n.reader().language
+    if language == i18n.SOURCE:
+        return expected
+    choices = re.findall(r"'(?:[^'\\]|\\.)*'", expected)
+    return format_list(choices, style="or", locale=language) if choices else expected
+
+
+def validation_message(item: ErrorDetails) -> str:
+    """A pydantic error as the reader reads it: our own validators' messages (`value_error`,
+    translated when raised) as they are, pydantic's own translated by type; an unknown type
+    keeps pydantic's English."""
+    kind, ctx = item["type"], {key: _shown(value) for key, value in item.get("ctx", {}).items()}
+    if kind in ("value_error", "assertion_error"):
+        return item["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if kind == "string_too_short":
+        count = ctx["min_length"]
+        return ngettext(
+            "String should have at least %(num)d character",
+            "String should have at least %(num)d characters",
+            count,
+        ) % {"num": count}
+    if kind == "string_too_long":
+        count = ctx["max_length"]
+        return ngettext(
+            "String should have at most %(num)d character",
+            "String should have at most %(num)d characters",
+            count,
+        ) % {"num": count}
+    if kind in ("too_short", "too_long") and ctx.get("field_type") == "List":
+        count, actual = (
+            ctx["min_length" if kind == "too_short" else "max_length"],
+            ctx["actual_length"],
+        )
+        if kind == "too_short":
+            template = ngettext(
+                "List should have at least %(num)d item after validation, not %(actual)d",
+                "List should have at least %(num)d items after validation, not %(actual)d",
+                count,
+            )
+        else:
+            template = ngettext(
+                "List should have at most %(num)d item after validation, not %(actual)d",
+                "List should have at most %(num)d items after validation, not %(actual)d",
+                count,
+            )
+        return template % {"num": count, "actual": actual}
+    message = MESSAGES.get(kind)
+    if message is None:
+        return item["msg"]
+    if "expected" in ctx:
+        ctx["expected"] = _choices(str(ctx["expected"]))
+    try:
+        return gettext(message) % ctx
+    except (KeyError, TypeError, ValueError):
+        return item["msg"]

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import jinja2
@@ -21,9 +22,11 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from yarl import URL
 
+from crm import i18n
 from crm.auth.service import Actor, load_actor
 from crm.enums import Role
 from crm.errors import Forbidden, NotFound
+from crm.i18n import gettext as _
 from ivr.config import Config
 from ivr.keys import CONFIG, SESSIONS, url_for
 
@@ -55,13 +58,21 @@ def setup_web(app: web.Application, config: Config) -> None:
     # actor must be loaded before the template context processors read it.
     app.middlewares.append(domain_errors)
     app.middlewares.append(actor_middleware)
-    aiohttp_jinja2.setup(
+    env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         context_processors=[_context],
         undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the extension
+        i18n.gettext, i18n.ngettext, newstyle=True
+    )
+    env.globals["language"] = lambda: i18n.reader().language
+    for language in i18n.LANGUAGES:
+        i18n.catalogue(language)  # a broken catalogue fails at start, not on a page
     app.middlewares.append(csrf_middleware)
     app.on_response_prepare.append(_page_headers)
 
@@ -105,7 +116,14 @@ async def csrf_token(request: web.Request) -> str:
 
 @web.middleware
 async def actor_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Load the signed-in user of a page request into request['actor'] (or None)."""
+    """Load the signed-in user of a page request into request['actor'] (or None), and answer
+    in their language and time zone (before login: the browser's language)."""
+    web_config = request.config_dict[CONFIG].web
+    default_zone = ZoneInfo(web_config.timezone)
+    i18n.activate(
+        i18n.negotiate(request.headers.get("Accept-Language", ""), web_config.language),
+        default_zone,
+    )
     session = await get_session(request)
     actor = None
     user_id, generation = session.get(USER_ID), session.get(GENERATION)
@@ -116,6 +134,11 @@ async def actor_middleware(request: web.Request, handler: Handler) -> web.Stream
         if actor is None:
             session.invalidate()
     request[ACTOR] = actor
+    if actor is not None:
+        i18n.activate(
+            actor.language or web_config.language,
+            i18n.zone_or_none(actor.timezone) or default_zone,
+        )
     return await handler(request)
 
 
@@ -135,9 +158,11 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
             return error_page(
                 request,
                 403,
-                "Form expired",
-                "This form was not accepted (its security token is missing or "
-                "out of date). Go back, reload the page and send it again.",
+                _("Form expired"),
+                _(
+                    "This form was not accepted (its security token is missing or "
+                    "out of date). Go back, reload the page and send it again."
+                ),
             )
     return await handler(request)
 
@@ -173,8 +198,8 @@ async def domain_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return error_page(
             request,
             400,
-            "Form not readable",
-            "This form could not be read. Go back, reload the page and send it again.",
+            _("Form not readable"),
+            _("This form could not be read. Go back, reload the page and send it again."),
         )
     except UNAVAILABLE as error:
         log.warning(
@@ -186,31 +211,41 @@ async def domain_errors(request: web.Request, handler: Handler) -> web.StreamRes
         response = error_page(
             request,
             503,
-            "Temporarily unavailable",
-            "The service cannot reach its database right now. Please try again in a moment.",
+            _("Temporarily unavailable"),
+            _("The service cannot reach its database right now. Please try again in a moment."),
         )
         response.headers["Retry-After"] = "30"
         return response
     except (NotFound, web.HTTPNotFound):
-        return error_page(request, 404, "Not found", "There is nothing here, or it is not yours.")
+        return error_page(
+            request,
+            404,
+            _("Not found"),
+            _("There is nothing here, or it is not yours."),
+        )
     except web.HTTPMethodNotAllowed as error:
         response = error_page(
             request,
             405,
-            "Not here",
-            "This page cannot be used that way. Go back and use its links.",
+            _("Not here"),
+            _("This page cannot be used that way. Go back and use its links."),
         )
         response.headers["Allow"] = ", ".join(sorted(error.allowed_methods))
         return response
     except Forbidden:
-        return error_page(request, 403, "Not allowed", "Your role does not open this page.")
+        return error_page(
+            request,
+            403,
+            _("Not allowed"),
+            _("Your role does not open this page."),
+        )
     except IntegrityError:
         log.warning("page_conflict", method=request.method, path=request.path)
         return error_page(
             request,
             409,
-            "Changed at the same moment",
-            "Someone saved the same record just now. Go back and send the form again.",
+            _("Changed at the same moment"),
+            _("Someone saved the same record just now. Go back and send the form again."),
         )
     except web.HTTPException:
         raise
@@ -219,9 +254,11 @@ async def domain_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return error_page(
             request,
             500,
-            "Something went wrong",
-            "It has been logged. Go back and try again in a moment; what you "
-            "typed is still in the form.",
+            _("Something went wrong"),
+            _(
+                "It has been logged. Go back and try again in a moment; what you "
+                "typed is still in the form."
+            ),
         )
 
 

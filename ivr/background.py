@@ -47,7 +47,9 @@ async def _deliver_outbox(app: web.Application, stopping: Callable[[], bool]) ->
 
 async def _alert_blacklist_matches(app: web.Application, stopping: Callable[[], bool]) -> None:
     async with app[SESSIONS].begin() as session:
-        written = await alert_admins(session, to=app[CONFIG].email.admin_to, now=app[CLOCK]())
+        written = await alert_admins(
+            session, to=app[CONFIG].email.admin_to, web=app[CONFIG].web, now=app[CLOCK]()
+        )
     if written:
         log.info("blacklist_alerts_queued", count=written)
 
@@ -56,7 +58,7 @@ async def _alert_lockouts(app: web.Application, stopping: Callable[[], bool]) ->
     settings, now = app[CONFIG].ivr.lockout, app[CLOCK]()
     async with app[SESSIONS].begin() as session:
         written = await lockouts.alert_admins(
-            session, to=app[CONFIG].email.admin_to, settings=settings, now=now
+            session, to=app[CONFIG].email.admin_to, settings=settings, web=app[CONFIG].web, now=now
         )
         forgotten = await lockouts.forget_wrong_numbers(session, settings=settings, now=now)
     if written or forgotten:

@@ -9,8 +9,9 @@ from pathlib import PurePosixPath
 
 import aiohttp
 
+from crm.schemas import normalize_phone
 from ivr.config import Config
-from ivr.flows.prompts import PROMPTS
+from ivr.flows.prompts import PROMPTS, SAY_LANGUAGE
 from ivr.simulator import (
     CLIENT_RESULTS,
     HANG_UP,
@@ -58,8 +59,11 @@ def describe(heard: Heard, language: str) -> str:
         case "say":
             return f"{who} says: {heard.text}"
         case "play":
-            key = PurePosixPath(heard.url).stem
-            sentence = PROMPTS.get(key, {}).get(language, "")
+            path = PurePosixPath(heard.url)
+            # /sounds/{language}/{key}.wav: the recording's own language, whatever ours is.
+            spoken_in = path.parent.name if path.parent.name in SAY_LANGUAGE else language
+            key = path.stem
+            sentence = PROMPTS.get(key, {}).get(spoken_in, "")
             return f"{who} plays {key}.wav: {sentence}"
         case "gather":
             return f"(waiting for {heard.text})"
@@ -73,14 +77,41 @@ def describe(heard: Heard, language: str) -> str:
             return "Call ended."
 
 
+DEFAULT_CALLER = "+79990000001"
+PROMPT_TRIES = 3
+
+
+class BadCaller(Exception):
+    """The caller's number cannot be read; the message says which and why."""
+
+
+async def caller_number(typed: str | None, *, interactive: bool) -> str:
+    """The caller's number in E.164, from `--from` or asked at the terminal (Russian `8 …` too)."""
+    if typed is not None:
+        try:
+            return normalize_phone(typed)
+        except ValueError as error:
+            raise BadCaller(f"--from {typed!r}: {error}") from None
+    if not interactive:
+        return DEFAULT_CALLER
+    for _ in range(PROMPT_TRIES):
+        line = ((await _ask(f"calling from [{DEFAULT_CALLER}]> ")) or "").strip()
+        if not line:
+            return DEFAULT_CALLER
+        try:
+            return normalize_phone(line)
+        except ValueError as error:
+            print(f"{line!r}: {error}", flush=True)
+    raise BadCaller(f"no readable caller number in {PROMPT_TRIES} tries (or pass --from)")
+
+
 async def run_call(config: Config, args: argparse.Namespace) -> int:
     interactive = not (args.press or args.dial_result) and sys.stdin.isatty()
-    from_number = args.from_number
-    if from_number is None:
-        from_number = "+79990000001"
-        if interactive:
-            typed = await _ask(f"calling from [{from_number}]> ")
-            from_number = (typed or "").strip() or from_number
+    try:
+        from_number = await caller_number(args.from_number, interactive=interactive)
+    except BadCaller as error:
+        print(f"ivr call: {error}", file=sys.stderr)
+        return 2
     caller = (
         TerminalCaller()
         if interactive
@@ -99,7 +130,12 @@ async def run_call(config: Config, args: argparse.Namespace) -> int:
             service_number=config.twilio.service_number,
             on_heard=lambda heard: print(describe(heard, language), flush=True),
         )
-        print(f"Calling {config.twilio.service_number} from {from_number} via {url}")
+        # The server tells no caller its language before it speaks: this is our config's.
+        print(
+            f"Calling {config.twilio.service_number} from {from_number} via {url}"
+            f" (config language: {language})",
+            flush=True,
+        )
         try:
             record = await simulator.call(caller, from_number=from_number)
         except (SimulatorError, aiohttp.ClientError) as error:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ivr.config import Config, ConfigError, load_config
+from ivr.config import Config, ConfigError, ServerConfig, load_config
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,27 +88,59 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     configure_logging(format=log_format, level=config.log.level)
     host = args.host or config.server.host
     port = args.port or config.server.port
-    base = f"http://{host}:{port}"
-    print(
-        f"Serving on {base}  (Twilio voice webhook: {config.public_url or base}/ivr/voice,"
-        f" status callback: /ivr/status)"
-    )
-    print("Try a demo call in another terminal:")
-    print("  .venv/bin/ivr call          # interactive: type keys, say how the client answers")
-    print("  .venv/bin/ivr call --from +79990000001 --press 48123573#")
-    print("  .venv/bin/ivr seed-demo --json     # demo managers, requests and numbers")
     try:
         if args.workers > 1:
+            # Printed before the supervisor binds: run_workers has no hook for after.
+            _print_banner(config, host, port)
             return run_workers(config, host=host, port=port, count=args.workers)
-        web.run_app(create_app(config), host=host, port=port, print=None)
-    except OSError as error:
-        print(
-            f"ivr serve: cannot listen on {host}:{port}: {error.strerror}. Stop the other "
-            f"server or choose another port: ivr serve --port {port + 1}",
-            file=sys.stderr,
+        web.run_app(
+            create_app(config),
+            host=host,
+            port=port,
+            # aiohttp calls this once every socket is bound, not before.
+            print=lambda _running: _print_banner(config, host, port),
         )
+    except OSError as error:
+        if error.errno not in LISTEN_ERRORS:
+            raise
+        print(f"ivr serve: {_cannot_listen(host, port, error)}", file=sys.stderr)
         return 1
     return 0
+
+
+LISTEN_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
+"""What binding the server's socket fails with (other OSErrors are not about the port)."""
+
+
+def _cannot_listen(host: str, port: int, error: OSError) -> str:
+    """One line: why `host:port` cannot be listened on, and which settings choose another."""
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use: stop the other server or choose another "
+            f"port with --port, the environment variable IVR_PORT (e.g. IVR_PORT={port + 1}) "
+            "or the config key server.port"
+        )
+    return (
+        f"cannot listen on {host}:{port}: {error.strerror}; choose another address with "
+        "--host/--port, IVR_HOST/IVR_PORT or the config keys server.host/server.port"
+    )
+
+
+def _print_banner(config: Config, host: str, port: int) -> None:
+    base = f"http://{host}:{port}"
+    # `ivr call` in another terminal reads the config files, not this process's IVR_PORT.
+    defaults = ServerConfig()
+    url = "" if (host, port) == (defaults.host, defaults.port) else f" --url {base}"
+    print(
+        f"Serving on {base}  (Twilio voice webhook: {config.public_url or base}/ivr/voice,"
+        " status callback: /ivr/status)"
+    )
+    print("Try a demo call in another terminal:")
+    print(
+        f"  .venv/bin/ivr call{url}          # interactive: type keys, say how the client answers"
+    )
+    print(f"  .venv/bin/ivr call{url} --from +79990000001 --press 48123573#")
+    print("  .venv/bin/ivr seed-demo --json     # demo managers, requests and numbers", flush=True)
 
 
 def _migrate(config: Config, args: argparse.Namespace) -> int:

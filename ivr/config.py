@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import available_timezones
 
 import yaml
 from cryptography.fernet import Fernet
@@ -32,11 +33,15 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "IVR_PUBLIC_URL": ("public_url",),
     "IVR_TRUST_PROXY": ("trust_proxy",),
     "IVR_ENVIRONMENT": ("environment",),
+    "IVR_HOST": ("server", "host"),
+    "IVR_PORT": ("server", "port"),
     "IVR_TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
     "IVR_SESSION_KEY": ("web", "session_key"),
     "IVR_TWILIO_ACCOUNT_SID": ("twilio", "account_sid"),
     "IVR_SERVICE_NUMBER": ("twilio", "service_number"),
     "IVR_LANGUAGE": ("ivr", "language"),
+    "IVR_WEB_LANGUAGE": ("web", "language"),
+    "IVR_WEB_TIMEZONE": ("web", "timezone"),
     "IVR_LOG_FORMAT": ("log", "format"),
     "IVR_LOG_LEVEL": ("log", "level"),
     "IVR_TWILIO_API_BASE_URL": ("twilio", "api_base_url"),
@@ -143,6 +148,20 @@ class WebConfig(_Frozen):
     session_key: str = ""
     """A Fernet key (32 url-safe base64 bytes) that encrypts the session cookie."""
     session_max_age: int = Field(8 * 3600, ge=300, le=30 * 24 * 3600)
+    language: Literal["ru", "en"] = "ru"
+    """Pages, emails and API messages of people who chose none (before login: their
+    browser's Accept-Language first)."""
+    timezone: str = "Europe/Moscow"
+    """The IANA zone dates are shown in for people who chose none; "today" is counted in it."""
+    password_reset_minutes: int = Field(60, ge=5, le=7 * 24 * 60)
+    """How long an emailed link to set a new password works (it works once)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError("must be an IANA time zone such as Europe/Moscow")
+        return value
 
 
 class SmtpConfig(_Frozen):
@@ -372,6 +391,12 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         raise ConfigError(
             "config key 'email.backend': must be smtp in production "
             "(set IVR_EMAIL_BACKEND=smtp and IVR_SMTP_HOST)"
+        )
+    if config.environment == "production" and config.public_url is None:
+        # Links in emails (a password reset) would take the host a request claims to be.
+        raise ConfigError(
+            "config key 'public_url': must be set in production, e.g. https://ivr.example.com "
+            "(IVR_PUBLIC_URL): links in emails are built on it"
         )
     if config.environment == "production" and config.sms.provider != "twilio":
         # Sign-up codes would only reach the log: nobody could sign up.

@@ -73,9 +73,19 @@ def hide_access_queries(
     return event_dict
 
 
+# The path segment after this prefix is a secret (a reset link's token): hidden in every
+# logged value, so access lines, their Referer and a failed page's path never hold it.
+_SECRET_SEGMENT = re.compile(r"(/password/reset/)[^\s\"'?#/]+")
+
+
+def hide_path_secrets(text: str) -> str:
+    """`GET /password/reset/Zx9… HTTP/1.1` -> `GET /password/reset/… HTTP/1.1`."""
+    return _SECRET_SEGMENT.sub(r"\1…", text) if "/password/reset/" in text else text
+
+
 def _mask_value(value: Any) -> Any:
     if isinstance(value, str):
-        return mask_phone(value)
+        return mask_phone(hide_path_secrets(value))
     if isinstance(value, dict):
         return {key: _mask_value(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -103,7 +103,8 @@ def make_config(database_url: str, **overrides) -> Config:
         "database_url": database_url,
         "twilio": {"auth_token": AUTH_TOKEN, "service_number": "+15005550006"},
         "ivr": {"gather_timeout": 5, "max_attempts": 3},
-        "web": {"session_key": SESSION_KEY},
+        # Most tests read English text and UTC times; the Russian interface has tests of its own.
+        "web": {"session_key": SESSION_KEY, "language": "en", "timezone": "UTC"},
         # Tests run the background jobs themselves, at a time of their choosing.
         "background": {"enabled": False},
         **overrides,

@@ -162,3 +162,13 @@ async def test_manager_is_refused_every_client_call(api_manager, api_agent):
 
 async def test_a_client_id_too_large_for_any_row_is_404(api_agent):
     assert (await api_agent.get("/api/v1/clients/99999999999999999999")).status == 404
+
+
+async def test_clients_sort_by_a_column_and_refuse_an_unknown_one(api_agent):
+    by_city = await api_agent.get("/api/v1/clients", params={"sort": "-city"})
+    assert by_city.status == 200, by_city.text
+    assert [item["city"] for item in by_city.json["items"]] == ["Saint Petersburg", "Moscow"]
+    default = await api_agent.get("/api/v1/clients")
+    assert [item["last_name"] for item in default.json["items"]] == ["Petrov", "Smirnova"]
+    unknown = await api_agent.get("/api/v1/clients", params={"sort": "created"})
+    assert unknown.status == 422 and set(unknown.json["error"]["fields"]) == {"sort"}

@@ -216,3 +216,12 @@ async def test_manager_lists_its_companys_open_requests_without_contacts(api_man
 async def test_the_partner_list_is_for_managers_only(api_agent, api_admin):
     assert (await api_agent.get("/api/v1/partner/requests")).status == 403
     assert (await api_admin.get("/api/v1/partner/requests")).status == 403
+
+
+async def test_requests_sort_by_a_column_and_refuse_an_unknown_one(api_agent):
+    by_product = await api_agent.get("/api/v1/requests", params={"sort": "-product"})
+    assert by_product.status == 200, by_product.text
+    products = [item["product"] for item in by_product.json["items"]]
+    assert products == ["Package tour to Sochi", "OSAGO", "CASCO renewal"]
+    unknown = await api_agent.get("/api/v1/requests", params={"sort": "client"})
+    assert unknown.status == 422 and set(unknown.json["error"]["fields"]) == {"sort"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy import select, update
 
 from crm.audit import OPERATOR, AuditEntry
 from crm.auth.models import ApiKey, User
+from ivr.flows.prompts import PROMPTS
 from tests.api_helpers import AGENT, MANAGER, Api
 from tests.helpers import ANNA
 from tests.processes import serving
@@ -170,6 +172,68 @@ def test_call_against_no_server_fails_with_exit_one(tmp_path):
     )
     assert done.returncode == 1
     assert done.stderr.startswith("ivr call:")
+
+
+def first_line(done: subprocess.CompletedProcess[str]) -> str:
+    return done.stdout.splitlines()[0]
+
+
+@pytest.mark.parametrize("typed", ["8 999 000-00-01", "8 (999) 000 00 01", "+7 999 000 00 01"])
+def test_call_from_a_russian_number_typed_the_usual_way_is_read_as_e164(served, typed):
+    env, url, demo = served
+    request = anna_open_request(demo)
+    done = run(env, "call", "--url", url, "--from", typed, "--press", f"{request['number']}#")
+    assert done.returncode == 0, done.stderr
+    assert first_line(done) == (f"Calling +15005550006 from {ANNA} via {url} (config language: en)")
+    assert "Bridged" in done.stdout
+
+
+@pytest.mark.parametrize("typed", ["12", "call me"])
+def test_call_from_an_unreadable_number_exits_two_naming_from(tmp_path, typed):
+    url = f"http://127.0.0.1:{free_port()}"
+    done = run(cli_env(tmp_path), "call", "--url", url, "--from", typed, "--press", "1#")
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"ivr call: --from {typed!r}: ")
+    assert "Calling" not in done.stdout
+
+
+def test_interactive_call_reads_the_caller_typed_at_the_prompt(served):
+    env, url, demo = served
+    request = anna_open_request(demo)
+    # A terminal for stdin: `ivr call` without flags asks, reading one line per question.
+    terminal, stdin = pty.openpty()
+    typed = ["call me maybe", "8 (999) 000 00 01", f"{request['number']}#", "a"]
+    os.write(terminal, "".join(f"{line}\n" for line in typed).encode())
+    try:
+        done = subprocess.run(
+            [str(IVR), "call", "--url", url],
+            env=env,
+            cwd=env["HOME"],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+    finally:
+        os.close(stdin)
+        os.close(terminal)
+    assert done.returncode == 0, done.stderr
+    assert "'call me maybe': enter a phone number such as" in done.stdout
+    assert f"Calling +15005550006 from {ANNA} via {url} (config language: en)" in done.stdout
+    assert "Bridged" in done.stdout
+
+
+def test_call_prints_the_sentences_of_the_language_the_server_speaks(seeded):
+    env, _, first, _ = seeded
+    request = anna_open_request(json.loads(first.stdout))
+    with serving(Path(env["HOME"]), {**env, "IVR_LANGUAGE": "ru"}, name="serve-ru") as (_, url):
+        done = run(env, "call", "--url", url, "--from", ANNA, "--press", f"{request['number']}#")
+    assert done.returncode == 0, done.stderr
+    # The CLI's own config says en, and its first line says whose language that is.
+    assert first_line(done).endswith("(config language: en)")
+    assert (
+        f"IVR plays enter_number.wav: {PROMPTS['enter_number']['ru']}" in done.stdout.splitlines()
+    )
 
 
 def test_invalid_config_fails_at_start_naming_the_key(tmp_path):

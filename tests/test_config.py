@@ -15,6 +15,7 @@ TOKEN = {
     "IVR_TWILIO_AUTH_TOKEN": "env-token",
     "IVR_SESSION_KEY": "yVtZ0ZqK3mH1Qe2cJm8Zr4o0b9sT6uW1xA2dF5gH7jE=",
 }
+PUBLIC = "https://ivr.example.com"
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +65,7 @@ def test_invalid_value_is_refused_naming_its_key(tmp_path, yaml_text, key):
 
 
 def test_production_refuses_to_send_its_email_only_to_the_log(tmp_path):
-    production = {**TOKEN, "IVR_ENVIRONMENT": "production"}
+    production = {**TOKEN, "IVR_ENVIRONMENT": "production", "IVR_PUBLIC_URL": PUBLIC}
     with pytest.raises(ConfigError, match=re.escape("'email.backend'")):
         load_config(write(tmp_path, ""), environ=production)
     sms = {"IVR_SMS_PROVIDER": "twilio", "IVR_SMS_FROM": "+15005550006"}
@@ -84,6 +85,7 @@ def test_production_refuses_sign_up_codes_only_in_the_log(tmp_path):
     production = {
         **TOKEN,
         "IVR_ENVIRONMENT": "production",
+        "IVR_PUBLIC_URL": PUBLIC,
         "IVR_EMAIL_BACKEND": "smtp",
         "IVR_SMTP_HOST": "mail.example.com",
     }
@@ -91,6 +93,21 @@ def test_production_refuses_sign_up_codes_only_in_the_log(tmp_path):
         load_config(write(tmp_path, ""), environ=production)
     sms = {"IVR_SMS_PROVIDER": "twilio", "IVR_SMS_MESSAGING_SERVICE_SID": "MG" + "0" * 32}
     assert load_config(write(tmp_path, ""), environ={**production, **sms}).sms.provider == "twilio"
+
+
+def test_production_refuses_to_build_email_links_on_whatever_host_a_request_names(tmp_path):
+    production = {
+        **TOKEN,
+        "IVR_ENVIRONMENT": "production",
+        "IVR_EMAIL_BACKEND": "smtp",
+        "IVR_SMTP_HOST": "mail.example.com",
+        "IVR_SMS_PROVIDER": "twilio",
+        "IVR_SMS_FROM": "+15005550006",
+    }
+    with pytest.raises(ConfigError, match=re.escape("'public_url': must be set in production")):
+        load_config(write(tmp_path, ""), environ=production)
+    config = load_config(write(tmp_path, ""), environ={**production, "IVR_PUBLIC_URL": PUBLIC})
+    assert config.public_url == PUBLIC
 
 
 def test_sign_up_regions_are_country_codes(tmp_path):

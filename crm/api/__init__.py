@@ -8,22 +8,25 @@ from crm.api import (
     access,
     blacklist,
     clients,
+    editing,
     keys,
     lockouts,
     partners,
+    passwords,
     recordings,
     requests,
     signup,
 )
-from crm.api.auth import bearer_auth
+from crm.api.auth import api_language, bearer_auth
 from crm.api.errors import api_errors
 from crm.api.http import V1
 from crm.api.openapi import build_on_startup, openapi_json
 
 
 def create_api_app() -> web.Application:
-    """Every API route; its errors are JSON, and all but the document need a key."""
-    app = web.Application(middlewares=[api_errors, bearer_auth])
+    """Every API route; its errors are JSON, in the caller's language, and all but the
+    document need a key."""
+    app = web.Application(middlewares=[api_language, api_errors, bearer_auth])
     app.router.add_get(f"{V1}/openapi.json", openapi_json, name="api.openapi")
     for module in (
         clients,
@@ -35,6 +38,8 @@ def create_api_app() -> web.Application:
         lockouts,
         recordings,
         access,
+        editing,
+        passwords,
     ):
         app.router.add_routes(module.routes)
     app.on_startup.append(build_on_startup)

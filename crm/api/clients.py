@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from crm.api.auth import actor_of
-from crm.api.http import V1, json_body, page_args, path_id, query_text, respond
-from crm.api.openapi import PAGING, Param, operation
+from crm.api.http import V1, json_body, page_args, path_id, query_choice, query_text, respond
+from crm.api.openapi import PAGING, Param, operation, sort_param
 from crm.api.schemas import ClientOut, ClientPage, NewClient
-from crm.clients.service import create_client, get_client, list_clients, update_client
+from crm.clients.service import SORTS, create_client, get_client, list_clients, update_client
 from crm.schemas import ClientIn, parse
 from ivr.keys import SESSIONS, url_for
 
@@ -25,17 +25,21 @@ SEARCH = Param(
 
 @routes.get(f"{V1}/clients", name="api.clients.list")
 @operation(
-    "List clients",
+    "List clients, by name (or as `sort` says)",
     tag="clients",
     answer=ClientPage,
     description=ROLES,
-    query=(SEARCH, *PAGING),
+    query=(SEARCH, sort_param(SORTS.values, SORTS.default.value), *PAGING),
     errors=(422,),
 )
 async def list_(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS]() as db:
         page = await list_clients(
-            db, actor=actor_of(request), search=query_text(request, "search"), **page_args(request)
+            db,
+            actor=actor_of(request),
+            search=query_text(request, "search"),
+            sort=SORTS.parse(query_choice(request, "sort", SORTS.values)),
+            **page_args(request),
         )
     return respond(ClientPage.model_validate(page, from_attributes=True))
 

@@ -7,6 +7,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from crm.errors import Conflict, Forbidden, Invalid, NotFound
+from crm.i18n import gettext as _
 from crm.recordings.twilio import TwilioUnavailable
 from crm.signup.errors import CodeGone, NotDelivered, Suspended, Throttled, WrongCode
 from ivr.logging import Handler
@@ -79,11 +80,12 @@ def _from_http(error: web.HTTPException) -> web.Response:
     headers = {
         name: error.headers[name] for name in ("Allow", "WWW-Authenticate") if name in error.headers
     }
-    message = {
-        404: "there is no such API route",
-        405: "this route does not take that method",
-        413: "the body is too large",
-    }.get(error.status, error.reason)
+    messages = {
+        404: _("there is no such API route"),
+        405: _("this route does not take that method"),
+        413: _("the body is too large"),
+    }
+    message = messages.get(error.status, error.reason)
     return error_response(error.status, message, headers=headers)
 
 
@@ -92,13 +94,15 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
     """Domain and HTTP errors of an API call become JSON; nothing escapes as an HTML page."""
     if len(request.raw_path) > MAX_URL:
         return error_response(
-            414, f"the URL is longer than {MAX_URL} bytes", {"url": "send a shorter URL"}
+            414,
+            _("the URL is longer than %(size)d bytes") % {"size": MAX_URL},
+            {"url": _("send a shorter URL")},
         )
     try:
         return await handler(request)
     except WrongCode as error:
         return error_response(
-            422, "the code is wrong", error.errors, attempts_left=error.attempts_left
+            422, _("the code is wrong"), error.errors, attempts_left=error.attempts_left
         )
     except CodeGone as error:
         return error_response(410, str(error), {error.field: str(error)})
@@ -111,29 +115,29 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
     except TwilioUnavailable:
         return error_response(
             502,
-            "Twilio could not be reached for the recording; nothing was changed: try again",
+            _("Twilio could not be reached for the recording; nothing was changed: try again"),
             code="twilio_unavailable",
         )
     except Conflict as error:
-        return error_response(409, "the value is already taken", error.errors)
+        return error_response(409, _("the value is already taken"), error.errors)
     except Invalid as error:
-        return error_response(422, "check the fields named in `fields`", error.errors)
+        return error_response(422, _("check the fields named in `fields`"), error.errors)
     except BadRequest as error:
-        return error_response(400, "the request could not be read", error.fields)
+        return error_response(400, _("the request could not be read"), error.fields)
     except Unauthorized as error:
         challenge = REALM + (', error="invalid_token"' if error.invalid else "")
         return error_response(401, str(error), headers={"WWW-Authenticate": challenge})
     except Forbidden as error:
-        return error_response(403, f"your role may not do this: {error}")
+        return error_response(403, _("your role may not do this: %(reason)s") % {"reason": error})
     except NotFound:
-        return error_response(404, "there is nothing here, or it is not yours")
+        return error_response(404, _("there is nothing here, or it is not yours"))
     except web.HTTPException as error:
         if error.status < 400:
             raise
         return _from_http(error)
     except IntegrityError:
         log.warning("api_conflict", method=request.method, path=request.path)
-        return error_response(409, "the same record changed at the same moment: send again")
+        return error_response(409, _("the same record changed at the same moment: send again"))
     except Exception:
         log.exception("api_failed", method=request.method, path=request.path)
-        return error_response(500, "something went wrong on our side; it has been logged")
+        return error_response(500, _("something went wrong on our side; it has been logged"))

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from crm.api.errors import BadRequest
 from crm.api.schemas import MAX_ID
 from crm.errors import Invalid, NotFound
+from crm.i18n import gettext as _
 from crm.pagination import MAX_PAGE, MAX_PER_PAGE, PER_PAGE
 from crm.schemas import storable
 
@@ -46,15 +47,15 @@ async def json_body(request: web.Request) -> Any:
     """The decoded JSON body; BadRequest naming `body` when it is empty or not JSON."""
     raw = await request.read()
     if not raw.strip():
-        raise BadRequest({"body": "send a JSON object"})
+        raise BadRequest({"body": _("send a JSON object")})
     try:
         data = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):
-        raise BadRequest({"body": "this is not valid JSON"}) from None
+        raise BadRequest({"body": _("this is not valid JSON")}) from None
     field = _unstorable_field(data)
     if field is not None:
         raise Invalid.one(
-            field, "contains characters that cannot be stored (NUL or broken Unicode)"
+            field, _("contains characters that cannot be stored (NUL or broken Unicode)")
         )
     return data
 
@@ -73,7 +74,9 @@ def query_text(request: web.Request, name: str) -> str | None:
     if value is None or not value.strip():
         return None
     if len(value) > MAX_QUERY or not storable(value):
-        raise Invalid.one(name, f"use at most {MAX_QUERY} ordinary characters")
+        raise Invalid.one(
+            name, _("use at most %(count)d ordinary characters") % {"count": MAX_QUERY}
+        )
     return value
 
 
@@ -87,7 +90,18 @@ def query_enum(request: web.Request, name: str, enum: type[E]) -> E | None:
         return enum(value)
     except ValueError:
         choices = ", ".join(member.value for member in enum)
-        raise Invalid.one(name, f"use one of: {choices}") from None
+        raise Invalid.one(name, _("use one of: %(choices)s") % {"choices": choices}) from None
+
+
+def query_choice(request: web.Request, name: str, choices: list[str]) -> str | None:
+    """A query parameter that must be one of `choices` (None when absent)."""
+    if name not in request.query:
+        return None
+    value = request.query[name]
+    if value not in choices:
+        allowed = ", ".join(choices)
+        raise Invalid.one(name, _("use one of: %(choices)s") % {"choices": allowed})
+    return value
 
 
 def query_bool(request: web.Request, name: str) -> bool | None:
@@ -96,7 +110,7 @@ def query_bool(request: web.Request, name: str) -> bool | None:
     if value is None:
         return None
     if value not in ("true", "false"):
-        raise Invalid.one(name, "use true or false")
+        raise Invalid.one(name, _("use true or false"))
     return value == "true"
 
 
@@ -110,7 +124,9 @@ def query_int(request: web.Request, name: str, *, default: int, low: int, high: 
         return default
     number = int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
     if number is None or not low <= number <= high:
-        raise Invalid.one(name, f"use a whole number from {low} to {high}")
+        raise Invalid.one(
+            name, _("use a whole number from %(low)d to %(high)d") % {"low": low, "high": high}
+        )
     return number
 
 

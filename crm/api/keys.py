@@ -12,6 +12,7 @@ from crm.api.openapi import operation
 from crm.api.schemas import ApiKeyOut, IssuedApiKey, NewApiKey
 from crm.auth.service import issue_api_key, revoke_api_key
 from crm.errors import Invalid, NotFound
+from crm.i18n import gettext as _
 from crm.schemas import parse
 from ivr.keys import SESSIONS
 
@@ -41,7 +42,7 @@ async def issue(request: web.Request) -> web.Response:
                 now=datetime.now(UTC),
             )
         except NotFound:
-            raise Invalid.one("user_id", "no such user") from None
+            raise Invalid.one("user_id", _("no such user")) from None
     return respond(
         IssuedApiKey.model_validate({**ApiKeyOut.model_validate(key).model_dump(), "key": plain}),
         status=201,

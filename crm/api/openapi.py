@@ -18,8 +18,8 @@ REF = "#/components/schemas/{model}"
 ABOUT = """\
 The JSON API of the masked-call CRM, for a platform site that files requests for its agents.
 
-**Keys.** Every call but this document and the three sign-up calls needs
-`Authorization: Bearer <key>`. An admin issues a
+**Keys.** Every call but this document, the three sign-up calls and
+`POST /api/v1/password/forgot` needs `Authorization: Bearer <key>`. An admin issues a
 key for a user (`POST /api/v1/api-keys`); the key acts as that user, with that user's role.
 A missing, unknown or revoked key answers 401 with `WWW-Authenticate: Bearer`.
 
@@ -85,6 +85,16 @@ PAGING = (
         "Items per page.",
     ),
 )
+
+
+def sort_param(values: list[str], default: str) -> Param:
+    """The `sort` query parameter of a list: a column, or `-column` for the reverse."""
+    return Param(
+        "sort",
+        {"type": "string", "enum": values, "default": default},
+        "The column to sort by, `-` first for descending order; ties are broken by id. "
+        "Another value answers 422 naming `sort`.",
+    )
 
 
 @dataclass(frozen=True)

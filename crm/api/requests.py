@@ -7,8 +7,17 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from crm.api.auth import actor_of
-from crm.api.http import V1, json_body, page_args, query_bool, query_enum, query_text, respond
-from crm.api.openapi import PAGING, Param, operation
+from crm.api.http import (
+    V1,
+    json_body,
+    page_args,
+    query_bool,
+    query_choice,
+    query_enum,
+    query_text,
+    respond,
+)
+from crm.api.openapi import PAGING, Param, operation, sort_param
 from crm.api.schemas import (
     AdminRequestOut,
     AdminRequestPage,
@@ -22,6 +31,7 @@ from crm.api.schemas import (
 from crm.auth.service import Actor
 from crm.enums import RequestStatus, Role
 from crm.requests.service import (
+    SORTS,
     RequestRow,
     create_request,
     get_request,
@@ -63,11 +73,11 @@ SUSPICIOUS = Param(
 
 @routes.get(f"{V1}/requests", name="api.requests.list")
 @operation(
-    "List requests, newest first",
+    "List requests, newest first (or as `sort` says)",
     tag="requests",
     answer=RequestPage,
     description=ROLES + ADMIN_FIELDS,
-    query=(STATUS, SEARCH, SUSPICIOUS, *PAGING),
+    query=(STATUS, SEARCH, SUSPICIOUS, sort_param(SORTS.values, SORTS.default.value), *PAGING),
     errors=(422,),
 )
 async def list_(request: web.Request) -> web.Response:
@@ -79,6 +89,7 @@ async def list_(request: web.Request) -> web.Response:
             status=query_enum(request, "status", RequestStatus),
             suspicious=query_bool(request, "suspicious"),
             search=query_text(request, "search"),
+            sort=SORTS.parse(query_choice(request, "sort", SORTS.values)),
             **page_args(request),
         )
     shape = AdminRequestPage if actor.role is Role.ADMIN else RequestPage

@@ -25,6 +25,10 @@ class User(Base):
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("managers.id"), index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
+    language: Mapped[str | None] = mapped_column(String(8))
+    """'ru' or 'en' as the person chose on their profile; None: `web.language`."""
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    """An IANA zone the person chose; None: `web.timezone`."""
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Kept in each session cookie; bumping it (logout, new password, deactivation) ends
     every session signed in before."""
@@ -54,3 +58,19 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     last_used_at: Mapped[datetime | None] = mapped_column(Timestamp)
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class PasswordReset(Base):
+    """A single-use link to set a new password; only the SHA-256 of its token is kept."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+    used_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """When the link was used, or replaced by a newer one of the same user: it opens nothing."""
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    """The admin who sent the link; None: the person asked for it ("forgot your password")."""

@@ -9,6 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from crm.errors import Invalid
+from crm.i18n import gettext as _
 
 _hasher = PasswordHasher()
 MIN_LENGTH = 10
@@ -51,13 +52,13 @@ def password_problem(password: str) -> str | None:
     The password is judged exactly as typed: spaces count like any other character.
     """
     if len(password) < MIN_LENGTH:
-        return f"use at least {MIN_LENGTH} characters"
+        return _("use at least %(count)d characters") % {"count": MIN_LENGTH}
     if len(password) > MAX_LENGTH:
-        return f"use at most {MAX_LENGTH} characters"
+        return _("use at most %(count)d characters") % {"count": MAX_LENGTH}
     if len(set(password)) < 3:
-        return "use more than two different characters"
+        return _("use more than two different characters")
     if password.casefold() in common_passwords():
-        return "this password is one of the most common ones; choose a less guessable one"
+        return _("this password is one of the most common ones; choose a less guessable one")
     return None
 
 

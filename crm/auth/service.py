@@ -16,6 +16,8 @@ from crm.auth.models import ApiKey, User
 from crm.auth.passwords import check_password, dummy_hash, hash_password, verify_password
 from crm.enums import Role
 from crm.errors import Conflict, Forbidden, Invalid, NotFound
+from crm.i18n import gettext as _
+from crm.i18n import ngettext
 from crm.models import Agent, Manager, Organization
 
 API_KEY_PREFIX = "ivr_"
@@ -34,6 +36,9 @@ class Actor:
     agent_id: int | None = None
     organization_id: int | None = None
     session_generation: int = 0
+    language: str | None = None
+    """The person's own choice; None: the configured default."""
+    timezone: str | None = None
 
 
 class LoginRefused(Exception):
@@ -47,10 +52,12 @@ class LoginRefused(Exception):
 def wait_text(seconds: int) -> str:
     """A wait as people say it: seconds, minutes, or hours past two of them."""
     if seconds < 120:
-        return f"{seconds} seconds"
+        return ngettext("%(num)d second", "%(num)d seconds", seconds) % {"num": seconds}
     if seconds < 2 * 3600:
-        return f"{(seconds + 59) // 60} minutes"
-    return f"{(seconds + 3599) // 3600} hours"
+        minutes = (seconds + 59) // 60
+        return ngettext("%(num)d minute", "%(num)d minutes", minutes) % {"num": minutes}
+    hours = (seconds + 3599) // 3600
+    return ngettext("%(num)d hour", "%(num)d hours", hours) % {"num": hours}
 
 
 async def authenticate(
@@ -60,15 +67,20 @@ async def authenticate(
     keys = throttle.keys_for(email, ip)
     wait = await throttle.retry_after(session, keys=keys, now=now)
     if wait:
-        raise LoginRefused(f"Too many failed logins. Try again in {wait_text(wait)}.", wait)
+        raise LoginRefused(
+            _("Too many failed logins. Try again in %(wait)s.") % {"wait": wait_text(wait)}, wait
+        )
     user = await session.scalar(select(User).where(User.email == email.strip().lower()))
     if not verify_password(user.password_hash if user else dummy_hash(), password) or (
         user is None or not await in_service(session, user)
     ):
         lock = await throttle.register_failure(session, keys=keys, now=now)
-        message = "Wrong email or password."
+        message = _("Wrong email or password.")
         if lock:
-            message += f" Too many failed logins: wait {wait_text(lock)} before the next try."
+            message = _(
+                "Wrong email or password. Too many failed logins: "
+                "wait %(wait)s before the next try."
+            ) % {"wait": wait_text(lock)}
         raise LoginRefused(message, lock)
     await throttle.clear(session, keys=keys)
     return await actor_for(session, user)
@@ -107,6 +119,8 @@ async def actor_for(session: AsyncSession, user: User) -> Actor:
         agent_id=user.agent_id,
         organization_id=organization_id,
         session_generation=user.session_generation,
+        language=user.language,
+        timezone=user.timezone,
     )
 
 
@@ -141,10 +155,10 @@ async def create_user(
     """A new account; the email must be free and the password long enough."""
     email = email.strip().lower()
     if "@" not in email or len(email) > 254:
-        raise Invalid.one("email", "enter a valid email address")
+        raise Invalid.one("email", _("enter a valid email address"))
     check_password(password)
     if await session.scalar(select(User.id).where(User.email == email)):
-        raise Conflict.one("email", "an account with this email already exists")
+        raise Conflict.one("email", _("an account with this email already exists"))
     user = User(
         email=email,
         name=name.strip() or email,
@@ -212,9 +226,12 @@ async def issue_api_key(
     if user is None:
         raise NotFound(f"user {user_id}")
     if not user.is_active:
-        raise Invalid.one("user_id", f"the account {user.email} is disabled: a key would not work")
+        raise Invalid.one(
+            "user_id",
+            _("the account %(email)s is disabled: a key would not work") % {"email": user.email},
+        )
     if not name.strip():
-        raise Invalid.one("name", "name the key after who will use it")
+        raise Invalid.one("name", _("name the key after who will use it"))
     plain = API_KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         user_id=user_id,
@@ -268,7 +285,7 @@ async def actor_for_api_key(session: AsyncSession, *, plain: str, now: datetime)
 def require_admin(actor: Actor) -> None:
     """Forbidden unless the actor is an admin."""
     if actor.role is not Role.ADMIN:
-        raise Forbidden("admins only")
+        raise Forbidden(_("admins only"))
 
 
 async def list_users(session: AsyncSession, *, actor: Actor) -> list[User]:

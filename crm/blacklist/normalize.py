@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from crm.i18n import gettext as _
 from crm.schemas import normalize_phone
 from crm.search import fold
 
@@ -67,7 +68,7 @@ def address(value: str | None) -> Address | None:
     try:
         return _unmapped(ipaddress.ip_address(value.strip()))
     except ValueError:
-        raise ValueError("enter an IP address such as 203.0.113.7 or 2001:db8::1") from None
+        raise ValueError(_("enter an IP address such as 203.0.113.7 or 2001:db8::1")) from None
 
 
 def source(value: str | None) -> str | None:
@@ -88,12 +89,15 @@ def network(value: str | None) -> Network | None:
         interface = ipaddress.ip_interface(typed)
     except ValueError:
         raise ValueError(
-            "enter an IP address (203.0.113.7) or a network in CIDR form (10.0.0.0/24)"
+            _("enter an IP address (203.0.113.7) or a network in CIDR form (10.0.0.0/24)")
         ) from None
     if "/" not in typed:
         return ipaddress.ip_network(_unmapped(interface.ip))
     if interface.ip != interface.network.network_address:
-        raise ValueError(f"{typed} has host bits set: the network is {interface.network}")
+        raise ValueError(
+            _("%(typed)s has host bits set: the network is %(network)s")
+            % {"typed": typed, "network": interface.network}
+        )
     found = interface.network
     if isinstance(found, ipaddress.IPv6Network) and found.subnet_of(MAPPED):
         # ::ffff:1.2.3.0/120 is 1.2.3.0/24: the addresses checked against it are IPv4.

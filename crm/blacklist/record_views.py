@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from crm.blacklist.labels import LABELS, named
+from crm.blacklist.labels import labels, named
 from crm.blacklist.models import BlacklistRule
 from crm.blacklist.normalize import FIELDS
 from crm.blacklist.records import rule_from_client, rule_from_request
@@ -12,6 +12,7 @@ from crm.blacklist.screening import recheck
 from crm.blacklist.service import existing_rule_ids
 from crm.enums import Role
 from crm.errors import Invalid
+from crm.i18n import gettext as _
 from crm.pages import flash, render
 from crm.web import actor_of, form_data, read_form, redirect, requires
 from ivr.keys import CLOCK, SESSIONS
@@ -20,12 +21,11 @@ NUMBER = r"{number:\d{8}}"
 
 
 def _refusal(invalid: Invalid) -> str:
-    return "No rule created: " + "; ".join(invalid.errors.values()) + "."
+    return _("No rule created: %(reasons)s.") % {"reasons": "; ".join(invalid.errors.values())}
 
 
-def _created(rule: BlacklistRule, what: str) -> str:
-    copied = [field for field in FIELDS if getattr(rule, field)]
-    return f"Rule {rule.id} created from {what} with: {named(copied)}."
+def _copied(rule: BlacklistRule) -> str:
+    return named([field for field in FIELDS if getattr(rule, field)])
 
 
 @requires(Role.ADMIN)
@@ -44,7 +44,8 @@ async def add_from_request(request: web.Request) -> web.StreamResponse:
     except Invalid as invalid:
         await flash(request, _refusal(invalid))
         raise redirect(request, "requests.detail", number=number) from None
-    await flash(request, _created(rule, f"request {number}"))
+    message = _("Rule %(id)s created from request %(number)s with: %(fields)s.")
+    await flash(request, message % {"id": rule.id, "number": number, "fields": _copied(rule)})
     raise redirect(request, "admin.blacklist.edit", rule_id=rule.id)
 
 
@@ -64,7 +65,8 @@ async def add_from_client(request: web.Request) -> web.StreamResponse:
     except Invalid as invalid:
         await flash(request, _refusal(invalid))
         raise redirect(request, "clients.edit", client_id=client_id) from None
-    await flash(request, _created(rule, f"client #{client_id}"))
+    message = _("Rule %(id)s created from client #%(client)s with: %(fields)s.")
+    await flash(request, message % {"id": rule.id, "client": client_id, "fields": _copied(rule)})
     raise redirect(request, "admin.blacklist.edit", rule_id=rule.id)
 
 
@@ -72,10 +74,10 @@ def _unknown(numbers: list[str], invalid: Invalid) -> str:
     """The refused numbers by name: the service names each by its place in `numbers`."""
     named_errors = []
     for key, message in invalid.errors.items():
-        _, _, place = key.partition(".")
+        place = key.partition(".")[2]
         what = numbers[int(place)] if place.isdigit() and int(place) < len(numbers) else ""
         named_errors.append(f"{what}: {message}" if what else message)
-    return "Nothing was re-checked: " + "; ".join(named_errors) + "."
+    return _("Nothing was re-checked: %(reasons)s.") % {"reasons": "; ".join(named_errors)}
 
 
 @requires(Role.ADMIN)
@@ -83,7 +85,7 @@ async def recheck_selected(request: web.Request) -> web.StreamResponse:
     actor = actor_of(request)
     numbers = (await read_form(request)).getall("number", [])
     if not numbers:
-        await flash(request, "Select the requests to re-check: tick the box in their rows.")
+        await flash(request, _("Select the requests to re-check: tick the box in their rows."))
         raise redirect(request, "requests.list")
     try:
         async with request.config_dict[SESSIONS].begin() as db:
@@ -93,7 +95,7 @@ async def recheck_selected(request: web.Request) -> web.StreamResponse:
     except Invalid as invalid:
         await flash(request, _unknown(numbers, invalid))
         raise redirect(request, "requests.list") from None
-    context = {"results": results, "existing": existing, "labels": LABELS}
+    context = {"results": results, "existing": existing, "labels": labels()}
     return await render(request, "admin_blacklist_recheck.html", context)
 
 

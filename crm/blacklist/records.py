@@ -18,6 +18,7 @@ from crm.blacklist.screening import record_values
 from crm.blacklist.service import create_rule
 from crm.clients.service import get_client
 from crm.errors import Invalid, NotFound
+from crm.i18n import gettext as _
 from crm.models import Client, Request
 from crm.schemas import parse
 
@@ -35,9 +36,11 @@ async def copy_fields(session: AsyncSession) -> tuple[str, ...]:
 def _chosen(fields: Sequence[str]) -> list[str]:
     unknown = sorted(set(fields) - set(FIELDS))
     if unknown:
-        raise Invalid.one("copy_fields", f"not a blacklist field: {', '.join(unknown)}")
+        raise Invalid.one(
+            "copy_fields", _("not a blacklist field: %(fields)s") % {"fields": ", ".join(unknown)}
+        )
     if not fields:
-        raise Invalid.one("copy_fields", "choose at least one field")
+        raise Invalid.one("copy_fields", _("choose at least one field"))
     return [field for field in FIELDS if field in fields]
 
 
@@ -72,19 +75,19 @@ async def _rule_from(
     *,
     actor: Actor,
     values: RecordValues,
-    what: str,
+    refusal: str,
+    default_note: str,
+    named: dict[str, object],
     note: str | None,
     now: datetime,
 ) -> BlacklistRule:
+    """`refusal` says the record has none of the fields copied (`%(fields)s`), and
+    `default_note` is the rule's note when none is given; both name the record by `named`."""
     fields = await copy_fields(session)
     copied = {field: value for field in fields if (value := getattr(values, field))}
     if not copied:
-        raise Invalid.one(
-            "copy_fields",
-            f"{what} has none of the fields the blacklist copies ({', '.join(fields)}): "
-            "fill one in, or choose other fields in the blacklist's settings",
-        )
-    data = parse(BlacklistRuleIn, {**copied, "note": note or f"Added from {what}."})
+        raise Invalid.one("copy_fields", refusal % {**named, "fields": ", ".join(fields)})
+    data = parse(BlacklistRuleIn, {**copied, "note": note or default_note % named})
     return await create_rule(session, actor=actor, data=data, now=now)
 
 
@@ -105,7 +108,17 @@ async def rule_from_request(
     request, client = row
     values = record_values(client, request.source_ip)
     return await _rule_from(
-        session, actor=actor, values=values, what=f"request {number}", note=note, now=now
+        session,
+        actor=actor,
+        values=values,
+        refusal=_(
+            "request %(number)s has none of the fields the blacklist copies (%(fields)s): "
+            "fill one in, or choose other fields in the blacklist's settings"
+        ),
+        default_note=_("Added from request %(number)s."),
+        named={"number": number},
+        note=note,
+        now=now,
     )
 
 
@@ -116,5 +129,16 @@ async def rule_from_client(
     require_admin(actor)
     client = await get_client(session, actor=actor, client_id=client_id)
     values = record_values(client, None)
-    what = f"client {client.first_name} {client.last_name} (#{client.id})"
-    return await _rule_from(session, actor=actor, values=values, what=what, note=note, now=now)
+    return await _rule_from(
+        session,
+        actor=actor,
+        values=values,
+        refusal=_(
+            "client %(name)s (#%(id)s) has none of the fields the blacklist copies "
+            "(%(fields)s): fill one in, or choose other fields in the blacklist's settings"
+        ),
+        default_note=_("Added from client %(name)s (#%(id)s)."),
+        named={"name": f"{client.first_name} {client.last_name}", "id": client.id},
+        note=note,
+        now=now,
+    )

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from crm.blacklist import normalize
 from crm.blacklist.normalize import FIELDS
 from crm.errors import Invalid
+from crm.i18n import gettext as _
 from crm.schemas import EMAIL, _Input, parse
 
 
@@ -38,7 +39,7 @@ class BlacklistRuleIn(_Input):
     @classmethod
     def _email(cls, value: str | None) -> str | None:
         if value is not None and not EMAIL.match(value):
-            raise ValueError("enter a valid email address")
+            raise ValueError(_("enter a valid email address"))
         return value
 
     @field_validator("phone")
@@ -57,7 +58,7 @@ class BlacklistRuleIn(_Input):
         """The rule's filled fields as typed; Invalid naming `rule` when there are none."""
         found = {field: value for field in FIELDS if (value := getattr(self, field)) is not None}
         if not found:
-            raise Invalid.one("rule", "fill in at least one field")
+            raise Invalid.one("rule", _("fill in at least one field"))
         return found
 
 

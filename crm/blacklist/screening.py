@@ -16,11 +16,16 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm import i18n, letters
 from crm.auth.service import Actor, require_admin
+from crm.blacklist.labels import WORDS
 from crm.blacklist.matching import Match, RecordValues, check
 from crm.errors import Invalid
+from crm.i18n import gettext, ngettext
+from crm.i18n import gettext as _
 from crm.models import Client, Request
 from crm.outbox.service import enqueue
+from ivr.config import WebConfig
 
 log = structlog.get_logger(__name__)
 MAX_RECHECK = 500
@@ -65,22 +70,38 @@ async def screen(session: AsyncSession, *, client: Client, source_ip: str | None
 
 
 def _alert_body(request: Request) -> str:
+    rules = len(request.blacklist_matches)
     lines = [
-        f"Request {request.number} was filed at {request.created_at:%Y-%m-%d %H:%M} UTC "
-        f"and matched {len(request.blacklist_matches)} blacklist rule(s).",
-        "The agent was not told. Open the request in the CRM to see it.",
+        ngettext(
+            "Request %(number)s was filed at %(moment)s and matched %(num)d blacklist rule.",
+            "Request %(number)s was filed at %(moment)s and matched %(num)d blacklist rules.",
+            rules,
+        )
+        % {"number": request.number, "moment": letters.moment(request.created_at), "num": rules},
+        _("The agent was not told. Open the request in the CRM to see it."),
         "",
     ]
     for match in request.blacklist_matches:
         note = match.get("note")
-        lines.append(f"Rule {match['rule_id']}" + (f": {note}" if note else ""))
-        lines.extend(f"  {field}: {value}" for field, value in match["fields"].items())
+        rule = match["rule_id"]
+        lines.append(
+            _("Rule %(rule)s: %(note)s") % {"rule": rule, "note": note}
+            if note
+            else _("Rule %(rule)s") % {"rule": rule}
+        )
+        lines.extend(
+            f"  {gettext(WORDS.get(field, field))}: {value}"
+            for field, value in match["fields"].items()
+        )
         lines.append("")
     return "\n".join(lines)
 
 
-async def alert_admins(session: AsyncSession, *, to: Sequence[str], now: datetime) -> int:
-    """Write the admins' letter of each request flagged at filing (a background job).
+async def alert_admins(
+    session: AsyncSession, *, to: Sequence[str], web: WebConfig, now: datetime
+) -> int:
+    """Write the admins' letter of each request flagged at filing (a background job), in
+    `web.language` with times in `web.timezone`.
 
     Each request is claimed by an UPDATE that only one of several processes can win, in
     the transaction that queues its letter: a letter is written once, or not at all.
@@ -98,8 +119,10 @@ async def alert_admins(session: AsyncSession, *, to: Sequence[str], now: datetim
         )
         if not claimed.rowcount:  # type: ignore[attr-defined]
             continue
-        subject = f"Suspicious request {request.number}"
-        await enqueue(session, to=to, subject=subject, body=_alert_body(request), now=now)
+        with i18n.reading(web.language, web.timezone):
+            subject = _("Suspicious request %(number)s") % {"number": request.number}
+            body = _alert_body(request)
+        await enqueue(session, to=to, subject=subject, body=body, now=now)
         rules = [match["rule_id"] for match in request.blacklist_matches]
         log.warning("blacklist_match", number=request.number, rules=rules)
         written += 1
@@ -122,9 +145,11 @@ class Rechecked:
 
 def _wanted(numbers: Sequence[str]) -> list[str]:
     if not numbers:
-        raise Invalid.one("numbers", "name at least one request")
+        raise Invalid.one("numbers", _("name at least one request"))
     if len(numbers) > MAX_RECHECK:
-        raise Invalid.one("numbers", f"name at most {MAX_RECHECK} requests at once")
+        raise Invalid.one(
+            "numbers", _("name at most %(count)d requests at once") % {"count": MAX_RECHECK}
+        )
     return list(dict.fromkeys(numbers))
 
 
@@ -149,7 +174,7 @@ async def recheck(
     )
     found = {request.number: (request, client) for request, client in rows}
     missing = {
-        f"numbers.{index}": "no such request"
+        f"numbers.{index}": _("no such request")
         for index, number in enumerate(numbers)
         if number not in found
     }

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from crm.blacklist.labels import LABELS, named
+from crm.blacklist.labels import labels, named
 from crm.blacklist.matching import DryRun, dry_run
 from crm.blacklist.normalize import FIELDS
 from crm.blacklist.records import copy_fields, set_copy_fields
@@ -14,6 +14,7 @@ from crm.blacklist.schemas import parse_rule
 from crm.blacklist.service import create_rule, delete_rule, get_rule, list_rules, update_rule
 from crm.enums import Role
 from crm.errors import Invalid
+from crm.i18n import gettext as _
 from crm.pages import field_errors, flash, page_arg, render
 from crm.web import actor_of, form_data, read_form, redirect, requires
 from ivr.keys import CLOCK, SESSIONS
@@ -39,7 +40,7 @@ async def _list(
         "search": search,
         "query": {"q": search} if search else {},
         "fields": FIELDS,
-        "labels": LABELS,
+        "labels": labels(),
         "copied": copied,
         "errors": errors or {},
     }
@@ -61,7 +62,7 @@ async def settings_save(request: web.Request) -> web.StreamResponse:
             )
     except Invalid as invalid:
         return await _list(request, chosen=chosen, errors=field_errors(invalid), status=400)
-    await flash(request, f"“Add to blacklist” now copies: {named(saved)}.")
+    await flash(request, _("“Add to blacklist” now copies: %(fields)s.") % {"fields": named(saved)})
     raise redirect(request, "admin.blacklist")
 
 
@@ -80,7 +81,7 @@ async def _form(
         "errors": errors or {},
         "found": found,
         "fields": FIELDS,
-        "labels": LABELS,
+        "labels": labels(),
     }
     return await render(request, "admin_blacklist_rule.html", context, status=status)
 
@@ -107,7 +108,10 @@ async def _save(request: web.Request, rule_id: int | None) -> web.StreamResponse
     except Invalid as invalid:
         errors = field_errors(invalid)
         return await _form(request, values=values, rule_id=rule_id, errors=errors, status=400)
-    await flash(request, f"Rule {rule.id} {'created' if rule_id is None else 'saved'}.")
+    if rule_id is None:
+        await flash(request, _("Rule %(id)s created.") % {"id": rule.id})
+    else:
+        await flash(request, _("Rule %(id)s saved.") % {"id": rule.id})
     raise redirect(request, "admin.blacklist")
 
 
@@ -144,11 +148,13 @@ async def rule_delete(request: web.Request) -> web.StreamResponse:
         async with request.config_dict[SESSIONS]() as db:
             rule = await get_rule(db, actor=actor, rule_id=rule_id)
         values = {name: getattr(rule, name) or "" for name in FORM_FIELDS}
-        errors = {"delete": "Tick “Yes, delete it” to confirm deleting the rule."}
+        errors = {"delete": _("Tick “Yes, delete it” to confirm deleting the rule.")}
         return await _form(request, values=values, rule_id=rule_id, errors=errors, status=400)
     async with request.config_dict[SESSIONS].begin() as db:
         await delete_rule(db, actor=actor, rule_id=rule_id, now=request.config_dict[CLOCK]())
-    await flash(request, f"Rule {rule_id} deleted: requests it flagged keep their flag.")
+    await flash(
+        request, _("Rule %(id)s deleted: requests it flagged keep their flag.") % {"id": rule_id}
+    )
     raise redirect(request, "admin.blacklist")
 
 

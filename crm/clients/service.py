@@ -11,10 +11,25 @@ from crm import audit
 from crm.auth.service import Actor
 from crm.enums import Role
 from crm.errors import Forbidden, Invalid, NotFound
+from crm.i18n import gettext as _
 from crm.models import Agent, Client
 from crm.pagination import Page, paginate
 from crm.schemas import ClientIn
 from crm.search import fold
+from crm.sorting import Sort, Sorting
+
+SORTS = Sorting(
+    columns={
+        "name": (Client.last_name, Client.first_name),
+        "email": (Client.email,),
+        "city": (Client.city,),
+        "phone": (Client.phone,),
+    },
+    tie=Client.id,
+    default=Sort("name"),
+)
+"""What the clients list sorts by: each column indexed with the id (crm/models.py)."""
+LOOKUP_LIMIT = 20
 
 
 def _scope(actor: Actor) -> Select[tuple[Client]]:
@@ -23,7 +38,7 @@ def _scope(actor: Actor) -> Select[tuple[Client]]:
             return select(Client)
         case Role.AGENT:
             return select(Client).where(Client.agent_id == actor.agent_id)
-    raise Forbidden("managers have no access to clients")
+    raise Forbidden(_("managers have no access to clients"))
 
 
 async def list_clients(
@@ -31,30 +46,42 @@ async def list_clients(
     *,
     actor: Actor,
     search: str | None = None,
+    sort: Sort | None = None,
     page: int = 1,
     per_page: int = 20,
 ) -> Page[Client]:
-    """A page of the actor's clients, filtered by name, phone, email or city."""
-    query = _scope(actor).order_by(Client.last_name, Client.first_name, Client.id)
-    if search and search.strip():
-        digits = "".join(ch for ch in search if ch.isdigit())
-        # Folded on both sides, so any alphabet's case matches on either database;
-        # autoescape: a typed `%`, `_` or `/` matches itself, not any text.
-        conditions: list[ColumnElement[bool]] = [
-            Client.search_text.contains(fold(search), autoescape=True)
-        ]
-        if len(digits) >= 3:
-            conditions.append(Client.phone.contains(digits, autoescape=True))
-        query = query.where(or_(*conditions))
+    """A page of the actor's clients in `sort`'s order (by name), filtered by `search`."""
+    query = _searched(_scope(actor), search).order_by(*SORTS.order_by(sort))
     return await paginate(session, query, page=page, per_page=per_page)
 
 
-async def client_choices(session: AsyncSession, *, actor: Actor, limit: int = 500) -> list[Client]:
-    """The actor's clients by name, for the request form's list."""
-    rows = await session.scalars(
-        _scope(actor).order_by(Client.last_name, Client.first_name, Client.id).limit(limit)
-    )
-    return list(rows)
+def _searched(query: Select[tuple[Client]], search: str | None) -> Select[tuple[Client]]:
+    """The clients whose name, email or city holds `search`, or whose phone its 3+ digits."""
+    if not search or not search.strip():
+        return query
+    digits = "".join(ch for ch in search if ch.isdigit())
+    # Folded on both sides, so any alphabet's case matches on either database;
+    # autoescape: a typed `%`, `_` or `/` matches itself, not any text.
+    conditions: list[ColumnElement[bool]] = [
+        Client.search_text.contains(fold(search), autoescape=True)
+    ]
+    if len(digits) >= 3:
+        conditions.append(Client.phone.contains(digits, autoescape=True))
+    return query.where(or_(*conditions))
+
+
+async def lookup_clients(
+    session: AsyncSession, *, actor: Actor, search: str | None, limit: int = LOOKUP_LIMIT
+) -> list[Client]:
+    """At most `limit` of the actor's clients matching `search` as the list does, by name."""
+    query = _searched(_scope(actor), search).order_by(*SORTS.order_by(SORTS.default))
+    return list(await session.scalars(query.limit(limit)))
+
+
+def client_label(client: Client) -> str:
+    """How the request form names a client: 'Petrov Ivan, Moscow' (never a phone or email)."""
+    name = f"{client.last_name} {client.first_name}"
+    return f"{name}, {client.city}" if client.city else name
 
 
 async def get_client(session: AsyncSession, *, actor: Actor, client_id: int) -> Client:
@@ -77,11 +104,11 @@ async def create_client(
     if actor.role is Role.AGENT:
         agent_id = actor.agent_id
     elif actor.role is not Role.ADMIN:
-        raise Forbidden("managers cannot create clients")
+        raise Forbidden(_("managers cannot create clients"))
     if agent_id is None:
-        raise Invalid.one("agent_id", "choose the agent this client belongs to")
+        raise Invalid.one("agent_id", _("choose the agent this client belongs to"))
     if actor.role is Role.ADMIN and await session.get(Agent, agent_id) is None:
-        raise Invalid.one("agent_id", "no such agent")
+        raise Invalid.one("agent_id", _("no such agent"))
     client = Client(agent_id=agent_id, created_at=now, **data.model_dump())
     session.add(client)
     await session.flush()

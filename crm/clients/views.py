@@ -7,9 +7,18 @@ from typing import Any
 
 from aiohttp import web
 
-from crm.clients.service import create_client, get_client, list_clients, update_client
+from crm.clients.service import (
+    SORTS,
+    client_label,
+    create_client,
+    get_client,
+    list_clients,
+    lookup_clients,
+    update_client,
+)
 from crm.enums import Role
 from crm.errors import Invalid
+from crm.i18n import gettext as _
 from crm.pages import field_errors, flash, int_or_none, page_arg, render
 from crm.partners.service import agent_choices
 from crm.schemas import ClientIn, parse
@@ -21,16 +30,33 @@ FIELDS = ("first_name", "last_name", "phone", "email", "street", "house", "posta
 
 @requires(Role.AGENT, Role.ADMIN)
 async def client_list(request: web.Request) -> web.StreamResponse:
-    search = request.query.get("q", "").strip()
+    search = request.query.get("q", "").strip()[:200]
+    sort = SORTS.or_default(request.query.get("sort"))
     async with request.config_dict[SESSIONS]() as db:
         clients = await list_clients(
-            db, actor=actor_of(request), search=search or None, page=page_arg(request)
+            db, actor=actor_of(request), search=search or None, sort=sort, page=page_arg(request)
         )
-    return await render(
-        request,
-        "clients_list.html",
-        {"clients": clients, "search": search, "query": {"q": search} if search else {}},
-    )
+    filtered = {"q": search} if search else {}
+    sorting = {} if sort == SORTS.default else {"sort": sort.value}
+    context = {
+        "clients": clients,
+        "search": search,
+        "sort": sort,
+        "sorting": sorting,
+        "filtered": filtered,
+        "query": {**filtered, **sorting},
+    }
+    return await render(request, "clients_list.html", context)
+
+
+@requires(Role.AGENT, Role.ADMIN)
+async def client_lookup(request: web.Request) -> web.StreamResponse:
+    """At most 20 of the actor's clients matching `q`, as ids and labels (no phone, no email)."""
+    search = request.query.get("q", "").strip()[:200]
+    async with request.config_dict[SESSIONS]() as db:
+        found = await lookup_clients(db, actor=actor_of(request), search=search or None)
+    items = [{"id": client.id, "label": client_label(client)} for client in found]
+    return web.json_response({"items": items})
 
 
 async def _form(
@@ -78,7 +104,11 @@ async def client_create(request: web.Request) -> web.StreamResponse:
     except Invalid as invalid:
         values["agent_id"] = form.get("agent_id", "")
         return await _form(request, values=values, errors=field_errors(invalid), status=400)
-    await flash(request, f"Client {client.first_name} {client.last_name} added.")
+    await flash(
+        request,
+        _("Client %(first_name)s %(last_name)s added.")
+        % {"first_name": client.first_name, "last_name": client.last_name},
+    )
     raise redirect(request, "clients.list")
 
 
@@ -111,13 +141,14 @@ async def client_update(request: web.Request) -> web.StreamResponse:
         return await _form(
             request, values=values, client_id=client_id, errors=field_errors(invalid), status=400
         )
-    await flash(request, "Client saved.")
+    await flash(request, _("Client saved."))
     raise redirect(request, "clients.list")
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/clients", client_list, name="clients.list")
     app.router.add_get("/clients/new", client_new, name="clients.new")
+    app.router.add_get("/clients/lookup", client_lookup, name="clients.lookup")
     app.router.add_post("/clients/new", client_create, name="clients.create")
     app.router.add_get(r"/clients/{client_id:\d{1,9}}/edit", client_edit, name="clients.edit")
     app.router.add_post(r"/clients/{client_id:\d{1,9}}/edit", client_update, name="clients.update")

@@ -11,14 +11,15 @@ from sqlalchemy import ColumnElement, Select, delete, func, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import audit
+from crm import audit, i18n, letters
 from crm.auth.service import Actor, require_admin
 from crm.errors import Invalid, NotFound
+from crm.i18n import gettext as _
 from crm.lockout.models import CallerGuard, Lockout, WrongNumber
 from crm.models import Manager, Organization
 from crm.outbox.service import enqueue
 from crm.pagination import Page
-from ivr.config import LockoutConfig
+from ivr.config import LockoutConfig, WebConfig
 
 log = structlog.get_logger("crm.lockout")
 ALERTS_PER_PASS = 50
@@ -95,7 +96,7 @@ async def unlock(
     if lockout is None:
         raise NotFound("lockout")
     if lockout.unlocked_at is not None or lockout.locked_until <= now:
-        raise Invalid.one("lockout", "this lockout is not in force any more")
+        raise Invalid.one("lockout", _("this lockout is not in force any more"))
     lockout.unlocked_at, lockout.unlocked_by = now, actor.email
     await session.execute(
         update(CallerGuard)
@@ -116,29 +117,47 @@ async def unlock(
     return await get_lockout(session, actor=actor, lockout_id=lockout_id)
 
 
+def _alert_subject(view: LockoutView) -> str:
+    who = view.manager or view.lockout.caller
+    if view.company:
+        return _("Caller locked out: %(who)s (%(company)s)") % {
+            "who": who,
+            "company": view.company,
+        }
+    return _("Caller locked out: %(who)s") % {"who": who}
+
+
 def _alert_body(view: LockoutView, settings: LockoutConfig) -> str:
     lockout = view.lockout
+    unknown = _("(unknown)")
     return "\n".join(
         [
-            "A caller typed too many wrong request numbers and is locked out of the line.",
+            _("A caller typed too many wrong request numbers and is locked out of the line."),
             "",
-            f"Caller: {lockout.caller}",
-            f"Manager: {view.manager or '(unknown)'}",
-            f"Company: {view.company or '(unknown)'}",
-            f"Wrong numbers in {settings.window_minutes} minutes: {lockout.wrong_count}",
-            f"Locked at: {lockout.locked_at:%Y-%m-%d %H:%M} UTC",
-            f"Locked until: {lockout.locked_until:%Y-%m-%d %H:%M} UTC",
+            _("Caller: %(caller)s") % {"caller": lockout.caller},
+            _("Manager: %(manager)s") % {"manager": view.manager or unknown},
+            _("Company: %(company)s") % {"company": view.company or unknown},
+            _("Wrong numbers in %(minutes)d minutes: %(count)d")
+            % {"minutes": settings.window_minutes, "count": lockout.wrong_count},
+            _("Locked at: %(moment)s") % {"moment": letters.moment(lockout.locked_at)},
+            _("Locked until: %(moment)s") % {"moment": letters.moment(lockout.locked_until)},
             "",
-            "An admin can unlock the caller sooner under Admin → Lockouts.",
+            _("An admin can unlock the caller sooner under Admin → Lockouts."),
         ]
     )
 
 
 async def alert_admins(
-    session: AsyncSession, *, to: Sequence[str], settings: LockoutConfig, now: datetime
+    session: AsyncSession,
+    *,
+    to: Sequence[str],
+    settings: LockoutConfig,
+    web: WebConfig,
+    now: datetime,
 ) -> int:
     """Write the admins' letter of each new lockout (a background job), once: each is
-    claimed by an UPDATE only one of several processes can win."""
+    claimed by an UPDATE only one of several processes can win. The letters are in
+    `web.language`, their times in `web.timezone`."""
     pending = await session.execute(
         _query().where(Lockout.alert_pending).order_by(Lockout.id).limit(ALERTS_PER_PASS)
     )
@@ -152,10 +171,9 @@ async def alert_admins(
         )
         if not claimed.rowcount:  # type: ignore[attr-defined]
             continue
-        subject = f"Caller locked out: {view.manager or view.lockout.caller}"
-        if view.company:
-            subject += f" ({view.company})"
-        await enqueue(session, to=to, subject=subject, body=_alert_body(view, settings), now=now)
+        with i18n.reading(web.language, web.timezone):
+            subject, body = _alert_subject(view), _alert_body(view, settings)
+        await enqueue(session, to=to, subject=subject, body=body, now=now)
         log.warning("caller_locked_out", lockout=view.lockout.id, count=view.lockout.wrong_count)
         written += 1
     return written

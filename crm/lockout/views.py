@@ -6,6 +6,7 @@ from aiohttp import web
 
 from crm.enums import Role
 from crm.errors import Invalid
+from crm.i18n import gettext as _
 from crm.lockout.service import list_lockouts, unlock
 from crm.pages import flash, page_arg, render
 from crm.web import actor_of, redirect, requires
@@ -45,10 +46,13 @@ async def lockout_unlock(request: web.Request) -> web.StreamResponse:
                 now=request.config_dict[CLOCK](),
             )
     except Invalid:
-        await flash(request, "That lockout is not in force any more: there was nothing to unlock.")
+        await flash(
+            request, _("That lockout is not in force any more: there was nothing to unlock.")
+        )
     else:
         who = view.manager or view.lockout.caller
-        await flash(request, f"{who} is unlocked; wrong numbers count afresh from now.")
+        message = _("%(who)s is unlocked; wrong numbers count afresh from now.")
+        await flash(request, message % {"who": who})
     raise redirect(request, "admin.lockouts")
 
 

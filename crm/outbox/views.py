@@ -5,9 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from crm.enums import Role
+from crm.i18n import gettext as _
 from crm.outbox.models import OutboxStatus
 from crm.outbox.service import list_outbox, requeue
-from crm.pages import flash, page_arg, render
+from crm.pages import flash, label, page_arg, render
 from crm.web import actor_of, redirect, requires
 from ivr.keys import CLOCK, SESSIONS
 
@@ -43,9 +44,11 @@ async def outbox_requeue(request: web.Request) -> web.StreamResponse:
             now=request.config_dict[CLOCK](),
         )
     if queued:
-        await flash(request, f"“{letter.subject}” is queued again; it goes out in a moment.")
+        message = _("“%(subject)s” is queued again; it goes out in a moment.")
+        await flash(request, message % {"subject": letter.subject})
     else:
-        await flash(request, f"“{letter.subject}” is {letter.status.value}: nothing to send again.")
+        message = _("“%(subject)s” is %(status)s: nothing to send again.")
+        await flash(request, message % {"subject": letter.subject, "status": label(letter.status)})
     raise redirect(request, "admin.outbox")
 
 

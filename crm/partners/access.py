@@ -22,6 +22,7 @@ from crm.auth.models import User
 from crm.auth.service import Actor, require_admin
 from crm.enums import OrganizationKind, Role
 from crm.errors import Invalid, NotFound
+from crm.i18n import gettext as _
 from crm.models import Agent, Manager, ManagerPhone, Organization
 
 
@@ -130,7 +131,7 @@ async def set_phone_active(
     if found is None:
         if await session.get(Manager, manager_id) is None:
             raise NotFound(f"manager {manager_id}")
-        raise Invalid.one("phone", "this is not one of the manager's numbers")
+        raise Invalid.one("phone", _("this is not one of the manager's numbers"))
     if found.is_active != active:
         found.is_active = active
         await audit.record(
@@ -175,7 +176,7 @@ async def set_user_active(
     if user is None:
         raise NotFound(f"user {user_id}")
     if not active and user.id == actor.user_id:
-        raise Invalid.one("user_id", "you cannot deactivate your own login")
+        raise Invalid.one("user_id", _("you cannot deactivate your own login"))
     if not active and user.role is Role.ADMIN and user.is_active:
         # Locked, so two admins deactivating each other at once cannot leave none.
         others = await session.scalars(
@@ -184,7 +185,7 @@ async def set_user_active(
             .with_for_update()
         )
         if not list(others):
-            raise Invalid.one("user_id", "the last active admin cannot be deactivated")
+            raise Invalid.one("user_id", _("the last active admin cannot be deactivated"))
     if user.is_active != active:
         user.is_active = active
         if not active:

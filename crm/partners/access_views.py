@@ -6,6 +6,7 @@ from aiohttp import web
 
 from crm.enums import Role
 from crm.errors import Invalid, NotFound
+from crm.i18n import gettext as _
 from crm.models import Manager
 from crm.pages import flash
 from crm.partners import access
@@ -31,7 +32,7 @@ async def organization_access(request: web.Request) -> web.StreamResponse:
     organization_id, active = _id(request, "organization_id"), _active(request)
     form = await form_data(request)
     if not active and form.get("confirm") != "yes":
-        await flash(request, "Tick “Yes, deactivate the company” to cut its managers off.")
+        await flash(request, _("Tick “Yes, deactivate the company” to cut its managers off."))
         raise redirect(request, "admin.organization", organization_id=organization_id)
     async with request.config_dict[SESSIONS].begin() as db:
         organization = await access.set_organization_active(
@@ -42,12 +43,11 @@ async def organization_access(request: web.Request) -> web.StreamResponse:
             now=request.config_dict[CLOCK](),
         )
     if active:
-        await flash(request, f"{organization.name} is active again: its managers can call.")
+        message = _("%(name)s is active again: its managers can call.")
+        await flash(request, message % {"name": organization.name})
     else:
-        await flash(
-            request,
-            f"{organization.name} is deactivated: none of its managers can call or sign in.",
-        )
+        message = _("%(name)s is deactivated: none of its managers can call or sign in.")
+        await flash(request, message % {"name": organization.name})
     raise redirect(request, "admin.organization", organization_id=organization_id)
 
 
@@ -63,11 +63,10 @@ async def manager_access(request: web.Request) -> web.StreamResponse:
             now=request.config_dict[CLOCK](),
         )
     if active:
-        await flash(request, f"{manager.name} is active again.")
+        await flash(request, _("%(name)s is active again.") % {"name": manager.name})
     else:
-        await flash(
-            request, f"{manager.name} is deactivated: an unknown caller from the next call on."
-        )
+        message = _("%(name)s is deactivated: an unknown caller from the next call on.")
+        await flash(request, message % {"name": manager.name})
     raise redirect(request, "admin.organization", organization_id=manager.organization_id)
 
 
@@ -92,8 +91,11 @@ async def phone_access(request: web.Request) -> web.StreamResponse:
         raise redirect(request, "admin.organizations") from None
     if manager is None:  # the phone's row names its manager: never None in practice
         raise NotFound(f"manager {found.manager_id}")
-    state = "works again" if active else "is deactivated: calls from it are unknown callers"
-    await flash(request, f"{phone} {state}.")
+    if active:
+        message = _("%(phone)s works again.")
+    else:
+        message = _("%(phone)s is deactivated: calls from it are unknown callers.")
+    await flash(request, message % {"phone": phone})
     raise redirect(request, "admin.organization", organization_id=manager.organization_id)
 
 
@@ -108,8 +110,11 @@ async def agent_access(request: web.Request) -> web.StreamResponse:
             active=active,
             now=request.config_dict[CLOCK](),
         )
-    state = "is active again" if active else "is deactivated and signed out"
-    await flash(request, f"{agent.name} {state}.")
+    if active:
+        message = _("%(name)s is active again.")
+    else:
+        message = _("%(name)s is deactivated and signed out.")
+    await flash(request, message % {"name": agent.name})
     raise redirect(request, "admin.agents")
 
 

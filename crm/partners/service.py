@@ -13,6 +13,7 @@ from crm.auth.models import User
 from crm.auth.service import Actor, create_user, require_admin
 from crm.enums import OrganizationKind, RecordingPolicy, Role
 from crm.errors import Conflict, Forbidden, NotFound
+from crm.i18n import gettext as _
 from crm.models import Agent, Manager, ManagerPhone, Organization
 from crm.pagination import Page, paginate
 from crm.schemas import AgentIn, ManagerIn, OrganizationIn
@@ -38,7 +39,7 @@ async def list_partners(
 ) -> Page[Organization]:
     """A page of partner companies for admins, and for agents choosing whom to file for."""
     if actor.role not in (Role.ADMIN, Role.AGENT):
-        raise Forbidden("only admins and agents list partner companies")
+        raise Forbidden(_("only admins and agents list partner companies"))
     return await paginate(session, _partners(), page=page, per_page=per_page)
 
 
@@ -80,7 +81,7 @@ async def create_organization(
 ) -> Organization:
     require_admin(actor)
     if await session.scalar(select(Organization.id).where(Organization.inn == data.inn)):
-        raise Conflict.one("inn", "a company with this INN already exists")
+        raise Conflict.one("inn", _("a company with this INN already exists"))
     organization = Organization(
         name=data.name,
         inn=data.inn,
@@ -143,7 +144,9 @@ async def add_manager(
         await session.scalars(select(ManagerPhone.phone).where(ManagerPhone.phone.in_(data.phones)))
     )
     if taken:
-        raise Conflict.one("phones", f"already a manager's number: {', '.join(taken)}")
+        raise Conflict.one(
+            "phones", _("already a manager's number: %(phones)s") % {"phones": ", ".join(taken)}
+        )
     manager = Manager(organization_id=organization.id, name=data.name, created_at=now)
     session.add(manager)
     await session.flush()
@@ -241,8 +244,8 @@ async def create_agent(
     if await session.scalar(
         select(User.id).where(User.email == data.email)
     ) or await session.scalar(select(Agent.id).where(Agent.email == data.email)):
-        raise Conflict.one("email", "an account with this email already exists")
-    agent, _ = await add_agent_account(session, data=data, phone=None, actor=actor, now=now)
+        raise Conflict.one("email", _("an account with this email already exists"))
+    agent, _user = await add_agent_account(session, data=data, phone=None, actor=actor, now=now)
     await audit.record(
         session,
         actor=actor,

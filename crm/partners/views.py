@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
 from crm.enums import RecordingPolicy, Role
 from crm.errors import Invalid
+from crm.i18n import gettext as _
 from crm.pages import field_errors, flash, page_arg, render
 from crm.partners.service import (
     add_manager,
@@ -68,7 +70,8 @@ async def organization_create(request: web.Request) -> web.StreamResponse:
         return await _organizations(
             request, values=values, errors=field_errors(invalid), status=400
         )
-    await flash(request, f"{organization.name} added. Now add its managers and their phones.")
+    message = _("%(name)s added. Now add its managers and their phones.")
+    await flash(request, message % {"name": organization.name})
     raise redirect(request, "admin.organization", organization_id=organization.id)
 
 
@@ -78,9 +81,12 @@ async def _organization(
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
+    edit: dict[str, Any] | None = None,
+    organization_id: int | None = None,
 ) -> web.Response:
+    """The company's page; `edit`: the edit form to show open, with what was typed in it."""
     actor = actor_of(request)
-    organization_id = int(request.match_info["organization_id"])
+    organization_id = organization_id or int(request.match_info["organization_id"])
     async with request.config_dict[SESSIONS]() as db:
         organization = await get_organization(db, actor=actor, organization_id=organization_id)
         logins = await manager_logins(db, actor=actor, organization_id=organization_id)
@@ -92,6 +98,7 @@ async def _organization(
             "logins": logins,
             "values": values or {},
             "errors": errors or {},
+            "edit": edit or {},
         },
         status=status,
     )
@@ -114,11 +121,11 @@ async def manager_create(request: web.Request) -> web.StreamResponse:
         async with request.config_dict[SESSIONS].begin() as db:
             await get_organization(db, actor=actor, organization_id=organization_id)
             if not phones:
-                raise Invalid.one("phones", "give at least one phone number")
+                raise Invalid.one("phones", _("give at least one phone number"))
             if values["email"] and not password:
-                raise Invalid.one("password", "give a password too, or leave the email empty")
+                raise Invalid.one("password", _("give a password too, or leave the email empty"))
             if password and not values["email"]:
-                raise Invalid.one("email", "give an email too, or leave the password empty")
+                raise Invalid.one("email", _("give an email too, or leave the password empty"))
             data = parse(
                 ManagerIn, {"name": values["name"], "phones": phones, "email": values["email"]}
             )
@@ -132,7 +139,7 @@ async def manager_create(request: web.Request) -> web.StreamResponse:
             )
     except Invalid as invalid:
         return await _organization(request, values=values, errors=field_errors(invalid), status=400)
-    await flash(request, f"Manager {manager.name} added.")
+    await flash(request, _("Manager %(name)s added.") % {"name": manager.name})
     raise redirect(request, "admin.organization", organization_id=organization_id)
 
 
@@ -143,7 +150,7 @@ async def organization_recording(request: web.Request) -> web.StreamResponse:
     value = form.get("recording_policy", "")
     if value not in set(RecordingPolicy):
         return await _organization(
-            request, errors={"recording_policy": "choose on or off"}, status=400
+            request, errors={"recording_policy": _("choose on or off")}, status=400
         )
     async with request.config_dict[SESSIONS].begin() as db:
         organization = await set_recording_policy(
@@ -154,9 +161,9 @@ async def organization_recording(request: web.Request) -> web.StreamResponse:
             now=datetime.now(UTC),
         )
     if organization.recording_policy is RecordingPolicy.ON:
-        message = "Conversations are recorded from the next call on; both sides are told."
+        message = _("Conversations are recorded from the next call on; both sides are told.")
     else:
-        message = "Conversations are no longer recorded from the next call on."
+        message = _("Conversations are no longer recorded from the next call on.")
     await flash(request, message)
     raise redirect(request, "admin.organization", organization_id=organization_id)
 
@@ -167,13 +174,14 @@ async def _agents(
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
+    edit: dict[str, Any] | None = None,
 ) -> web.Response:
     async with request.config_dict[SESSIONS]() as db:
         agents = await list_agents(db, actor=actor_of(request), page=page_arg(request))
     return await render(
         request,
         "admin_agents.html",
-        {"agents": agents, "values": values or {}, "errors": errors or {}},
+        {"agents": agents, "values": values or {}, "errors": errors or {}, "edit": edit or {}},
         status=status,
     )
 
@@ -197,7 +205,8 @@ async def agent_create(request: web.Request) -> web.StreamResponse:
             )
     except Invalid as invalid:
         return await _agents(request, values=values, errors=field_errors(invalid), status=400)
-    await flash(request, f"Agent {agent.name} added; they log in as {agent.email}.")
+    message = _("Agent %(name)s added; they log in as %(email)s.")
+    await flash(request, message % {"name": agent.name, "email": agent.email})
     raise redirect(request, "admin.agents")
 
 

@@ -14,6 +14,7 @@ from crm import audit
 from crm.auth.service import Actor
 from crm.enums import Role
 from crm.errors import Forbidden, NotFound
+from crm.i18n import gettext as _
 from crm.models import DialAttempt
 from crm.recordings.models import CallRecording
 from crm.requests.service import get_request
@@ -82,7 +83,7 @@ async def keep_recording(
 def _may_listen(actor: Actor) -> None:
     """Agents (their own requests) and admins; a manager never, whatever the request."""
     if actor.role not in (Role.AGENT, Role.ADMIN):
-        raise Forbidden("recordings are for the request's agent and the admins")
+        raise Forbidden(_("recordings are for the request's agent and the admins"))
 
 
 async def list_recordings(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from crm.enums import Role
+from crm.i18n import N_, gettext
 from crm.pages import flash
 from crm.recordings.service import get_recording, mark_deleted
 from crm.recordings.twilio import TwilioUnavailable, delete_at_twilio, stream_audio
@@ -13,7 +14,7 @@ from ivr.keys import CLOCK, CONFIG, HTTP, SESSIONS, TWILIO
 
 NUMBER = r"{number:\d{8}}"
 ONE = f"/requests/{NUMBER}/recordings/{{recording_id:\\d{{1,9}}}}"
-NOT_REACHED = "Twilio could not be reached for the recording; nothing was changed. Try again."
+NOT_REACHED = N_("Twilio could not be reached for the recording; nothing was changed. Try again.")
 
 
 def _ids(request: web.Request) -> tuple[str, int]:
@@ -36,7 +37,7 @@ async def recording_audio(request: web.Request) -> web.StreamResponse:
             filename=f"request-{number}-{recording.id}.mp3",
         )
     except TwilioUnavailable:
-        raise web.HTTPBadGateway(text=NOT_REACHED) from None
+        raise web.HTTPBadGateway(text=gettext(NOT_REACHED)) from None
 
 
 @requires(Role.AGENT, Role.ADMIN)
@@ -44,7 +45,9 @@ async def recording_delete(request: web.Request) -> web.StreamResponse:
     number, recording_id = _ids(request)
     form = await form_data(request)
     if form.get("confirm") != "yes":
-        await flash(request, "Tick “Yes, delete it” to delete the recording: it cannot be undone.")
+        await flash(
+            request, gettext("Tick “Yes, delete it” to delete the recording: it cannot be undone.")
+        )
         raise redirect(request, "requests.detail", number=number)
     actor = actor_of(request)
     async with request.config_dict[SESSIONS]() as db:
@@ -52,14 +55,14 @@ async def recording_delete(request: web.Request) -> web.StreamResponse:
     try:  # outside any transaction: the database is not held while Twilio answers
         await delete_at_twilio(request.config_dict[TWILIO], recording.recording_sid)
     except TwilioUnavailable:
-        await flash(request, NOT_REACHED)
+        await flash(request, gettext(NOT_REACHED))
         raise redirect(request, "requests.detail", number=number) from None
     async with request.config_dict[SESSIONS].begin() as db:
         recording = await get_recording(db, actor=actor, number=number, recording_id=recording_id)
         await mark_deleted(
             db, actor=actor, recording=recording, number=number, now=request.config_dict[CLOCK]()
         )
-    await flash(request, "The recording is deleted, here and at Twilio.")
+    await flash(request, gettext("The recording is deleted, here and at Twilio."))
     raise redirect(request, "requests.detail", number=number)
 
 

@@ -17,11 +17,13 @@ from crm.blacklist.screening import screen
 from crm.clients.service import get_client
 from crm.enums import CallKind, CallOutcome, OrganizationKind, RequestStatus, Role
 from crm.errors import Forbidden, Invalid, NotFound
+from crm.i18n import gettext as _
 from crm.models import Call, Client, DialAttempt, Manager, Organization, Request
 from crm.numbers import new_request_number
 from crm.pagination import Page, page_of_ids, paginate
 from crm.schemas import RequestIn
 from crm.search import fold
+from crm.sorting import Sort, Sorting
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,17 @@ class CallRow:
 
 
 HISTORY_KINDS = {CallKind.MANAGER: "manager_call", CallKind.CALLBACK: "client_callback"}
+SORTS = Sorting(
+    columns={
+        "created": (Request.created_at,),
+        "number": (Request.number,),
+        "product": (Request.product,),
+        "status": (Request.status,),
+    },
+    tie=Request.id,
+    default=Sort("created", descending=True),
+)
+"""What the requests list sorts by: each column indexed with the id (crm/models.py)."""
 
 
 def _rows(actor: Actor) -> Select:
@@ -89,7 +102,7 @@ def _scope(actor: Actor) -> list[ColumnElement[bool]]:
             return []
         case Role.AGENT:
             return [Request.agent_id == actor.agent_id]
-    raise Forbidden("managers see requests on their company page only")
+    raise Forbidden(_("managers see requests on their company page only"))
 
 
 def _row(row: Row[Any]) -> RequestRow:
@@ -105,16 +118,17 @@ async def list_requests(
     status: RequestStatus | None = None,
     suspicious: bool | None = None,
     search: str | None = None,
+    sort: Sort | None = None,
     page: int = 1,
     per_page: int = 20,
 ) -> Page[RequestRow]:
-    """A page of the actor's requests, newest first, with each one's last call.
+    """A page of the actor's requests in `sort`'s order (newest first), with each one's last call.
 
     `suspicious` is an admin's filter; for an agent it changes nothing, so the filing side
     cannot learn which of its requests are flagged. `search` finds a request by its number,
     its client's name or its product, in any case and alphabet.
     """
-    newest_first = (Request.created_at.desc(), Request.id.desc())
+    order = SORTS.order_by(sort)
     filters = _scope(actor)  # refuses a manager before anything is read
     if status is not None:
         filters.append(Request.status == status)
@@ -136,12 +150,12 @@ async def list_requests(
         total_query = total_query.join(Client, Client.id == Request.client_id)
     ids, total = await page_of_ids(
         session,
-        ids_query.where(*filters).order_by(*newest_first),
+        ids_query.where(*filters).order_by(*order),
         total=total_query.where(*filters),
         page=page,
         per_page=per_page,
     )
-    rows = await session.execute(_rows(actor).where(Request.id.in_(ids)).order_by(*newest_first))
+    rows = await session.execute(_rows(actor).where(Request.id.in_(ids)).order_by(*order))
     return Page(items=[_row(row) for row in rows], page=page, per_page=per_page, total=total)
 
 
@@ -194,7 +208,7 @@ async def partner_requests(
 ) -> Page[PartnerRequestRow]:
     """A manager's company's open requests, without the client's contact details."""
     if actor.role is not Role.MANAGER or actor.organization_id is None:
-        raise Forbidden("this list is for partner managers")
+        raise Forbidden(_("this list is for partner managers"))
     query = (
         select(Request.number, Request.product, Client.first_name, Client.city, Request.created_at)
         .join(Client, Client.id == Request.client_id)
@@ -229,12 +243,12 @@ async def create_request(
     try:
         client = await get_client(session, actor=actor, client_id=data.client_id)
     except NotFound:
-        raise Invalid.one("client_id", "no such client") from None
+        raise Invalid.one("client_id", _("no such client")) from None
     partner = await session.get(Organization, data.organization_id)
     if partner is None or partner.kind is not OrganizationKind.PARTNER:
-        raise Invalid.one("organization_id", "no such partner company")
+        raise Invalid.one("organization_id", _("no such partner company"))
     if not partner.is_active:
-        raise Invalid.one("organization_id", "this partner company is deactivated")
+        raise Invalid.one("organization_id", _("this partner company is deactivated"))
     source = normalize.source(source_ip)
     screening = await screen(session, client=client, source_ip=source)
     request = Request(
@@ -317,7 +331,7 @@ async def repeat_request(
 
 
 async def _free_number(session: AsyncSession) -> str:
-    for _ in range(20):
+    for _attempt in range(20):
         number = new_request_number()
         if not await session.scalar(select(func.count()).where(Request.number == number)):
             return number

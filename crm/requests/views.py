@@ -9,13 +9,15 @@ from aiohttp import web
 
 from crm.blacklist.labels import LABELS
 from crm.blacklist.service import existing_rule_ids
-from crm.clients.service import client_choices
+from crm.clients.service import client_label, get_client, lookup_clients
 from crm.enums import RequestStatus, Role
-from crm.errors import Invalid
-from crm.pages import field_errors, flash, page_arg, render
+from crm.errors import Invalid, NotFound
+from crm.i18n import gettext as _
+from crm.pages import field_errors, flash, int_or_none, page_arg, render
 from crm.partners.service import partner_choices
 from crm.recordings.service import list_recordings
 from crm.requests.service import (
+    SORTS,
     create_request,
     get_request,
     list_requests,
@@ -28,6 +30,7 @@ from crm.web import actor_of, client_address, form_data, redirect, requires
 from ivr.keys import CLOCK, SESSIONS
 
 FIELDS = ("client_id", "organization_id", "product", "comment")
+MAX_ID = 2**31 - 1
 NUMBER = r"{number:\d{8}}"
 
 
@@ -39,6 +42,7 @@ async def request_list(request: web.Request) -> web.StreamResponse:
     status = request.query.get("status", "")
     chosen = RequestStatus(status) if status in set(RequestStatus) and not suspicious else None
     search = request.query.get("q", "").strip()[:200]
+    sort = SORTS.or_default(request.query.get("sort"))
     async with request.config_dict[SESSIONS]() as db:
         requests = await list_requests(
             db,
@@ -46,11 +50,15 @@ async def request_list(request: web.Request) -> web.StreamResponse:
             status=chosen,
             suspicious=True if suspicious else None,
             search=search or None,
+            sort=sort,
             page=page_arg(request),
         )
     query = {"suspicious": "1"} if suspicious else {"status": chosen.value} if chosen else {}
     if search:
         query = {**query, "q": search}
+    filtered = query  # a header link keeps the filters and sets its own sort
+    sorting = {} if sort == SORTS.default else {"sort": sort.value}  # a tab keeps the sort
+    query = {**query, **sorting}
     return await render(
         request,
         "requests_list.html",
@@ -60,7 +68,10 @@ async def request_list(request: web.Request) -> web.StreamResponse:
             "suspicious": suspicious,
             "statuses": list(RequestStatus),
             "query": query,
+            "filtered": filtered,
             "search": search,
+            "sort": sort,
+            "sorting": sorting,
         },
     )
 
@@ -72,15 +83,32 @@ async def _form(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
+    """The form; its client list is the matches of `?client_search=` (20 at most), so it
+    works without JavaScript, and the chosen client (`client_id`) is always among them."""
+    actor = actor_of(request)
+    search = request.query.get("client_search", "").strip()[:200]
+    chosen_id = int_or_none(values.get("client_id"))
+    if chosen_id is not None and not 0 < chosen_id <= MAX_ID:
+        chosen_id = None
     async with request.config_dict[SESSIONS]() as db:
-        clients = await client_choices(db, actor=actor_of(request))
+        clients = await lookup_clients(db, actor=actor, search=search or None)
+        any_client = bool(clients) or bool(await lookup_clients(db, actor=actor, search=None))
+        if chosen_id is not None and chosen_id not in {client.id for client in clients}:
+            try:
+                clients.insert(0, await get_client(db, actor=actor, client_id=chosen_id))
+            except NotFound:  # someone else's, or gone: nothing is preselected
+                chosen_id = None
         partners = await partner_choices(db)
-    return await render(
-        request,
-        "request_form.html",
-        {"values": values, "errors": errors or {}, "clients": clients, "partners": partners},
-        status=status,
-    )
+    context = {
+        "values": values,
+        "errors": errors or {},
+        "any_client": any_client,
+        "clients": [{"id": client.id, "label": client_label(client)} for client in clients],
+        "chosen_id": chosen_id,
+        "client_search": search,
+        "partners": partners,
+    }
+    return await render(request, "request_form.html", context, status=status)
 
 
 @requires(Role.AGENT, Role.ADMIN)
@@ -104,7 +132,10 @@ async def request_create(request: web.Request) -> web.StreamResponse:
             )
     except Invalid as invalid:
         return await _form(request, values=values, errors=field_errors(invalid), status=400)
-    await flash(request, f"Request {filed.number} filed. Give this number to the partner.")
+    await flash(
+        request,
+        _("Request %(number)s filed. Give this number to the partner.") % {"number": filed.number},
+    )
     raise redirect(request, "requests.detail", number=filed.number)
 
 
@@ -157,17 +188,19 @@ async def request_close(request: web.Request) -> web.StreamResponse:
     form = await form_data(request)
     if form.get("confirm") != "yes":
         return await _detail(
-            request, status=400, error="Tick “Yes, close it” to confirm closing the request."
+            request, status=400, error=_("Tick “Yes, close it” to confirm closing the request.")
         )
     await _set_status(request, RequestStatus.CLOSED)
-    await flash(request, "Request closed: partner managers can no longer call the client about it.")
+    await flash(
+        request, _("Request closed: partner managers can no longer call the client about it.")
+    )
     raise redirect(request, "requests.detail", number=request.match_info["number"])
 
 
 @requires(Role.AGENT, Role.ADMIN)
 async def request_reopen(request: web.Request) -> web.StreamResponse:
     await _set_status(request, RequestStatus.OPEN)
-    await flash(request, "Request reopened: the partner can call the client again.")
+    await flash(request, _("Request reopened: the partner can call the client again."))
     raise redirect(request, "requests.detail", number=request.match_info["number"])
 
 
@@ -185,7 +218,11 @@ async def request_repeat(request: web.Request) -> web.StreamResponse:
             )
     except Invalid as invalid:  # the company was deactivated since
         return await _detail(request, status=400, error="; ".join(invalid.errors.values()))
-    await flash(request, f"New request {repeated.number} filed as a repeat of {number}.")
+    await flash(
+        request,
+        _("New request %(number)s filed as a repeat of %(original)s.")
+        % {"number": repeated.number, "original": number},
+    )
     raise redirect(request, "requests.detail", number=repeated.number)
 
 

@@ -5,11 +5,19 @@ from __future__ import annotations
 from aiohttp import web
 
 from crm.enums import Role
+from crm.i18n import N_, gettext
 from crm.pages import flash, page_arg, render
 from crm.signup.admin import GateStatus, gate_state, lift_stop, recent_codes
 from crm.web import actor_of, redirect, requires
 from ivr.keys import CLOCK, CONFIG, SESSIONS
 from ivr.logging import mask_phone
+
+LIFTED = {
+    GateStatus.OPEN: N_("The stop is lifted: sign-up is open, counted from now."),
+    GateStatus.SUSPICIOUS: N_("The stop is lifted: sign-up is suspicious, counted from now."),
+    GateStatus.STOPPED: N_("The stop is lifted: sign-up is stopped, counted from now."),
+}
+"""What lifting says, by the state sign-up is in afterwards."""
 
 
 @requires(Role.ADMIN)
@@ -33,11 +41,9 @@ async def admin_lift(request: web.Request) -> web.StreamResponse:
             now=request.config_dict[CLOCK](),
         )
     if state is None:
-        await flash(request, "Sign-up is not stopped: there was nothing to lift.")
+        await flash(request, gettext("Sign-up is not stopped: there was nothing to lift."))
     else:
-        await flash(
-            request, f"The stop is lifted: sign-up is {state.status.value}, counted from now."
-        )
+        await flash(request, gettext(LIFTED[state.status]))
     raise redirect(request, "admin.signup")
 
 

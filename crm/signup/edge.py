@@ -27,6 +27,7 @@ async def send_code(request: web.Request, phone: str) -> CodeSent:
             settings=config.signup,
             key=_key(request),
             admin_to=config.email.admin_to,
+            web=config.web,
             clock=request.config_dict[CLOCK],
         )
     except NotDelivered:

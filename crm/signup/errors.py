@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from crm.errors import DomainError, Invalid
+from crm.i18n import ngettext
 
 
 class Throttled(DomainError):
@@ -38,6 +39,8 @@ class WrongCode(Invalid):
     """The code does not match; `attempts_left` more tries remain (422)."""
 
     def __init__(self, attempts_left: int) -> None:
-        plural = "try" if attempts_left == 1 else "tries"
-        super().__init__({"code": f"wrong code: {attempts_left} {plural} left"})
+        message = ngettext(
+            "wrong code: %(num)d try left", "wrong code: %(num)d tries left", attempts_left
+        ) % {"num": attempts_left}
+        super().__init__({"code": message})
         self.attempts_left = attempts_left

@@ -18,18 +18,21 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm import i18n, letters
 from crm.auth.service import wait_text
+from crm.i18n import N_, gettext
+from crm.i18n import gettext as _
 from crm.models import Agent
 from crm.outbox.service import enqueue
 from crm.signup.errors import Suspended, Throttled
 from crm.signup.models import ADDRESS_COUNTED, COUNTED, CodeStatus, SignupCode, SignupGate
-from ivr.config import SignupConfig
+from ivr.config import SignupConfig, WebConfig
 from ivr.logging import mask_phone
 
 log = structlog.get_logger("crm.signup")
 GATE = 1
 DAY = timedelta(hours=24)
-SUSPENDED = "Registration is temporarily suspended. Please try again later."
+SUSPENDED = N_("Registration is temporarily suspended. Please try again later.")
 
 
 def seconds_until(moment: datetime, now: datetime) -> int:
@@ -118,16 +121,17 @@ async def _within_a_day(
     *,
     limit: int,
     now: datetime,
-    what: str,
+    refusal: str,
     statuses: tuple[CodeStatus, ...] = COUNTED,
 ) -> None:
-    """Throttled when `limit` codes matching `condition` were made in the last 24 hours."""
+    """Throttled when `limit` codes matching `condition` were made in the last 24 hours;
+    `refusal` says so, with `%(wait)s` for the wait."""
     frees = await _frees_at(
         session, condition, limit=limit, since=now - DAY, period=DAY, statuses=statuses
     )
     if frees is not None:
         wait = seconds_until(frees, now)
-        raise Throttled(f"Too many codes were {what} today. Try again in {wait_text(wait)}.", wait)
+        raise Throttled(refusal % {"wait": wait_text(wait)}, wait)
 
 
 async def reserve(
@@ -150,22 +154,25 @@ async def reserve(
         period=window,
     )
     if stopped is not None:
-        raise Suspended(SUSPENDED, seconds_until(stopped, now))
+        raise Suspended(gettext(SUSPENDED), seconds_until(stopped, now))
     await _within_a_day(
         session,
         SignupCode.address == address,
         limit=settings.per_ip_daily,
         now=now,
         statuses=ADDRESS_COUNTED,
-        what="asked for from your address",
+        refusal=_("Too many codes were asked for from your address today. Try again in %(wait)s."),
     )
     taken = bool(await session.scalar(select(Agent.id).where(Agent.phone == phone)))
     if not taken:
         wait = await resend_wait(session, phone=phone, settings=settings, now=now)
         if wait:
             raise Throttled(
-                f"A code was sent to this number just now. A new one can be requested in "
-                f"{wait_text(wait)}.",
+                _(
+                    "A code was sent to this number just now. A new one can be requested in "
+                    "%(wait)s."
+                )
+                % {"wait": wait_text(wait)},
                 wait,
             )
         await _within_a_day(
@@ -173,7 +180,7 @@ async def reserve(
             SignupCode.phone == phone,
             limit=settings.per_phone_daily,
             now=now,
-            what="sent to this number",
+            refusal=_("Too many codes were sent to this number today. Try again in %(wait)s."),
         )
     reserved = SignupCode(
         phone=phone,
@@ -215,10 +222,12 @@ async def mark_sent(
     code_id: int,
     settings: SignupConfig,
     admin_to: tuple[str, ...],
+    web: WebConfig,
     now: datetime,
 ) -> None:
-    """The code went out. At the maximum sign-up stops and the admins are emailed; at the
-    suspicious count they are emailed once per window."""
+    """The code went out. At the maximum sign-up stops and the admins are emailed (in
+    `web.language`, times in `web.timezone`); at the suspicious count they are emailed once
+    per window."""
     gate = await lock_gate(session)
     await session.execute(
         update(SignupCode).where(SignupCode.id == code_id).values(status=CodeStatus.SENT)
@@ -231,13 +240,19 @@ async def mark_sent(
         await _alert(
             session,
             to=admin_to,
-            subject="Sign-up stopped: the maximum of text messages was reached",
-            opening=(
-                f"{sent} sign-up codes were sent within the last {minutes} minutes, the "
-                f"maximum (signup.max_per_window: {settings.max_per_window}). Sign-up is "
-                f"stopped for everyone for {settings.window_seconds // 60} minutes, or until "
-                "an admin lifts the stop on the sign-up page."
+            web=web,
+            subject=N_("Sign-up stopped: the maximum of text messages was reached"),
+            opening=N_(
+                "%(sent)d sign-up codes were sent within the last %(minutes)d minutes, the "
+                "maximum (signup.max_per_window: %(maximum)d). Sign-up is stopped for everyone "
+                "for %(window)d minutes, or until an admin lifts the stop on the sign-up page."
             ),
+            values={
+                "sent": sent,
+                "minutes": minutes,
+                "maximum": settings.max_per_window,
+                "window": settings.window_seconds // 60,
+            },
             start=start,
             now=now,
         )
@@ -248,12 +263,18 @@ async def mark_sent(
         await _alert(
             session,
             to=admin_to,
-            subject="Sign-up: suspicious frequency of text messages",
-            opening=(
-                f"{sent} sign-up codes were sent within the last {minutes} minutes "
-                f"(signup.suspicious_per_window: {settings.suspicious_per_window}; sign-up "
-                f"stops at {settings.max_per_window})."
+            web=web,
+            subject=N_("Sign-up: suspicious frequency of text messages"),
+            opening=N_(
+                "%(sent)d sign-up codes were sent within the last %(minutes)d minutes "
+                "(signup.suspicious_per_window: %(suspicious)d; sign-up stops at %(maximum)d)."
             ),
+            values={
+                "sent": sent,
+                "minutes": minutes,
+                "suspicious": settings.suspicious_per_window,
+                "maximum": settings.max_per_window,
+            },
             start=start,
             now=now,
         )
@@ -268,27 +289,32 @@ async def _alert(
     session: AsyncSession,
     *,
     to: tuple[str, ...],
+    web: WebConfig,
     subject: str,
     opening: str,
+    values: dict[str, int],
     start: datetime,
     now: datetime,
 ) -> None:
-    """A letter to the admins with the busiest addresses and phones of the window."""
-    lines = [opening, ""]
-    for column, title, shown in (
-        (SignupCode.address, "Busiest addresses", str),
-        (SignupCode.phone, "Busiest numbers", mask_phone),
-    ):
-        rows = await session.execute(
-            select(column, func.count())
-            .where(SignupCode.created_at > start, SignupCode.status.in_(COUNTED))
-            .group_by(column)
-            .order_by(func.count().desc(), column)
-            .limit(5)
-        )
-        lines.append(f"{title}:")
-        lines.extend(f"  {shown(value)}: {count}" for value, count in rows)
-        lines.append("")
-    lines.append(f"Counted at {now:%Y-%m-%d %H:%M} UTC.")
-    await enqueue(session, to=to, subject=subject, body="\n".join(lines), now=now)
+    """A letter to the admins with the busiest addresses and phones of the window, in the
+    admins' language (`subject` and `opening` are message ids; `opening` takes `values`)."""
+    with i18n.reading(web.language, web.timezone):
+        lines = [gettext(opening) % values, ""]
+        for column, title, shown in (
+            (SignupCode.address, _("Busiest addresses"), str),
+            (SignupCode.phone, _("Busiest numbers"), mask_phone),
+        ):
+            rows = await session.execute(
+                select(column, func.count())
+                .where(SignupCode.created_at > start, SignupCode.status.in_(COUNTED))
+                .group_by(column)
+                .order_by(func.count().desc(), column)
+                .limit(5)
+            )
+            lines.append(f"{title}:")
+            lines.extend(f"  {shown(value)}: {count}" for value, count in rows)
+            lines.append("")
+        lines.append(_("Counted at %(moment)s.") % {"moment": letters.moment(now)})
+        letter_subject = gettext(subject)
+    await enqueue(session, to=to, subject=letter_subject, body="\n".join(lines), now=now)
     log.warning("signup_alert", subject=subject)

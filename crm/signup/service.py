@@ -23,13 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm.auth.models import User
 from crm.auth.service import Actor, actor_for
 from crm.errors import Conflict, DomainError, Invalid
+from crm.i18n import N_, gettext, ngettext
+from crm.i18n import gettext as _
 from crm.models import Agent
 from crm.partners.service import add_agent_account
 from crm.schemas import SignupCompleteIn
 from crm.signup.errors import CodeGone, NotDelivered, WrongCode
 from crm.signup.limits import address_key, mark_sent, reserve
 from crm.signup.models import COUNTED, CodeStatus, SignupCode, SignupToken
-from ivr.config import SignupConfig
+from ivr.config import SignupConfig, WebConfig
 from ivr.sms import SmsRefused, SmsSender
 
 log = structlog.get_logger("crm.signup")
@@ -44,7 +46,7 @@ class CodeSent:
 
 SELF_SIGNUP = "sign-up"
 """Who the audit log names for an account an agent opened for themselves."""
-NOT_SENT = (
+NOT_SENT = N_(
     "The text message could not be sent just now. Nothing was counted: try again in a minute."
 )
 
@@ -83,13 +85,17 @@ async def request_code(
     settings: SignupConfig,
     key: CodeKey,
     admin_to: tuple[str, ...],
+    web: WebConfig,
     clock: Clock,
 ) -> CodeSent:
-    """Send a new code to `phone` (E.164) within every limit, or raise why not."""
+    """Send a new code to `phone` (E.164) within every limit, or raise why not; the admins'
+    alerts are written in `web.language`."""
     region = phonenumbers.region_code_for_number(phonenumbers.parse(phone))
     if region not in settings.allowed_regions:
         raise Invalid.one(
-            "phone", f"sign-up takes mobile numbers of {', '.join(settings.allowed_regions)}"
+            "phone",
+            _("sign-up takes mobile numbers of %(regions)s")
+            % {"regions": ", ".join(settings.allowed_regions)},
         )
     address = address_key(address)
     code = f"{secrets.randbelow(10**6):06d}"
@@ -103,11 +109,13 @@ async def request_code(
             now=clock(),
         )
     if code_id is None:
-        raise Conflict.one("phone", "an account with this phone number exists already: log in")
-    body = (
-        f"Your sign-up code: {code}. It is valid for {settings.code_ttl_seconds // 60} minutes. "
-        "Do not tell it to anyone."
-    )
+        raise Conflict.one("phone", _("an account with this phone number exists already: log in"))
+    minutes = settings.code_ttl_seconds // 60
+    body = ngettext(
+        "Your sign-up code: %(code)s. It is valid for %(num)d minute. Do not tell it to anyone.",
+        "Your sign-up code: %(code)s. It is valid for %(num)d minutes. Do not tell it to anyone.",
+        minutes,
+    ) % {"code": code, "num": minutes}
     try:
         sent = await sms.send(to=phone, body=body)
     except Exception as error:
@@ -125,9 +133,16 @@ async def request_code(
                 .values(status=CodeStatus.REFUSED, refusal=reason[:200])
             )
         log.warning("signup_sms_refused", phone=phone, address=address, reason=reason)
-        raise NotDelivered(NOT_SENT) from None
+        raise NotDelivered(gettext(NOT_SENT)) from None
     async with sessions.begin() as session:
-        await mark_sent(session, code_id=code_id, settings=settings, admin_to=admin_to, now=clock())
+        await mark_sent(
+            session,
+            code_id=code_id,
+            settings=settings,
+            admin_to=admin_to,
+            web=web,
+            now=clock(),
+        )
     log.info("signup_code_sent", phone=phone, address=address, sms_sid=sent.sid)
     return CodeSent(expires_in=settings.code_ttl_seconds, resend_after=settings.cooldown_seconds)
 
@@ -152,11 +167,11 @@ async def verify_code(
             .limit(1)
         )
         if latest is None or latest.verified_at is not None:
-            raise CodeGone("No code is waiting for this number: request a new code.")
+            raise CodeGone(_("No code is waiting for this number: request a new code."))
         if now >= latest.expires_at:
-            raise CodeGone("This code has expired: request a new code.")
+            raise CodeGone(_("This code has expired: request a new code."))
         if latest.wrong_attempts >= settings.max_code_attempts:
-            raise CodeGone("Too many wrong codes: this one no longer works. Request a new code.")
+            raise CodeGone(_("Too many wrong codes: this one no longer works. Request a new code."))
         if hmac.compare_digest(latest.code_hash, key.code_hash(phone, code)):
             return await _grant_token(
                 session, code_id=latest.id, phone=phone, settings=settings, now=now
@@ -175,7 +190,7 @@ async def verify_code(
         refusal = (
             WrongCode(left)
             if left
-            else CodeGone("Wrong code, and that was the last try. Request a new code.")
+            else CodeGone(_("Wrong code, and that was the last try. Request a new code."))
         )
     raise refusal
 
@@ -193,7 +208,7 @@ async def _grant_token(
         .values(verified_at=now)
     )
     if used.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult
-        raise CodeGone("This code was used already: request a new code.")
+        raise CodeGone(_("This code was used already: request a new code."))
     # One way to finish per phone: the tokens of its earlier codes stop working.
     await session.execute(
         update(SignupToken)
@@ -223,15 +238,15 @@ async def complete_signup(
         .with_for_update()
     )
     if token is None:
-        raise Invalid.one("signup_token", "unknown: verify your phone number again")
+        raise Invalid.one("signup_token", _("unknown: verify your phone number again"))
     if token.used_at is not None:
         raise CodeGone(
-            "This sign-up was finished already: log in, or verify your phone again.",
+            _("This sign-up was finished already: log in, or verify your phone again."),
             field="signup_token",
         )
     if now >= token.expires_at:
         raise CodeGone(
-            "This sign-up took too long and has expired: verify your phone again.",
+            _("This sign-up took too long and has expired: verify your phone again."),
             field="signup_token",
         )
     await _refuse_taken(session, phone=token.phone, email=data.email)
@@ -252,8 +267,8 @@ async def complete_signup(
 async def _refuse_taken(session: AsyncSession, *, phone: str, email: str) -> None:
     """Conflict naming the field when the phone or the email has an account already."""
     if await session.scalar(select(Agent.id).where(Agent.phone == phone)):
-        raise Conflict.one("phone", "an account with this phone number exists already: log in")
+        raise Conflict.one("phone", _("an account with this phone number exists already: log in"))
     if await session.scalar(select(Agent.id).where(Agent.email == email)) or await session.scalar(
         select(User.id).where(User.email == email)
     ):
-        raise Conflict.one("email", "an account with this email already exists")
+        raise Conflict.one("email", _("an account with this email already exists"))

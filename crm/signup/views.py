@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from crm.errors import Conflict, Invalid
+from crm.i18n import gettext as _
 from crm.pages import field_errors, flash, render
 from crm.schemas import SignupCompleteIn, SignupPhoneIn, SignupVerifyIn, parse
 from crm.signup.admin import GateStatus, gate_state
@@ -26,7 +27,6 @@ from ivr.logging import mask_phone
 
 PHONE = "signup_phone"
 TOKEN = "signup_token"
-SUSPENDED = "Registration is temporarily suspended"
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,11 @@ def _with_wait(response: web.Response, wait: int) -> web.Response:
 
 
 def _suspended(wait: int) -> Refusal:
-    return Refusal(503, f"{SUSPENDED}: too many sign-ups were asked for just now.", wait)
+    return Refusal(
+        503,
+        _("Registration is temporarily suspended: too many sign-ups were asked for just now."),
+        wait,
+    )
 
 
 async def _send(request: web.Request, phone: str) -> Refusal | None:
@@ -57,7 +61,7 @@ async def _send(request: web.Request, phone: str) -> Refusal | None:
     try:
         await send_code(request, phone)
     except Conflict as conflict:
-        message = "This number has an account already."
+        message = _("This number has an account already.")
         return Refusal(409, message, login=True, errors=field_errors(conflict))
     except Throttled as throttled:
         return Refusal(429, str(throttled), throttled.retry_after)
@@ -172,7 +176,7 @@ async def resend(request: web.Request) -> web.StreamResponse:
     phone = await _session_value(request, PHONE)
     refusal = await _send(request, phone)
     if refusal is None:
-        await flash(request, f"A new code was sent to {mask_phone(phone)}.")
+        await flash(request, _("A new code was sent to %(phone)s.") % {"phone": mask_phone(phone)})
         raise redirect(request, "signup.verify")
     return await _verify_page(request, phone, refusal=refusal, status=refusal.status)
 
