@@ -13,6 +13,7 @@ from crm import i18n
 from crm.errors import Invalid
 from crm.i18n import N_, gettext
 from crm.pagination import Page, clamp
+from ivr.logging import hide_path_secrets
 
 NOTICE = "notice"
 
@@ -28,6 +29,7 @@ def setup_pages(app: web.Application) -> None:
         label=label,
         number=i18n.number,
         when_zone=i18n.zone_label,
+        hide_secrets=hide_path_secrets,
     )
     env.globals.update(page_window=page_window)
 

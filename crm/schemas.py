@@ -105,6 +105,14 @@ class RequestIn(_Input):
     _blanks = field_validator("comment", mode="before")(_blank_to_none)
 
 
+def valid_inn(value: str) -> str:
+    """An INN with right check digits (10 for a company, 12 for a sole proprietor)."""
+    try:
+        return ru_inn.validate(value)
+    except StdnumError:
+        raise ValueError(_("this is not a valid INN (10 or 12 digits with check digits)")) from None
+
+
 class OrganizationIn(_Input):
     name: str = Field(min_length=1, max_length=300)
     inn: str = Field(min_length=1, max_length=20)
@@ -116,12 +124,7 @@ class OrganizationIn(_Input):
     @field_validator("inn")
     @classmethod
     def _inn(cls, value: str) -> str:
-        try:
-            return ru_inn.validate(value)
-        except StdnumError:
-            raise ValueError(
-                _("this is not a valid INN (10 or 12 digits with check digits)")
-            ) from None
+        return valid_inn(value)
 
 
 class RecordingPolicyIn(_Input):
@@ -201,12 +204,7 @@ class OrganizationEdit(_Edit):
     @field_validator("inn")
     @classmethod
     def _inn(cls, value: str) -> str:
-        try:
-            return ru_inn.validate(value)
-        except StdnumError:
-            raise ValueError(
-                _("this is not a valid INN (10 or 12 digits with check digits)")
-            ) from None
+        return valid_inn(value)
 
 
 class PersonEdit(_Edit):

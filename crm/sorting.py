@@ -61,4 +61,9 @@ class Sorting:
         """ORDER BY terms of `sort` (the default when None), the id last."""
         sort = sort or self.default
         terms = (*self.columns[sort.column], self.tie)
-        return [term.desc() if sort.descending else term.asc() for term in terms]
+        ordered = [term.desc() if sort.descending else term.asc() for term in terms]
+        # Empty values last either way, as on PostgreSQL so on SQLite (whose NULLs are least).
+        return [
+            one.nulls_last() if getattr(term.expression, "nullable", False) else one
+            for term, one in zip(terms, ordered, strict=True)
+        ]

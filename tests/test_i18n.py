@@ -15,6 +15,7 @@ from crm.enums import CallOutcome, Role
 from crm.labels import WORDS
 from crm.outbox.models import OutboxStatus
 from crm.signup.models import CodeStatus
+from crm.signup.service import code_message
 from tests.logcapture import captured_logs, log_events
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,3 +156,15 @@ def test_the_zone_label_names_the_offset():
         assert i18n.zone_label(datetime(2026, 12, 1, tzinfo=UTC)) == "Europe/Moscow (UTC+03:00)"
     with i18n.reading("en", "Asia/Kolkata"):
         assert i18n.zone_label(datetime(2026, 12, 1, tzinfo=UTC)) == "Asia/Kolkata (UTC+05:30)"
+
+
+@pytest.mark.parametrize("minutes", [1, 2, 5, 10, 21, 30, 60])
+def test_a_sign_up_code_fits_one_text_message_in_either_language(minutes):
+    with i18n.reading("ru"):
+        russian_text = code_message("123456", minutes)
+    with i18n.reading("en"):
+        english_text = code_message("123456", minutes)
+    assert "123456" in russian_text and len(russian_text) <= 70, russian_text
+    assert english_text.isascii() and len(english_text) <= 160, english_text
+    if minutes == 21:
+        assert "21 минуту" in russian_text

@@ -133,6 +133,21 @@ async def test_clients_sort_both_ways_across_pages(api_agent, sessions, sort):
     assert_sorted([CLIENT_KEYS[sort.lstrip("-")](item) for item in items], sort)
 
 
+@pytest.mark.parametrize("sort", ["email", "-email", "city", "-city"])
+async def test_empty_values_come_last_either_way_on_every_database(api_agent, sessions, sort):
+    await add_clients(sessions, count=6)
+    async with sessions.begin() as db:
+        for client in await db.scalars(select(Client).where(Client.phone.like("+7916555%"))):
+            if client.phone[-1] in "02":
+                client.email, client.city = None, None
+    items, _total = await walk(api_agent, "/api/v1/clients", sort, per_page=3)
+    values = [item[sort.lstrip("-")] for item in items]
+    filled = [value for value in values if value is not None]
+    assert values == filled + [None] * (len(values) - len(filled)), values
+    assert len(filled) < len(values)
+    assert_sorted(filled, sort)
+
+
 async def page_walk(browser_client, path: str, pattern: re.Pattern) -> list[str]:
     """Every row's key over all pages, following the page's own "Next" links."""
     found: list[str] = []
@@ -268,6 +283,11 @@ async def test_company_and_manager_filters(admin, sessions):
     assert CALLER.findall(rows(both.text)) == ["+79000000201"]
     garbage = await admin.get("/admin/calls?organization_id=x&manager_id=99999999999999999999")
     assert garbage.status == 200 and len(CALLER.findall(rows(garbage.text))) == 3
+    elsewhere = await admin.get(
+        f"/admin/calls?organization_id={known['sunny']}&manager_id={known['anna']}"
+    )
+    assert CALLER.findall(rows(elsewhere.text)) == ["+79000000202"]  # as the form shows: all
+    assert f"manager_id={known['anna']}" not in elsewhere.text
 
 
 async def test_a_bad_date_is_named_and_the_other_filters_kept(admin, sessions):
@@ -283,6 +303,10 @@ async def test_a_bad_date_is_named_and_the_other_filters_kept(admin, sessions):
     assert f'<option value="{known["polis"]}" selected>' in page.text
     assert '<option value="bridged" selected>' in page.text
     assert CALLER.findall(rows(page.text)) == ["+79000000301"]
+    for far in ("to=9999-12-31", "from=0001-01-01"):
+        refused = await admin.get(f"/admin/calls?{far}")
+        assert refused.status == 400, far
+        assert "is not a date: enter it as YYYY-MM-DD." in html.unescape(refused.text), far
     backwards = await admin.get("/admin/calls?from=2026-11-05&to=2026-11-01")
     assert backwards.status == 400 and "“Until” is before “Since”." in html.unescape(backwards.text)
 
@@ -352,7 +376,7 @@ async def test_the_form_without_javascript_searches_and_files(agent, sessions):
     listed = found.text.split('name="client_id"')[1].split("</select>")[0]
     ivan = re.findall(r'<option value="(\d+)"', listed)
     assert len(ivan) == 1 and "Petrov Ivan, Moscow" in listed
-    assert 'name="client_search" form="client-search" value="petrov"' in found.text
+    assert 'name="client_search" value="petrov"' in found.text
     nobody = await agent.get("/requests/new?client_search=nobody")
     assert "No client matches “nobody”." in html.unescape(nobody.text)
     polis = (await ids(sessions))["polis"]
@@ -362,6 +386,24 @@ async def test_the_form_without_javascript_searches_and_files(agent, sessions):
         action="/requests/new",
     )
     assert filed.status == 200 and "Give this number to the partner" in filed.text
+
+
+async def test_find_without_javascript_keeps_what_was_typed(agent, sessions):
+    await add_clients(sessions, count=3)
+    polis = (await ids(sessions))["polis"]
+    typed = {"organization_id": str(polis), "product": "Travel cover", "comment": "Call after 6"}
+    found = await agent.submit(
+        "/requests/new",
+        {**typed, "client_search": "petrov", "action": "find"},
+        action="/requests/new",
+    )
+    assert found.status == 200 and found.path == "/requests/new"
+    listed = found.text.split('name="client_id"')[1].split("</select>")[0]
+    assert "Petrov Ivan, Moscow" in listed
+    assert f'<option value="{polis}" selected>' in found.text
+    assert 'value="Travel cover"' in found.text and ">Call after 6</textarea>" in found.text
+    async with sessions() as db:
+        assert await db.scalar(select(Request.id).where(Request.product == "Travel cover")) is None
 
 
 async def test_a_client_named_in_the_link_is_preselected_and_anothers_is_not(
@@ -374,3 +416,28 @@ async def test_a_client_named_in_the_link_is_preselected_and_anothers_is_not(
     assert f'<option value="{ivan}" selected>Petrov Ivan, Moscow</option>' in form.text
     theirs = await other_agent.get(f"/requests/new?client_id={ivan}")
     assert "Petrov" not in theirs.text
+
+
+async def test_namesakes_are_told_apart_by_their_phones_last_digits(agent, sessions):
+    agent_id = (await ids(sessions))["agent"]
+    async with sessions.begin() as db:
+        for phone in ("+79165550101", "+79165550202"):
+            db.add(
+                Client(
+                    agent_id=agent_id,
+                    first_name="Oleg",
+                    last_name="Smirnov",
+                    phone=phone,
+                    city="Tver",
+                    created_at=T,
+                )
+            )
+    found = json.loads((await agent.get("/clients/lookup?q=oleg")).text)["items"]
+    assert sorted(item["label"] for item in found) == [
+        "Smirnov Oleg, Tver · …0101",
+        "Smirnov Oleg, Tver · …0202",
+    ]
+    alone = json.loads((await agent.get("/clients/lookup?q=petrov")).text)["items"]
+    assert [item["label"] for item in alone] == ["Petrov Ivan, Moscow"]
+    form = await agent.get("/requests/new?client_search=smirnov")
+    assert "Smirnov Oleg, Tver · …0101" in form.text and "Smirnov Oleg, Tver · …0202" in form.text

@@ -13,7 +13,9 @@ from sqlalchemy import select, update
 from yarl import URL
 
 from crm.auth.models import PasswordReset, User
+from crm.auth.resets import TooManyTries, request_reset
 from crm.models import Manager
+from crm.outbox.models import OutboxMessage
 from crm.outbox.sender import SenderSettings, deliver_due
 from ivr.app import create_app
 from ivr.mail import SmtpMailer
@@ -231,7 +233,7 @@ async def test_forgot_password_is_throttled_per_client_address(browser, clock):
         assert reply.status == 200
     refused = await visitor.submit("/password/forgot", {"email": AGENT[0]})
     assert refused.status == 429
-    assert has_text(refused.text, "Too many requests from your address. Try again in 2 seconds.")
+    assert has_text(refused.text, "Too many links were asked for just now. Try again in 2 seconds.")
     clock.advance(2)
     assert (await visitor.submit("/password/forgot", {"email": AGENT[0]})).status == 200
 
@@ -337,3 +339,56 @@ async def test_the_admin_pages_send_links_to_agents_and_managers(
     assert has_text(back.text, f"A link to set a new password is on its way to {MANAGER[0]}.")
     (body,) = await mail_to(sessions, config, clock, smtp, MANAGER[0])
     assert link_in(body).startswith("/password/reset/")
+
+
+async def test_no_admin_reads_a_link_in_the_outbox(admin, browser, sessions, config, clock, smtp):
+    await send_link(admin, sessions, ADMIN[0])
+    queued = await admin.get("/admin/outbox")
+    assert "/password/reset/…" in queued.text
+    (body,) = await mail_to(sessions, config, clock, smtp, ADMIN[0])
+    token = link_in(body).rsplit("/", 1)[1]
+    assert token not in queued.text
+    assert token not in (await admin.get("/admin/outbox")).text
+    async with sessions() as session:
+        stored = await session.scalars(select(OutboxMessage.body))
+        assert all(token not in kept for kept in stored)
+    assert (await reset(await browser(), link_in(body), NEW)).path == "/password/done"
+
+
+async def test_a_new_email_voids_the_links_sent_to_the_old_one(
+    admin, browser, sessions, config, clock, smtp
+):
+    await send_link(admin, sessions, AGENT[0])
+    (body,) = await mail_to(sessions, config, clock, smtp, AGENT[0])
+    async with sessions() as session:
+        agent_id = await session.scalar(select(User.agent_id).where(User.email == AGENT[0]))
+    edited = await admin.submit(
+        "/admin/agents",
+        {"name": "Demo Agent", "email": "new.agent@example.com"},
+        action=f"/admin/agents/{agent_id}/edit",
+    )
+    assert edited.status == 200
+    refused = await (await browser()).get(link_in(body))
+    assert refused.status == 410 and has_text(refused.text, USED)
+
+
+async def test_forgot_password_is_throttled_per_mailbox_from_any_address(sessions, config, clock):
+    async def ask(ip: str | None) -> None:
+        async with sessions.begin() as session:
+            await request_reset(
+                session,
+                email=AGENT[0].upper(),
+                ip=ip,
+                now=clock(),
+                web=config.web,
+                reset_url=lambda token: f"https://ivr.example.com/password/reset/{token}",
+            )
+
+    for n in range(4):  # three are free, the fourth earns a short wait
+        await ask(f"203.0.113.{n}")
+    with pytest.raises(TooManyTries):
+        await ask("198.51.100.7")
+    with pytest.raises(TooManyTries):
+        await ask(None)
+    clock.advance(2)
+    await ask("198.51.100.7")

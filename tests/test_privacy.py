@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import select
 
+from crm.models import Client
 from crm.numbers import with_check_digit
 from ivr.app import create_app
 from ivr.logging import mask_phone, mask_phones
-from ivr.simulator import HANG_UP, ScriptedCaller, TwilioSimulator, new_sid
+from ivr.simulator import HANG_UP, ClientLeg, ScriptedCaller, TwilioSimulator, new_sid
 from tests.conftest import AUTH_TOKEN
+from tests.crm_client import AGENT, MANAGER, CrmClient
 from tests.helpers import ANNA, open_polis, request_number
 from tests.logcapture import captured_logs, log_events
 
@@ -181,3 +185,56 @@ def test_processor_masks_nested_values_and_big_integers():
         "nested": {"to": ["+7******4321"]},
         "number": "7******4567",
     }
+
+
+class EditsWhileRinging(ScriptedCaller):
+    """A caller whose first dial rings while the agent gives the client a new number."""
+
+    def __init__(self, presses: list[str | None], edit) -> None:
+        super().__init__(presses, ["no-answer", "answered"])
+        self.edit = edit
+        self.masked: list[str] = []
+
+    async def client_leg(self, masked_number: str) -> ClientLeg:
+        self.masked.append(masked_number)
+        if len(self.masked) == 1:
+            await self.edit()
+        return await super().client_leg(masked_number)
+
+
+async def test_a_phone_edited_while_the_client_rings_reaches_no_manager(
+    simulator, server, demo, sessions
+):
+    request = open_polis(demo)
+    old, new = request["client_phone"], "+79167770011"
+    agent = CrmClient(str(server.make_url("")))
+    manager = CrmClient(str(server.make_url("")))
+    await agent.login(*AGENT)
+    await manager.login(*MANAGER)
+    async with sessions() as session:
+        client_id = await session.scalar(select(Client.id).where(Client.phone == old))
+
+    async def edit() -> None:
+        page = f"/clients/{client_id}/edit"
+        form = await agent.get(page)
+        values = dict(re.findall(r'name="(\w+)" type="\w+" value="([^"]*)"', form.text))
+        saved = await agent.submit(page, {**values, "phone": "8 916 777-00-11"})
+        assert saved.status == 200, saved.text
+        seen = await manager.get("/partner/requests")
+        shown = [form for form in phone_forms(old) | phone_forms(new) if form in seen.text]
+        assert seen.status == 200 and shown == []
+
+    caller = EditsWhileRinging([f"{request['number']}#", "1"], edit)
+    try:
+        record = await simulator.call(caller, from_number=ANNA)
+    finally:
+        await agent.close()
+        await manager.close()
+    assert len(caller.masked) == 2  # the edit happened while the first dial rang
+    forms = phone_forms(old) | phone_forms(new)
+    manager_leg = [body for url, body in record.documents if "/ivr/whisper" not in url]
+    for body in manager_leg:
+        assert [form for form in forms if form in without_dial(body)] == []
+    dials = [body for body in manager_leg if "<Dial" in body]
+    assert old in dials[0] and new in dials[1]  # the redial goes to the number now on file
+    assert all(form not in "".join(caller.masked) for form in forms)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime
 
 from aiohttp import web
@@ -34,10 +35,12 @@ def _id_or_none(value: str | None) -> int | None:
 
 
 def _day(value: str) -> date | None:
+    """A day of 1900–9998 (outside them the bounds of the day, in any zone, cannot be had)."""
     try:
-        return date.fromisoformat(value) if len(value) == 10 else None
+        day = date.fromisoformat(value) if len(value) == 10 else None
     except ValueError:
         return None
+    return day if day is not None and 1900 <= day.year <= 9998 else None
 
 
 def _dates(request: web.Request) -> tuple[dict[str, date], dict[str, str]]:
@@ -87,11 +90,16 @@ async def call_log(request: web.Request) -> web.StreamResponse:
     if sort != SORTS.default:
         query["sort"] = sort.value
     async with request.config_dict[SESSIONS]() as db:
+        managers = await manager_choices(db, actor=actor, organization_id=organization_id)
+        if manager_id is not None and manager_id not in {manager.id for manager in managers}:
+            # Another company's manager: the list shows what the form says, all managers.
+            filters = dataclasses.replace(filters, manager_id=None)
+            query.pop("manager_id", None)
+            filtered.pop("manager_id", None)
         calls = await list_calls(
             db, actor=actor, filters=filters, sort=sort, page=page_arg(request)
         )
         companies = await company_choices(db, actor=actor)
-        managers = await manager_choices(db, actor=actor, organization_id=organization_id)
     return await render(
         request,
         "admin_calls.html",

@@ -156,10 +156,12 @@ async def request_reset(
     Both cases make the same reads and writes but the link and its letter, and the caller
     answers them alike: nothing tells whether the email has an account. Counted per address.
     """
-    keys = [FORGOT_KEY + ip[:64]] if ip else []
+    # Per address (an unknown one counts as one address) and per email typed, so neither a
+    # flood from one place nor one from many places at one mailbox gets far.
+    keys = [FORGOT_KEY + key for key in throttle.keys_for(email, ip or "unknown")]
     wait = await throttle.retry_after(session, keys=keys, now=now)
     if wait:
-        message = _("Too many requests from your address. Try again in %(wait)s.") % {
+        message = _("Too many links were asked for just now. Try again in %(wait)s.") % {
             "wait": wait_text(wait)
         }
         raise TooManyTries("email", message, wait)
@@ -168,12 +170,13 @@ async def request_reset(
     if user is not None and await in_service(session, user):
         await _issue(session, user=user, requested_by=None, now=now, web=web, reset_url=reset_url)
     else:
-        await _void_older(session, user_id=0, now=now)
+        await void_links(session, user_id=0, now=now)
         url = reset_url(secrets.token_urlsafe(32))
         _letter(user=None, by_admin=False, url=url, until=now, now=now)
 
 
-async def _void_older(session: AsyncSession, *, user_id: int, now: datetime) -> None:
+async def void_links(session: AsyncSession, *, user_id: int, now: datetime) -> None:
+    """Every unused reset link of the user stops working (a newer one, a new email)."""
     await session.execute(
         update(PasswordReset)
         .where(PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None))
@@ -191,7 +194,7 @@ async def _issue(
     reset_url: ResetUrl,
 ) -> datetime:
     """A new link for `user` (the older ones stop working), emailed in the user's language."""
-    await _void_older(session, user_id=user.id, now=now)
+    await void_links(session, user_id=user.id, now=now)
     token = secrets.token_urlsafe(32)
     expires_at = now + timedelta(minutes=web.password_reset_minutes)
     session.add(

@@ -84,6 +84,24 @@ def client_label(client: Client) -> str:
     return f"{name}, {client.city}" if client.city else name
 
 
+async def client_labels(
+    session: AsyncSession, *, actor: Actor, clients: list[Client]
+) -> dict[int, str]:
+    """Each client's label, one of namesakes (the actor's clients of one name and city)
+    told apart by the last four digits of the phone: 'Petrov Ivan, Moscow · …4567'."""
+    labels = {client.id: client_label(client) for client in clients}
+    if not clients:
+        return labels
+    same = _scope(actor).where(Client.last_name.in_({client.last_name for client in clients}))
+    seen: dict[str, int] = {}
+    for other in await session.scalars(same):
+        seen[client_label(other)] = seen.get(client_label(other), 0) + 1
+    return {
+        client.id: f"{label} · …{client.phone[-4:]}" if seen.get(label, 0) > 1 else label
+        for client, label in ((client, labels[client.id]) for client in clients)
+    }
+
+
 async def get_client(session: AsyncSession, *, actor: Actor, client_id: int) -> Client:
     """The client, or NotFound when it is missing or someone else's."""
     client = await session.scalar(_scope(actor).where(Client.id == client_id))

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from crm.clients.service import (
     SORTS,
-    client_label,
+    client_labels,
     create_client,
     get_client,
     list_clients,
@@ -55,7 +55,8 @@ async def client_lookup(request: web.Request) -> web.StreamResponse:
     search = request.query.get("q", "").strip()[:200]
     async with request.config_dict[SESSIONS]() as db:
         found = await lookup_clients(db, actor=actor_of(request), search=search or None)
-    items = [{"id": client.id, "label": client_label(client)} for client in found]
+        labels = await client_labels(db, actor=actor_of(request), clients=found)
+    items = [{"id": client.id, "label": labels[client.id]} for client in found]
     return web.json_response({"items": items})
 
 

@@ -14,6 +14,7 @@ from crm.auth.service import Actor, require_admin
 from crm.errors import Invalid, NotFound
 from crm.outbox.models import OutboxMessage, OutboxStatus
 from crm.pagination import Page, paginate
+from ivr.logging import hide_path_secrets
 from ivr.mail import Letter
 
 NO_ADMIN_ADDRESS = "no recipient: set email.admin_to in the configuration"
@@ -102,6 +103,8 @@ async def mark_sent(session: AsyncSession, *, claimed: Claimed, now: datetime) -
     if message is None:
         return False
     message.status = OutboxStatus.SENT
+    # A link that works once (a password reset) is not kept once it was handed over.
+    message.body = hide_path_secrets(message.body)
     message.attempts += 1
     message.sent_at = now
     message.claimed_until = None

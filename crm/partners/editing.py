@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import audit
 from crm.auth.models import User
+from crm.auth.resets import void_links
 from crm.auth.service import Actor, require_admin
 from crm.enums import OrganizationKind
 from crm.errors import Conflict, Invalid, NotFound
@@ -47,6 +48,11 @@ async def _save(
             setattr(holder, field, value)
         if before != value:
             changed[field] = {"from": before, "to": value}
+    if "email" in changed:
+        # A link sent to the old mailbox must not outlive it.
+        for record in records:
+            if isinstance(record, User):
+                await void_links(session, user_id=record.id, now=now)
     if changed:
         await audit.record(
             session,

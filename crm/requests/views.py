@@ -9,7 +9,7 @@ from aiohttp import web
 
 from crm.blacklist.labels import LABELS
 from crm.blacklist.service import existing_rule_ids
-from crm.clients.service import client_label, get_client, lookup_clients
+from crm.clients.service import client_labels, get_client, lookup_clients
 from crm.enums import RequestStatus, Role
 from crm.errors import Invalid, NotFound
 from crm.i18n import gettext as _
@@ -82,11 +82,15 @@ async def _form(
     values: dict[str, str],
     errors: dict[str, str] | None = None,
     status: int = 200,
+    search: str | None = None,
 ) -> web.Response:
-    """The form; its client list is the matches of `?client_search=` (20 at most), so it
-    works without JavaScript, and the chosen client (`client_id`) is always among them."""
+    """The form; its client list is the matches of `search` (else `?client_search=`; 20 at
+    most), so it works without JavaScript, and the chosen client (`client_id`) is always
+    among them."""
     actor = actor_of(request)
-    search = request.query.get("client_search", "").strip()[:200]
+    if search is None:
+        search = request.query.get("client_search", "")
+    search = search.strip()[:200]
     chosen_id = int_or_none(values.get("client_id"))
     if chosen_id is not None and not 0 < chosen_id <= MAX_ID:
         chosen_id = None
@@ -99,11 +103,12 @@ async def _form(
             except NotFound:  # someone else's, or gone: nothing is preselected
                 chosen_id = None
         partners = await partner_choices(db)
+        labels = await client_labels(db, actor=actor, clients=clients)
     context = {
         "values": values,
         "errors": errors or {},
         "any_client": any_client,
-        "clients": [{"id": client.id, "label": client_label(client)} for client in clients],
+        "clients": [{"id": client.id, "label": labels[client.id]} for client in clients],
         "chosen_id": chosen_id,
         "client_search": search,
         "partners": partners,
@@ -120,6 +125,8 @@ async def request_new(request: web.Request) -> web.StreamResponse:
 async def request_create(request: web.Request) -> web.StreamResponse:
     form = await form_data(request)
     values = {name: form.get(name, "") for name in FIELDS}
+    if form.get("action") == "find":  # the search without JavaScript: the form comes back
+        return await _form(request, values=values, search=form.get("client_search", ""))
     try:
         data = parse(RequestIn, values)
         async with request.config_dict[SESSIONS].begin() as db:
