@@ -18,6 +18,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+# Every table known before the first flush: a foreign key into a package's table (requests →
+# payers) must resolve whichever command or process opened the database.
+from crm import schema as _schema  # noqa: F401
+
 if TYPE_CHECKING:
     from ivr.config import DatabaseConfig
 

@@ -70,3 +70,31 @@ class Role(StrEnum):
     ADMIN = "admin"
     AGENT = "agent"
     MANAGER = "manager"
+
+
+class PartyType(StrEnum):
+    """What an organization is, as DaData says (`crm.dadata`)."""
+
+    LEGAL = "legal"
+    """A legal entity: a 10-digit INN and a KPP."""
+    INDIVIDUAL = "individual"
+    """A sole proprietor: a 12-digit INN, no KPP."""
+
+
+class PartyStatus(StrEnum):
+    ACTIVE = "active"
+    LIQUIDATING = "liquidating"
+    LIQUIDATED = "liquidated"
+    BANKRUPT = "bankrupt"
+    REORGANIZING = "reorganizing"
+
+
+UNUSABLE = frozenset({PartyStatus.LIQUIDATING, PartyStatus.LIQUIDATED, PartyStatus.BANKRUPT})
+"""Organizations shown with a warning that no new request may name."""
+
+
+class BranchType(StrEnum):
+    MAIN = "main"
+    """The head office (a sole proprietor too)."""
+    BRANCH = "branch"
+    """Same INN, its own KPP; linked to its head office."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm.enums import CallOutcome, Role
+from crm.enums import CallOutcome, PartyStatus, Role
 from crm.i18n import N_
 from crm.outbox.models import OutboxStatus
 from crm.signup.models import CodeStatus
@@ -34,5 +34,10 @@ WORDS: dict[str, str] = {
     OutboxStatus.QUEUED: N_("queued"),
     OutboxStatus.SENT: N_("sent"),
     OutboxStatus.FAILED: N_("failed"),
+    PartyStatus.ACTIVE: N_("active"),
+    PartyStatus.LIQUIDATING: N_("liquidating"),
+    PartyStatus.LIQUIDATED: N_("liquidated"),
+    PartyStatus.BANKRUPT: N_("bankrupt"),
+    PartyStatus.REORGANIZING: N_("reorganizing"),
 }
 """Every value `label` shows; a test checks none is missing."""

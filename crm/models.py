@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     event,
     false,
     text,
@@ -25,7 +27,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from crm.enums import CallKind, CallOutcome, OrganizationKind, RecordingPolicy, RequestStatus
+from crm.enums import (
+    BranchType,
+    CallKind,
+    CallOutcome,
+    OrganizationKind,
+    PartyStatus,
+    PartyType,
+    RecordingPolicy,
+    RequestStatus,
+)
 from crm.search import folded
 
 NAMING = {
@@ -75,12 +86,39 @@ Timestamp = UtcDateTime()
 
 
 class Organization(Base):
+    """A partner company, or an agents' own organization (found by INN through DaData)."""
+
     __tablename__ = "organizations"
+    # A partner company and an agents' organization of one INN are two records.
+    __table_args__ = (UniqueConstraint("kind", "inn", "kpp", name="uq_organizations_kind_inn_kpp"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(300))
     kind: Mapped[OrganizationKind] = mapped_column(enum_column(OrganizationKind))
-    inn: Mapped[str | None] = mapped_column(String(12), unique=True)
+    inn: Mapped[str | None] = mapped_column(String(12))
+    kpp: Mapped[str] = mapped_column(String(9), default="", server_default="")
+    """'' for a sole proprietor or one typed by hand; a branch shares its INN, not its KPP."""
+    full_name: Mapped[str | None] = mapped_column(String(500))
+    ogrn: Mapped[str | None] = mapped_column(String(15))
+    ogrn_date: Mapped[date | None] = mapped_column(Date)
+    party_type: Mapped[PartyType | None] = mapped_column(enum_column(PartyType))
+    legal_address: Mapped[str | None] = mapped_column(Text)
+    head_name: Mapped[str | None] = mapped_column(String(300))
+    """The head's name; a sole proprietor's own."""
+    head_post: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[PartyStatus | None] = mapped_column(enum_column(PartyStatus))
+    """As DaData last said; None: never verified."""
+    registered_on: Mapped[date | None] = mapped_column(Date)
+    liquidated_on: Mapped[date | None] = mapped_column(Date)
+    status_date: Mapped[date | None] = mapped_column(Date)
+    dadata_hid: Mapped[str | None] = mapped_column(String(100))
+    branch_type: Mapped[BranchType | None] = mapped_column(enum_column(BranchType))
+    main_organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id"), index=True
+    )
+    """A branch's head office (loyalty points pool there); None for a head office."""
+    verified_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """When DaData last confirmed it; None: "not verified" (typed by hand), refreshable."""
     recording_policy: Mapped[RecordingPolicy] = mapped_column(
         enum_column(RecordingPolicy),
         default=RecordingPolicy.OFF,
@@ -138,6 +176,13 @@ class Agent(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     phone: Mapped[str | None] = mapped_column(String(16), unique=True)
     """The agent's own number, E.164, verified by SMS at sign-up (None: added by an admin)."""
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    """The agent's own organization (several agents may share one); None: not given yet."""
+    organization_confirmed: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true()
+    )
+    """False while an agent who joined an existing organization by its INN waits for a
+    colleague or an admin to confirm them; until then they see none of its data."""
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 
@@ -197,6 +242,12 @@ class Request(Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     product: Mapped[str] = mapped_column(String(200))
     comment: Mapped[str | None] = mapped_column(Text)
+    payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"), index=True)
+    """Who pays, one of the agent's organization's payers; the partner sees its details."""
+    delivery_address_id: Mapped[int | None] = mapped_column(
+        ForeignKey("delivery_addresses.id"), index=True
+    )
+    """Where the partner sends documents: the agent's side, never the client's."""
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     """The product folded (`crm.search`): what the requests search looks in."""
     status: Mapped[RequestStatus] = mapped_column(enum_column(RequestStatus))

@@ -15,6 +15,8 @@ from crm.blacklist import record_views as blacklist_record_views
 from crm.blacklist import views as blacklist_views
 from crm.clients import views as client_views
 from crm.lockout import views as lockout_views
+from crm.organizations import address_views, loyalty_views, payer_views
+from crm.organizations import views as organization_views
 from crm.outbox import views as outbox_views
 from crm.pages import setup_pages
 from crm.partners import access_views, edit_views
@@ -58,6 +60,10 @@ def create_pages_app(config: Config) -> web.Application:
         recording_views,
         access_views,
         edit_views,
+        loyalty_views,
+        organization_views,
+        payer_views,
+        address_views,
     ):
         views.add_routes(app)
     app.on_startup.append(_prepare_login)

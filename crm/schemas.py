@@ -26,6 +26,7 @@ from crm.enums import RecordingPolicy
 from crm.errors import Invalid
 from crm.i18n import N_, gettext, ngettext
 from crm.i18n import gettext as _
+from crm.organizations.lookup import checked_kpp, checked_number
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -101,8 +102,19 @@ class RequestIn(_Input):
     organization_id: int = Field(gt=0)
     product: str = Field(min_length=1, max_length=200)
     comment: str | None = Field(None, max_length=2000)
+    payer_id: int | None = Field(
+        None, gt=0, le=2**31 - 1, description="One of the agent's organization's active payers."
+    )
+    delivery_address_id: int | None = Field(
+        None,
+        gt=0,
+        le=2**31 - 1,
+        description="One of the agent's organization's active delivery addresses.",
+    )
 
-    _blanks = field_validator("comment", mode="before")(_blank_to_none)
+    _blanks = field_validator("comment", "payer_id", "delivery_address_id", mode="before")(
+        _blank_to_none
+    )
 
 
 def valid_inn(value: str) -> str:
@@ -114,17 +126,38 @@ def valid_inn(value: str) -> str:
 
 
 class OrganizationIn(_Input):
-    name: str = Field(min_length=1, max_length=300)
-    inn: str = Field(min_length=1, max_length=20)
+    """A partner company by its INN (or OGRN): DaData fills the rest."""
+
+    inn: str = Field(
+        min_length=1,
+        max_length=20,
+        description="The INN (10 digits, 12 for a sole proprietor) or the OGRN (13 or 15), "
+        "with right check digits.",
+    )
+    kpp: str | None = Field(None, max_length=9, description="A branch's KPP; else the head office.")
+    name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=300,
+        description="Only when DaData cannot tell (unavailable, or the INN unknown to it): "
+        "the company is then stored not verified.",
+    )
     recording_policy: RecordingPolicy = Field(
         RecordingPolicy.OFF,
         description="`on`: its managers' conversations with clients are recorded, both told.",
     )
 
+    _blanks = field_validator("kpp", "name", mode="before")(_blank_to_none)
+
     @field_validator("inn")
     @classmethod
     def _inn(cls, value: str) -> str:
-        return valid_inn(value)
+        return checked_number(value)
+
+    @field_validator("kpp")
+    @classmethod
+    def _kpp(cls, value: str | None) -> str | None:
+        return checked_kpp(value)
 
 
 class RecordingPolicyIn(_Input):
@@ -304,6 +337,32 @@ class SignupCompleteIn(AgentIn):
     signup_token: str = Field(
         min_length=1, max_length=100, description="From POST /api/v1/signup/verify."
     )
+    inn: str | None = Field(
+        None,
+        max_length=20,
+        description="The INN (or OGRN) of the agent's own organization: found through DaData "
+        "and created, or joined when another agent gave it already. Optional here.",
+    )
+    kpp: str | None = Field(None, max_length=9, description="A branch's KPP, with `inn`.")
+    organization_name: str | None = Field(
+        None,
+        max_length=300,
+        description="With `inn`, only when DaData cannot tell: stored not verified.",
+    )
+
+    _organization_blanks = field_validator("inn", "kpp", "organization_name", mode="before")(
+        _blank_to_none
+    )
+
+    @field_validator("inn")
+    @classmethod
+    def _inn(cls, value: str | None) -> str | None:
+        return None if value is None else checked_number(value)
+
+    @field_validator("kpp")
+    @classmethod
+    def _kpp(cls, value: str | None) -> str | None:
+        return checked_kpp(value)
 
 
 def parse(schema: type[Model], data: Any) -> Model:

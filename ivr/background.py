@@ -17,6 +17,7 @@ from aiohttp import web
 from crm.blacklist.screening import alert_admins
 from crm.call_end import finalize_lost_calls
 from crm.lockout import service as lockouts
+from crm.organizations.loyalty import accrue
 from crm.outbox.sender import SenderSettings, deliver_due
 from crm.recordings import service as recordings
 from crm.recordings.twilio import TwilioUnavailable, delete_at_twilio
@@ -106,6 +107,13 @@ async def _forget_signup_codes(app: web.Application, stopping: Callable[[], bool
         log.info("signup_codes_forgotten", count=forgotten)
 
 
+async def _accrue_loyalty(app: web.Application, stopping: Callable[[], bool]) -> None:
+    async with app[SESSIONS].begin() as session:
+        credited = await accrue(session, now=app[CLOCK](), settings=app[CONFIG].loyalty)
+    if credited:
+        log.info("loyalty_credited", count=credited)
+
+
 JOBS = (
     ("blacklist_alerts", _alert_blacklist_matches),  # before the outbox: sent in one pass
     ("lockout_alerts", _alert_lockouts),
@@ -113,6 +121,7 @@ JOBS = (
     ("outbox", _deliver_outbox),
     ("lost_calls", _end_lost_calls),
     ("signup_codes", _forget_signup_codes),
+    ("loyalty", _accrue_loyalty),
 )
 
 

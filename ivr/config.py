@@ -6,6 +6,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Mapping
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import available_timezones
@@ -52,6 +53,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "IVR_EMAIL_FROM": ("email", "from"),
     "IVR_EMAIL_BACKEND": ("email", "backend"),
     "IVR_SMS_PROVIDER": ("sms", "provider"),
+    "IVR_DADATA_BASE_URL": ("dadata", "base_url"),
+    "IVR_DADATA_API_KEY": ("dadata", "api_key"),
     "IVR_SMS_FROM": ("sms", "from"),
     "IVR_SMS_MESSAGING_SERVICE_SID": ("sms", "messaging_service_sid"),
 }
@@ -285,6 +288,61 @@ class SignupConfig(_Frozen):
         return value
 
 
+DADATA_API = "https://suggestions.dadata.ru/suggestions/api/4_1/rs"
+
+
+class DadataConfig(_Frozen):
+    """DaData's API: organizations by INN/OGRN and banks by BIK (`crm/dadata.py`)."""
+
+    base_url: str = DADATA_API
+    """IVR_DADATA_BASE_URL; a local fake in tests."""
+    api_key: str = ""
+    """IVR_DADATA_API_KEY; without one the people fill the fields by hand."""
+    timeout_seconds: float = Field(5, gt=0, le=60)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _http_url(value)
+
+
+class LoyaltyTier(_Frozen):
+    """A tier an organization reaches at `points` (`crm/organizations/loyalty.py`)."""
+
+    name: str = Field(min_length=1, max_length=50)
+    points: int = Field(ge=0, le=1_000_000_000)
+
+
+class LoyaltyConfig(_Frozen):
+    """Points a head office earns for each of its agents' requests that reached the client."""
+
+    points_per_request: int = Field(10, ge=1, le=1_000_000)
+    tiers: tuple[LoyaltyTier, ...] = (
+        LoyaltyTier(name="bronze", points=0),
+        LoyaltyTier(name="silver", points=100),
+        LoyaltyTier(name="gold", points=500),
+        LoyaltyTier(name="platinum", points=2000),
+    )
+    """From the lowest: the first starts at 0, each next one needs more points."""
+    batch_size: int = Field(500, ge=1, le=100_000)
+    """Requests credited per background pass at most; the rest wait for the next one."""
+
+    @field_validator("tiers")
+    @classmethod
+    def _ordered_tiers(cls, value: tuple[LoyaltyTier, ...]) -> tuple[LoyaltyTier, ...]:
+        if not value:
+            raise ValueError("name at least one tier")
+        if value[0].points != 0:
+            raise ValueError("the first tier must start at 0 points")
+        names = [tier.name.strip().casefold() for tier in value]
+        if len(set(names)) != len(names):
+            raise ValueError("tier names must differ")
+        for lower, higher in pairwise(value):
+            if higher.points <= lower.points:
+                raise ValueError(f"tier {higher.name!r} must need more points than {lower.name!r}")
+        return value
+
+
 class HttpConfig(_Frozen):
     """Timeouts of the one client session for outside HTTP APIs."""
 
@@ -323,6 +381,8 @@ class Config(_Frozen):
     sms: SmsConfig = SmsConfig()
     signup: SignupConfig = SignupConfig()
     http: HttpConfig = HttpConfig()
+    dadata: DadataConfig = DadataConfig()
+    loyalty: LoyaltyConfig = LoyaltyConfig()
     background: BackgroundConfig = BackgroundConfig()
     database: DatabaseConfig = DatabaseConfig()
 

@@ -23,17 +23,19 @@ from sqlalchemy import select
 from crm.api.openapi import REF
 from crm.api.schemas import ClientOut, ErrorOut, NewClient
 from crm.enums import RecordingPolicy
-from crm.models import Organization
+from crm.models import Agent, Organization
 from crm.partners.service import set_recording_policy
 from ivr.simulator import ScriptedCaller
 from tests.api_helpers import ADMIN, AGENT, MANAGER, NEW_CLIENT, account_actor, issue_key
 from tests.conftest import AUTH_TOKEN, make_config
+from tests.fake_dadata import KEY as DADATA_KEY
 from tests.fake_twilio import ACCOUNT, FakeTwilio
 from tests.helpers import ANNA, BORIS, open_polis, signed_post
 from tests.logcapture import captured_logs, log_events
+from tests.org_helpers import SBER, SBER_ACCOUNT, give_organization
 from tests.signup_helpers import T0
 
-pytest_plugins = ("tests.api_fixtures",)
+pytest_plugins = ("tests.api_fixtures", "tests.dadata_fixtures")
 
 
 @pytest.fixture
@@ -44,10 +46,14 @@ async def fake_twilio(aiohttp_server) -> FakeTwilio:
     return fake
 
 
+ADDRESS = {"address": "Tula, Lenina 1", "contact_name": "Vera", "contact_phone": "+79160000008"}
+
+
 @pytest.fixture
-def config(database_url, fake_twilio):
+def config(database_url, fake_twilio, fake_dadata):
     twilio = {"auth_token": AUTH_TOKEN, "account_sid": ACCOUNT, "api_base_url": fake_twilio.url}
-    return make_config(database_url, twilio=twilio)
+    dadata = {"base_url": fake_dadata.url, "api_key": DADATA_KEY, "timeout_seconds": 0.5}
+    return make_config(database_url, twilio=twilio, dadata=dadata)
 
 
 # `validate_response` with no list of checks runs every check schemathesis has that the
@@ -101,7 +107,7 @@ async def test_document_covers_every_api_route_of_the_server(server, document):
         if (route.name or "").startswith("api.") and route.method != "HEAD"
     }
     assert {(method, path) for method, path, _ in operations(document)} == routes
-    assert len(routes) == 58
+    assert len(routes) == 58 + 2 + 1 + 10 + 2  # + loyalty + refresh + payers/addresses + membership
 
 
 async def test_every_keyed_operation_documents_its_errors(document):
@@ -159,6 +165,8 @@ async def test_creations_document_201_with_location(document):
         ("POST", "/api/v1/blacklist/rules"),
         ("POST", "/api/v1/requests/{number}/blacklist"),
         ("POST", "/api/v1/clients/{client_id}/blacklist"),
+        ("POST", "/api/v1/organization/payers"),
+        ("POST", "/api/v1/organization/addresses"),
     }
 
 
@@ -326,6 +334,58 @@ def walk_editing(
     call("admin", "PATCH", "/api/v1/users/{user_id}", 200, path_parameters=user, body=body)
 
 
+def walk_loyalty(call: Callable[..., dict]) -> None:
+    """Loyalty standings: the agent's organization's, and every one's for an admin."""
+    call("agent", "GET", "/api/v1/organization/loyalty", 200, query={"per_page": 5})
+    call("admin", "GET", "/api/v1/loyalty", 200)
+
+
+def walk_organizations_by_inn(call: Callable[..., dict]) -> None:
+    """A sole proprietor found by INN through the fake DaData, then refreshed."""
+    found = call("admin", "POST", "/api/v1/organizations", 201, body={"inn": "771234567859"})
+    one = {"organization_id": found["id"]}
+    path = "/api/v1/organizations/{organization_id}/refresh"
+    call("admin", "POST", path, 200, path_parameters=one)
+
+
+def walk_payers_and_addresses(call: Callable[..., dict], *, client_id: int) -> None:
+    """The agent's organization's payer and address, named on a request its partner sees."""
+    payers, addresses = "/api/v1/organization/payers", "/api/v1/organization/addresses"
+    payer = call("agent", "POST", payers, 201, body={"bik": SBER, "account": SBER_ACCOUNT})
+    address = call("agent", "POST", addresses, 201, body=ADDRESS)
+    call("agent", "GET", payers, 200)
+    call("agent", "GET", addresses, 200)
+    mine = {"payer_id": payer["id"]}
+    call("agent", "GET", payers + "/{payer_id}", 200, path_parameters=mine)
+    call("agent", "PATCH", payers + "/{payer_id}", 200, path_parameters=mine, body={"kpp": ""})
+    there = {"address_id": address["id"]}
+    call("agent", "GET", addresses + "/{address_id}", 200, path_parameters=there)
+    body = {"comment": "Ring twice"}
+    call("agent", "PATCH", addresses + "/{address_id}", 200, path_parameters=there, body=body)
+    partners = call("agent", "GET", "/api/v1/organizations", 200, query={"per_page": 100})
+    polis = next(item["id"] for item in partners["items"] if item["name"] == "Polis Insurance")
+    request = {
+        "client_id": client_id,
+        "organization_id": polis,
+        "product": "Fleet CASCO",
+        "payer_id": payer["id"],
+        "delivery_address_id": address["id"],
+    }
+    call("agent", "POST", "/api/v1/requests", 201, body=request)
+    call("manager", "GET", "/api/v1/partner/requests", 200, query={"per_page": 100})
+    call("agent", "DELETE", payers + "/{payer_id}", 204, path_parameters=mine)
+    call("agent", "DELETE", addresses + "/{address_id}", 204, path_parameters=there)
+
+
+def walk_membership(call: Callable[..., dict], *, waiting: tuple[int, ...]) -> None:
+    """Two agents waiting in the demo agent's organization: an admin confirms one, the demo
+    agent (a member) refuses the other."""
+    first, second = waiting
+    path = "/api/v1/agents/{agent_id}/organization/"
+    call("admin", "POST", path + "confirm", 200, path_parameters={"agent_id": first})
+    call("agent", "POST", path + "refuse", 200, path_parameters={"agent_id": second})
+
+
 def walk_the_blacklist(call: Callable[..., dict], *, client_id: int, number: str) -> None:
     """The blacklist's operations, an admin's key each, with good data."""
     rule = call("admin", "POST", "/api/v1/blacklist/rules", 201, body={"city": "Tula"})
@@ -361,6 +421,7 @@ def walk_every_success(
     user_id: int,
     sent_code: Callable[[], str],
     agent_id: int | None,
+    waiting: tuple[int, ...] = (),
 ) -> list[tuple[str, int]]:
     """Each operation once with good data, each answer checked against the document."""
     schema = schemathesis.openapi.from_dict(document, config=SETTINGS)
@@ -483,6 +544,10 @@ def walk_every_success(
         )
         walk_access(call, organization=org, user_id=user_id, agent_id=agent_id)
         walk_editing(call, organization=org, user_id=user_id, agent_id=agent_id)
+        walk_loyalty(call)
+        walk_organizations_by_inn(call)
+        walk_payers_and_addresses(call, client_id=client["id"])
+        walk_membership(call, waiting=waiting)
         path = "/api/v1/users/{user_id}/password-reset"
         call("admin", "POST", path, 202, path_parameters={"user_id": user_id})
         call("agent", "POST", "/api/v1/password/forgot", 202, body={"email": "nobody@example.com"})
@@ -534,6 +599,21 @@ async def test_every_success_answer_matches_the_document(
         await simulator.call(ScriptedCaller(["1#", "2#", "3#"]), from_number=BORIS)
     keys = {role: await issue_key(sessions, email) for role, email in ROLES.items()}
     user_id = (await account_actor(sessions, MANAGER)).user_id
+    agency = await give_organization(sessions, AGENT)  # its payers and addresses
+    async with sessions.begin() as session:  # two agents waiting to be confirmed in it
+        joiners = [
+            Agent(
+                name=f"Joiner {n}",
+                email=f"joiner{n}@example.com",
+                organization_id=agency,
+                organization_confirmed=False,
+                created_at=T0,
+            )
+            for n in (1, 2)
+        ]
+        session.add_all(joiners)
+        await session.flush()
+        waiting = tuple(joiner.id for joiner in joiners)
 
     def sent_code() -> str:
         (body,) = [line["body"] for line in log_events(stream) if line["event"] == "sms_console"]
@@ -549,6 +629,7 @@ async def test_every_success_answer_matches_the_document(
             user_id,
             sent_code,
             (await account_actor(sessions, AGENT)).agent_id,
+            waiting,
         )
     assert {operation for operation, _ in seen} == {
         f"{method} {path}" for method, path, _ in operations(document)

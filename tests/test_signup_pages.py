@@ -12,7 +12,14 @@ pytest_plugins = ("tests.signup_fixtures",)
 
 TYPED = "8 916 123-45-67"
 MASKED = "+7******4567"
-ACCOUNT = {"name": "Pavel Orlov", "email": "pavel@example.com", "password": "orlov-secret-2026"}
+ACCOUNT = {
+    "name": "Pavel Orlov",
+    "email": "pavel@example.com",
+    "password": "orlov-secret-2026",
+    # No DaData key in these tests: the organization is typed by hand (not verified).
+    "inn": "7728168971",
+    "organization_name": "Orlov Agency",
+}
 
 
 @pytest.fixture

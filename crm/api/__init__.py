@@ -11,6 +11,9 @@ from crm.api import (
     editing,
     keys,
     lockouts,
+    loyalty,
+    membership,
+    organization,
     partners,
     passwords,
     recordings,
@@ -40,6 +43,9 @@ def create_api_app() -> web.Application:
         access,
         editing,
         passwords,
+        loyalty,
+        organization,
+        membership,
     ):
         app.router.add_routes(module.routes)
     app.on_startup.append(build_on_startup)

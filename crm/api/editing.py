@@ -31,7 +31,8 @@ EMAIL = " An email another account has answers 409 naming `email`."
     body=OrganizationEdit,
     errors=(409,),
     description=ADMINS + " The INN is checked as on creation; one another company has "
-    "answers 409 naming `inn`.",
+    "answers 409 naming `inn`. A new INN clears what DaData said of the old one (KPP, "
+    "OGRN, address, head, status…): `verified: false` until a refresh.",
 )
 async def organization(request: web.Request) -> web.Response:
     data = parse(OrganizationEdit, await json_body(request))

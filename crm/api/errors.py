@@ -6,6 +6,7 @@ import structlog
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
+from crm.dadata import DadataUnavailable
 from crm.errors import Conflict, Forbidden, Invalid, NotFound
 from crm.i18n import gettext as _
 from crm.recordings.twilio import TwilioUnavailable
@@ -112,6 +113,8 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         return error_response(503, str(error), retry_after=error.retry_after)
     except NotDelivered as error:
         return error_response(502, str(error))
+    except DadataUnavailable as error:
+        return error_response(503, error.message, code="dadata_unavailable")
     except TwilioUnavailable:
         return error_response(
             502,

@@ -55,6 +55,8 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     "agent_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "user_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "recording_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    "payer_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    "address_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "number": {
         "type": "string",
         "pattern": "^[0-9]+$",
@@ -156,7 +158,8 @@ _WHY = {
     429: "A limit was reached; `Retry-After` says when to try again.",
     502: "An outside service did not answer as it should (the SMS provider: nothing was "
     "counted; Twilio, for a recording: nothing was changed).",
-    503: "Sign-up is suspended for everyone for now; `Retry-After` says for how long.",
+    503: "Not now: sign-up is suspended for everyone (`Retry-After` says for how long), or "
+    "an outside service (DaData) did not answer; `code` says which.",
 }
 
 
@@ -188,7 +191,11 @@ def _responses(op: Operation, path: str, refs: dict) -> dict[str, Any]:
         responses["401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
     for code in {429, 503} & codes:
         responses[str(code)]["headers"] = {
-            "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
+            "Retry-After": {
+                "description": "Seconds to wait (a limit or a suspension; not when an outside "
+                "service did not answer).",
+                "schema": {"type": "integer"},
+            }
         }
     return responses
 

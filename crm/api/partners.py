@@ -10,6 +10,7 @@ from crm.api.auth import actor_of
 from crm.api.http import V1, json_body, page_args, path_id, respond
 from crm.api.openapi import PAGING, operation
 from crm.api.schemas import ManagerList, ManagerOut, OrganizationOut, OrganizationPage
+from crm.organizations.service import refresh
 from crm.partners.service import (
     add_manager,
     create_organization,
@@ -19,7 +20,7 @@ from crm.partners.service import (
     set_recording_policy,
 )
 from crm.schemas import ManagerIn, OrganizationIn, RecordingPolicyIn, parse
-from ivr.keys import CLOCK, SESSIONS, url_for
+from ivr.keys import CLOCK, CONFIG, HTTP, SESSIONS, url_for
 
 routes = web.RouteTableDef()
 ONE = V1 + r"/organizations/{organization_id:\d+}"
@@ -49,14 +50,24 @@ async def list_(request: web.Request) -> web.Response:
     body=OrganizationIn,
     location=True,
     errors=(409,),
-    description=ADMINS + " The INN is checked (10 or 12 digits with check digits) and must be new.",
+    description=ADMINS + " Give the INN (or the OGRN), and a branch's KPP: checked here "
+    "first (a typo answers 422 naming `inn` or `kpp`), then DaData fills the names, OGRN, "
+    "address, head and status. When DaData cannot tell (unavailable, or the INN unknown to "
+    "it), a `name` given stores the company typed by hand with `verified: false`; without "
+    "one the answer is 422 naming `name` (with DaData's reason) or `inn` (unknown). An INN "
+    "and KPP already stored as a partner company answers 409 naming `inn` (an agents' "
+    "organization of the same INN is another record).",
 )
 async def create(request: web.Request) -> web.Response:
     data = parse(OrganizationIn, await json_body(request))
-    async with request.config_dict[SESSIONS].begin() as db:
-        organization = await create_organization(
-            db, actor=actor_of(request), data=data, now=datetime.now(UTC)
-        )
+    organization = await create_organization(
+        request.config_dict[SESSIONS],
+        request.config_dict[HTTP],
+        request.config_dict[CONFIG].dadata,
+        actor=actor_of(request),
+        data=data,
+        now=datetime.now(UTC),
+    )
     return respond(
         OrganizationOut.model_validate(organization),
         status=201,
@@ -71,6 +82,33 @@ async def get(request: web.Request) -> web.Response:
         organization = await get_organization(
             db, actor=actor_of(request), organization_id=path_id(request, "organization_id")
         )
+    return respond(OrganizationOut.model_validate(organization))
+
+
+@routes.post(ONE + "/refresh", name="api.organizations.refresh")
+@operation(
+    "Refresh an organization from DaData",
+    tag="organizations",
+    answer=OrganizationOut,
+    errors=(409, 422, 503),
+    description="Admins any organization, agents their own once confirmed in it (404 while "
+    "they wait). Every field is read again from "
+    "DaData (a company typed by hand becomes verified); the audit log keeps the previous "
+    "value of each changed field (an unchanged refresh: the time of the check alone). "
+    "503 with code `dadata_unavailable`: DaData did not answer "
+    "(the message says why); nothing changed. 422 naming `inn`: DaData knows it no more. "
+    "409 naming `inn`: what DaData says is another organization stored already (a copy "
+    "typed by hand is refused, not merged).",
+)
+async def refresh_(request: web.Request) -> web.Response:
+    organization = await refresh(
+        request.config_dict[SESSIONS],
+        request.config_dict[HTTP],
+        request.config_dict[CONFIG].dadata,
+        actor=actor_of(request),
+        organization_id=path_id(request, "organization_id"),
+        now=request.config_dict[CLOCK](),
+    )
     return respond(OrganizationOut.model_validate(organization))
 
 

@@ -197,7 +197,9 @@ async def reopen(request: web.Request) -> web.Response:
     status=201,
     location=True,
     errors=(422,),
-    description=ROLES + ADMIN_FIELDS,
+    description=ROLES + " The same client, partner, product and comment; the same payer and "
+    "delivery address while they are still active ones of the organization of the client's "
+    "agent, else none." + ADMIN_FIELDS,
 )
 async def repeat(request: web.Request) -> web.Response:
     actor = actor_of(request)

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from crm.blacklist import normalize
 from crm.blacklist.screening import MAX_RECHECK
-from crm.enums import CallOutcome, RecordingPolicy, RequestStatus, Role
+from crm.enums import (
+    BranchType,
+    CallOutcome,
+    PartyStatus,
+    PartyType,
+    RecordingPolicy,
+    RequestStatus,
+    Role,
+)
 from crm.models import Manager
+from crm.organizations.schemas import AddressDetails, PayerDetails
 from crm.requests.service import CallRow, RequestRow
 from crm.schemas import ClientIn, RequestIn
 
@@ -131,6 +140,10 @@ class RequestOut(_Out):
     closed_at: Timestamp | None
     last_call_at: Timestamp | None
     last_outcome: CallOutcome | None
+    payer: PayerDetails | None = Field(None, description="Who pays, with the bank details.")
+    delivery_address: AddressDetails | None = Field(
+        None, description="Where the documents go, on the agent's side."
+    )
 
     @classmethod
     def of(cls, row: RequestRow) -> RequestOut:
@@ -147,6 +160,12 @@ class RequestOut(_Out):
             closed_at=request.closed_at,
             last_call_at=row.last_call_at,
             last_outcome=row.last_outcome,
+            payer=PayerDetails.model_validate(row.payer) if row.payer else None,
+            delivery_address=(
+                AddressDetails.model_validate(row.delivery_address)
+                if row.delivery_address
+                else None
+            ),
         )
 
 
@@ -162,6 +181,12 @@ class PartnerRequestOut(_Out):
     client_first_name: str
     city: str | None
     created_at: Timestamp
+    payer: PayerDetails | None = Field(
+        None, description="Who pays (the agent's side), with the bank details to invoice."
+    )
+    delivery_address: AddressDetails | None = Field(
+        None, description="Where the documents go: the agent's side, never the client."
+    )
 
 
 class PartnerRequestPage(_Page):
@@ -205,6 +230,30 @@ class OrganizationOut(_Out):
     recording_policy: RecordingPolicy
     is_active: bool = Field(description="False: deactivated; its managers reach no line.")
     created_at: Timestamp
+    kpp: str = Field("", description="'' for a sole proprietor, or when typed by hand.")
+    full_name: str | None = None
+    ogrn: str | None = None
+    ogrn_date: date | None = None
+    type: PartyType | None = Field(None, validation_alias="party_type")
+    legal_address: str | None = None
+    head_name: str | None = Field(None, description="A sole proprietor's own name.")
+    head_post: str | None = None
+    status: PartyStatus | None = Field(
+        None,
+        description="As DaData last said; None: never verified. Liquidating, liquidated or "
+        "bankrupt: no new request may name it.",
+    )
+    registered_on: date | None = None
+    liquidated_on: date | None = None
+    branch_type: BranchType | None = None
+    main_organization_id: int | None = Field(None, description="A branch's head office.")
+    verified_at: Timestamp | None = Field(None, description="When DaData last confirmed it.")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def verified(self) -> bool:
+        """False: typed by hand while DaData could not tell; refresh it later."""
+        return self.verified_at is not None
 
 
 class OrganizationPage(_Page):

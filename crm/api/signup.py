@@ -10,7 +10,7 @@ from crm.api.schemas import CodeSentOut, SignedUpOut, SignupTokenOut
 from crm.schemas import SignupCompleteIn, SignupPhoneIn, SignupVerifyIn, parse
 from crm.signup.edge import check_code, send_code
 from crm.signup.service import complete_signup
-from ivr.keys import CLOCK, SESSIONS
+from ivr.keys import CLOCK, CONFIG, HTTP, SESSIONS
 
 routes = web.RouteTableDef()
 PUBLIC = frozenset({"api.signup.code", "api.signup.verify", "api.signup.complete"})
@@ -66,12 +66,22 @@ async def verify(request: web.Request) -> web.Response:
     public=True,
     errors=(409, 410),
     description="The agent can log in at once. The token is spent only when the account is "
-    "made: a refused field keeps it usable. 410: the token was used or expired.",
+    "made: a refused field keeps it usable. 410: the token was used or expired. With `inn` "
+    "the agent's own organization is found through DaData and created, or joined when "
+    "another agent gave it (then pending: a member or an admin confirms them before they "
+    "see its data); when DaData cannot tell, `organization_name` stores it typed "
+    "by hand (not verified), and without one the answer is 422 naming `organization_name` "
+    "(DaData unavailable, with the reason) or `inn` (unknown).",
 )
 async def complete(request: web.Request) -> web.Response:
     data = parse(SignupCompleteIn, await json_body(request))
-    async with request.config_dict[SESSIONS].begin() as db:
-        done = await complete_signup(db, data=data, now=request.config_dict[CLOCK]())
+    done = await complete_signup(
+        request.config_dict[SESSIONS],
+        data=data,
+        now=request.config_dict[CLOCK](),
+        http=request.config_dict[HTTP],
+        dadata=request.config_dict[CONFIG].dadata,
+    )
     actor = done.actor
     return respond(
         SignedUpOut(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import audit
@@ -84,6 +84,27 @@ async def _login(session: AsyncSession, *condition: Any) -> User | None:
     return await session.scalar(select(User).where(*condition).with_for_update())
 
 
+NOT_VERIFIED: dict[str, Any] = {
+    "kpp": "",
+    "full_name": None,
+    "ogrn": None,
+    "ogrn_date": None,
+    "party_type": None,
+    "legal_address": None,
+    "head_name": None,
+    "head_post": None,
+    "status": None,
+    "registered_on": None,
+    "liquidated_on": None,
+    "status_date": None,
+    "dadata_hid": None,
+    "branch_type": None,
+    "main_organization_id": None,
+    "verified_at": None,
+}
+"""A company's fields from DaData, cleared when its INN is edited by hand."""
+
+
 async def update_organization(
     session: AsyncSession,
     *,
@@ -92,7 +113,8 @@ async def update_organization(
     data: OrganizationEdit,
     now: datetime,
 ) -> Organization:
-    """A partner company's new name or INN (Conflict naming `inn` when another has it)."""
+    """A partner company's new name or INN (Conflict naming `inn` when another partner
+    company has it); a new INN clears what DaData said of the old one (not verified)."""
     require_admin(actor)
     organization = await session.get(Organization, organization_id, with_for_update=True)
     if organization is None or organization.kind is not OrganizationKind.PARTNER:
@@ -100,10 +122,21 @@ async def update_organization(
     changes = data.changes()
     if "inn" in changes and await session.scalar(
         select(Organization.id).where(
-            Organization.inn == changes["inn"], Organization.id != organization_id
+            Organization.inn == changes["inn"],
+            Organization.kind == OrganizationKind.PARTNER,
+            Organization.id != organization_id,
         )
     ):
         raise Conflict.one("inn", _("a company with this INN already exists"))
+    if "inn" in changes and changes["inn"] != organization.inn:
+        # What DaData said was of the old INN: "not verified" until a refresh; its branches
+        # (of the old INN) are no longer its.
+        changes.update(NOT_VERIFIED)
+        await session.execute(
+            update(Organization)
+            .where(Organization.main_organization_id == organization_id)
+            .values(main_organization_id=None)
+        )
     await _save(
         session,
         actor,

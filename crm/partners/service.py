@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import aiohttp
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from crm import audit
@@ -15,8 +16,10 @@ from crm.enums import OrganizationKind, RecordingPolicy, Role
 from crm.errors import Conflict, Forbidden, NotFound
 from crm.i18n import gettext as _
 from crm.models import Agent, Manager, ManagerPhone, Organization
+from crm.organizations import service as organizations
 from crm.pagination import Page, paginate
 from crm.schemas import AgentIn, ManagerIn, OrganizationIn
+from ivr.config import DadataConfig
 
 
 def _partners():
@@ -77,30 +80,40 @@ async def get_organization(
 
 
 async def create_organization(
-    session: AsyncSession, *, actor: Actor, data: OrganizationIn, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    http: aiohttp.ClientSession,
+    settings: DadataConfig,
+    *,
+    actor: Actor,
+    data: OrganizationIn,
+    now: datetime,
 ) -> Organization:
+    """A partner company by its INN (or OGRN) as DaData fills it; typed by hand (not
+    verified) with `data.name` when DaData cannot tell. Conflict naming `inn` when a partner
+    company has it (an agents' organization of the same INN is another record). DaData is
+    asked with no transaction open; the write opens after."""
     require_admin(actor)
-    if await session.scalar(select(Organization.id).where(Organization.inn == data.inn)):
-        raise Conflict.one("inn", _("a company with this INN already exists"))
-    organization = Organization(
-        name=data.name,
-        inn=data.inn,
-        kind=OrganizationKind.PARTNER,
-        recording_policy=data.recording_policy,
-        created_at=now,
-    )
-    session.add(organization)
-    await session.flush()
-    await audit.record(
-        session,
-        actor=actor,
-        action="create",
-        entity="organization",
-        entity_id=organization.id,
-        details=data.model_dump(),
-        now=now,
-    )
-    return organization
+
+    async def with_policy(session: AsyncSession, settled: organizations.Settled) -> None:
+        organization = settled.organization
+        if organization.recording_policy != data.recording_policy:
+            organization.recording_policy = data.recording_policy
+            await audit.record(
+                session,
+                actor=actor,
+                action="recording_policy",
+                entity="organization",
+                entity_id=organization.id,
+                details={"from": RecordingPolicy.OFF, "to": data.recording_policy},
+                now=now,
+            )
+            await session.flush()
+
+    settled = await organizations.add(
+        sessions, http, settings, number=data.inn, kpp=data.kpp, name=data.name,
+        kind=OrganizationKind.PARTNER, now=now, actor=actor, then=with_policy,
+    )  # fmt: skip
+    return settled.organization
 
 
 async def set_recording_policy(

@@ -11,6 +11,9 @@ from aiohttp import web
 from crm.enums import RecordingPolicy, Role
 from crm.errors import Invalid
 from crm.i18n import gettext as _
+from crm.organizations import membership
+from crm.organizations.service import main_of
+from crm.organizations.views import refreshed
 from crm.pages import field_errors, flash, page_arg, render
 from crm.partners.service import (
     add_manager,
@@ -24,7 +27,7 @@ from crm.partners.service import (
 )
 from crm.schemas import AgentIn, ManagerIn, OrganizationIn, parse
 from crm.web import actor_of, form_data, redirect, requires
-from ivr.keys import SESSIONS
+from ivr.keys import CONFIG, HTTP, SESSIONS
 
 PHONE_SEPARATORS = re.compile(r"[\n,;]+")
 ORGANIZATION = r"/admin/organizations/{organization_id:\d{1,9}}"
@@ -41,12 +44,15 @@ async def _organizations(
         organizations = await list_organizations(
             db, actor=actor_of(request), page=page_arg(request)
         )
-    return await render(
-        request,
-        "admin_organizations.html",
-        {"organizations": organizations, "values": values or {}, "errors": errors or {}},
-        status=status,
-    )
+    values, errors = values or {}, errors or {}
+    by_hand = not request.config_dict[CONFIG].dadata.api_key or "name" in errors
+    context = {
+        "organizations": organizations,
+        "values": values,
+        "errors": errors,
+        "by_hand": by_hand or bool(values.get("name")),
+    }
+    return await render(request, "admin_organizations.html", context, status=status)
 
 
 @requires(Role.ADMIN)
@@ -57,15 +63,17 @@ async def organization_list(request: web.Request) -> web.StreamResponse:
 @requires(Role.ADMIN)
 async def organization_create(request: web.Request) -> web.StreamResponse:
     form = await form_data(request)
-    values = {"name": form.get("name", ""), "inn": form.get("inn", "")}
+    values = {name: form.get(name, "") for name in ("inn", "kpp", "name")}
     try:
-        async with request.config_dict[SESSIONS].begin() as db:
-            organization = await create_organization(
-                db,
-                actor=actor_of(request),
-                data=parse(OrganizationIn, values),
-                now=datetime.now(UTC),
-            )
+        data = parse(OrganizationIn, values)
+        organization = await create_organization(
+            request.config_dict[SESSIONS],
+            request.config_dict[HTTP],
+            request.config_dict[CONFIG].dadata,
+            actor=actor_of(request),
+            data=data,
+            now=datetime.now(UTC),
+        )
     except Invalid as invalid:
         return await _organizations(
             request, values=values, errors=field_errors(invalid), status=400
@@ -73,6 +81,15 @@ async def organization_create(request: web.Request) -> web.StreamResponse:
     message = _("%(name)s added. Now add its managers and their phones.")
     await flash(request, message % {"name": organization.name})
     raise redirect(request, "admin.organization", organization_id=organization.id)
+
+
+@requires(Role.ADMIN)
+async def organization_refresh(request: web.Request) -> web.StreamResponse:
+    organization_id = int(request.match_info["organization_id"])
+    async with request.config_dict[SESSIONS]() as db:
+        await get_organization(db, actor=actor_of(request), organization_id=organization_id)
+    await flash(request, await refreshed(request, organization_id=organization_id))
+    raise redirect(request, "admin.organization", organization_id=organization_id)
 
 
 async def _organization(
@@ -90,11 +107,13 @@ async def _organization(
     async with request.config_dict[SESSIONS]() as db:
         organization = await get_organization(db, actor=actor, organization_id=organization_id)
         logins = await manager_logins(db, actor=actor, organization_id=organization_id)
+        head = await main_of(db, organization)
     return await render(
         request,
         "admin_organization.html",
         {
             "organization": organization,
+            "head": head,
             "logins": logins,
             "values": values or {},
             "errors": errors or {},
@@ -178,12 +197,43 @@ async def _agents(
 ) -> web.Response:
     async with request.config_dict[SESSIONS]() as db:
         agents = await list_agents(db, actor=actor_of(request), page=page_arg(request))
+        names = await membership.organization_names(db, agents.items)
     return await render(
         request,
         "admin_agents.html",
-        {"agents": agents, "values": values or {}, "errors": errors or {}, "edit": edit or {}},
+        {
+            "agents": agents,
+            "organization_names": names,
+            "values": values or {},
+            "errors": errors or {},
+            "edit": edit or {},
+        },
         status=status,
     )
+
+
+@requires(Role.ADMIN)
+async def agent_membership(request: web.Request) -> web.StreamResponse:
+    """Confirm an agent waiting in the organization they joined by its INN, or refuse them."""
+    accept = request.match_info["verb"] == "confirm"
+    decide = membership.confirm if accept else membership.refuse
+    try:
+        async with request.config_dict[SESSIONS].begin() as db:
+            agent = await decide(
+                db,
+                actor=actor_of(request),
+                agent_id=int(request.match_info["agent_id"]),
+                now=datetime.now(UTC),
+            )
+    except Invalid as invalid:
+        await flash(request, "; ".join(invalid.errors.values()))
+        raise redirect(request, "admin.agents") from None
+    if accept:
+        message = _("%(name)s is a member of the organization now.")
+    else:
+        message = _("%(name)s was refused and left the organization.")
+    await flash(request, message % {"name": agent.name})
+    raise redirect(request, "admin.agents")
 
 
 @requires(Role.ADMIN)
@@ -218,6 +268,14 @@ def add_routes(app: web.Application) -> None:
     router.add_post(ORGANIZATION + "/managers", manager_create, name="admin.managers.create")
     router.add_get("/admin/agents", agent_list, name="admin.agents")
     router.add_post("/admin/agents", agent_create, name="admin.agents.create")
+    router.add_post(
+        r"/admin/agents/{agent_id:\d{1,9}}/organization/{verb:confirm|refuse}",
+        agent_membership,
+        name="admin.agent.membership",
+    )
+    router.add_post(
+        ORGANIZATION + "/refresh", organization_refresh, name="admin.organization.refresh"
+    )
     app.router.add_post(
         ORGANIZATION + "/recording-policy",
         organization_recording,

@@ -15,11 +15,15 @@ from crm.auth.service import Actor
 from crm.blacklist import normalize
 from crm.blacklist.screening import screen
 from crm.clients.service import get_client
-from crm.enums import CallKind, CallOutcome, OrganizationKind, RequestStatus, Role
+from crm.enums import UNUSABLE, CallKind, CallOutcome, OrganizationKind, RequestStatus, Role
 from crm.errors import Forbidden, Invalid, NotFound
+from crm.i18n import gettext
 from crm.i18n import gettext as _
+from crm.labels import WORDS
 from crm.models import Call, Client, DialAttempt, Manager, Organization, Request
 from crm.numbers import new_request_number
+from crm.organizations.models import DeliveryAddress, Payer
+from crm.organizations.scope import agent_organization_id, check_request_choices
 from crm.pagination import Page, page_of_ids, paginate
 from crm.schemas import RequestIn
 from crm.search import fold
@@ -35,6 +39,8 @@ class RequestRow:
     organization: Organization
     last_call_at: datetime | None
     last_outcome: CallOutcome | None
+    payer: Payer | None = None
+    delivery_address: DeliveryAddress | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,10 @@ class PartnerRequestRow:
     client_first_name: str
     city: str | None
     created_at: datetime
+    payer: Payer | None = None
+    """Who pays, with the bank details: the agent's side's, never the client's."""
+    delivery_address: DeliveryAddress | None = None
+    """Where the documents go: the agent's side, never the client."""
 
 
 @dataclass(frozen=True)
@@ -87,10 +97,20 @@ def _rows(actor: Actor) -> Select:
         .scalar_subquery()
     )
     query = (
-        select(Request, Client, Organization, DialAttempt.started_at, DialAttempt.outcome)
+        select(
+            Request,
+            Client,
+            Organization,
+            DialAttempt.started_at,
+            DialAttempt.outcome,
+            Payer,
+            DeliveryAddress,
+        )
         .join(Client, Client.id == Request.client_id)
         .join(Organization, Organization.id == Request.organization_id)
         .outerjoin(DialAttempt, DialAttempt.id == last_dial)
+        .outerjoin(Payer, Payer.id == Request.payer_id)
+        .outerjoin(DeliveryAddress, DeliveryAddress.id == Request.delivery_address_id)
     )
     return query.where(*_scope(actor))
 
@@ -107,7 +127,13 @@ def _scope(actor: Actor) -> list[ColumnElement[bool]]:
 
 def _row(row: Row[Any]) -> RequestRow:
     return RequestRow(
-        request=row[0], client=row[1], organization=row[2], last_call_at=row[3], last_outcome=row[4]
+        request=row[0],
+        client=row[1],
+        organization=row[2],
+        last_call_at=row[3],
+        last_outcome=row[4],
+        payer=row[5],
+        delivery_address=row[6],
     )
 
 
@@ -210,8 +236,18 @@ async def partner_requests(
     if actor.role is not Role.MANAGER or actor.organization_id is None:
         raise Forbidden(_("this list is for partner managers"))
     query = (
-        select(Request.number, Request.product, Client.first_name, Client.city, Request.created_at)
+        select(
+            Request.number,
+            Request.product,
+            Client.first_name,
+            Client.city,
+            Request.created_at,
+            Payer,
+            DeliveryAddress,
+        )
         .join(Client, Client.id == Request.client_id)
+        .outerjoin(Payer, Payer.id == Request.payer_id)
+        .outerjoin(DeliveryAddress, DeliveryAddress.id == Request.delivery_address_id)
         .where(
             Request.organization_id == actor.organization_id, Request.status == RequestStatus.OPEN
         )
@@ -220,7 +256,13 @@ async def partner_requests(
     result = await paginate(session, query, page=page, per_page=per_page, scalars=False)
     items = [
         PartnerRequestRow(
-            number=r[0], product=r[1], client_first_name=r[2], city=r[3], created_at=r[4]
+            number=r[0],
+            product=r[1],
+            client_first_name=r[2],
+            city=r[3],
+            created_at=r[4],
+            payer=r[5],
+            delivery_address=r[6],
         )
         for r in result.items
     ]
@@ -249,6 +291,16 @@ async def create_request(
         raise Invalid.one("organization_id", _("no such partner company"))
     if not partner.is_active:
         raise Invalid.one("organization_id", _("this partner company is deactivated"))
+    if partner.status in UNUSABLE:
+        message = _("the register says this partner company is %(status)s: choose another")
+        status = gettext(WORDS[partner.status])
+        raise Invalid.one("organization_id", message % {"status": status})
+    await check_request_choices(
+        session,
+        agent_id=client.agent_id,
+        payer_id=data.payer_id,
+        delivery_address_id=data.delivery_address_id,
+    )
     source = normalize.source(source_ip)
     screening = await screen(session, client=client, source_ip=source)
     request = Request(
@@ -258,6 +310,8 @@ async def create_request(
         organization_id=partner.id,
         product=data.product,
         comment=data.comment,
+        payer_id=data.payer_id,
+        delivery_address_id=data.delivery_address_id,
         status=RequestStatus.OPEN,
         created_at=now,
         source_ip=source,
@@ -306,16 +360,21 @@ async def repeat_request(
     source_ip: str | None,
     now: datetime,
 ) -> Request:
-    """A new open request with the same client, partner and product (a renewal).
+    """A new open request with the same client, partner and product (a renewal), and the
+    same payer and delivery address while they are still active ones of the organization
+    of the client's agent (else none).
 
     It is filed, and checked, as a new request from `source_ip`.
     """
     past = (await get_request(session, actor=actor, number=number)).request
+    payer_id, address_id = await _still_choosable(session, past)
     data = RequestIn(
         client_id=past.client_id,
         organization_id=past.organization_id,
         product=past.product,
         comment=past.comment,
+        payer_id=payer_id,
+        delivery_address_id=address_id,
     )
     request = await create_request(session, actor=actor, data=data, source_ip=source_ip, now=now)
     await audit.record(
@@ -328,6 +387,30 @@ async def repeat_request(
         now=now,
     )
     return request
+
+
+async def _still_choosable(session: AsyncSession, past: Request) -> tuple[int | None, int | None]:
+    """The past request's payer and delivery address if a new request may name them still:
+    active, and of the organization the client's agent belongs to now."""
+    if past.payer_id is None and past.delivery_address_id is None:
+        return None, None
+    agent_id = await session.scalar(select(Client.agent_id).where(Client.id == past.client_id))
+    organization_id = await agent_organization_id(session, agent_id=agent_id)
+    if organization_id is None:
+        return None, None
+    payer = await session.get(Payer, past.payer_id) if past.payer_id else None
+    address = (
+        await session.get(DeliveryAddress, past.delivery_address_id)
+        if past.delivery_address_id
+        else None
+    )
+
+    def usable(item: Payer | DeliveryAddress | None) -> int | None:
+        if item is None or not item.is_active or item.organization_id != organization_id:
+            return None
+        return item.id
+
+    return usable(payer), usable(address)
 
 
 async def _free_number(session: AsyncSession) -> str:

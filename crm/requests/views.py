@@ -13,6 +13,7 @@ from crm.clients.service import client_labels, get_client, lookup_clients
 from crm.enums import RequestStatus, Role
 from crm.errors import Invalid, NotFound
 from crm.i18n import gettext as _
+from crm.organizations.scope import document_choices
 from crm.pages import field_errors, flash, int_or_none, page_arg, render
 from crm.partners.service import partner_choices
 from crm.recordings.service import list_recordings
@@ -29,7 +30,7 @@ from crm.schemas import RequestIn, parse
 from crm.web import actor_of, client_address, form_data, redirect, requires
 from ivr.keys import CLOCK, SESSIONS
 
-FIELDS = ("client_id", "organization_id", "product", "comment")
+FIELDS = ("client_id", "organization_id", "product", "comment", "payer_id", "delivery_address_id")
 MAX_ID = 2**31 - 1
 NUMBER = r"{number:\d{8}}"
 
@@ -103,6 +104,7 @@ async def _form(
             except NotFound:  # someone else's, or gone: nothing is preselected
                 chosen_id = None
         partners = await partner_choices(db)
+        documents = await document_choices(db, actor=actor)
         labels = await client_labels(db, actor=actor, clients=clients)
     context = {
         "values": values,
@@ -112,6 +114,7 @@ async def _form(
         "chosen_id": chosen_id,
         "client_search": search,
         "partners": partners,
+        "documents": documents,
     }
     return await render(request, "request_form.html", context, status=status)
 

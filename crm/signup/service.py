@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import aiohttp
 import phonenumbers
 import structlog
 from sqlalchemy import select, update
@@ -22,16 +23,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.auth.models import User
 from crm.auth.service import Actor, actor_for
+from crm.enums import OrganizationKind
 from crm.errors import Conflict, DomainError, Invalid
 from crm.i18n import N_, gettext, ngettext
 from crm.i18n import gettext as _
 from crm.models import Agent
+from crm.organizations import service as organizations
 from crm.partners.service import add_agent_account
 from crm.schemas import SignupCompleteIn
 from crm.signup.errors import CodeGone, NotDelivered, WrongCode
 from crm.signup.limits import address_key, mark_sent, reserve
 from crm.signup.models import COUNTED, CodeStatus, SignupCode, SignupToken
-from ivr.config import SignupConfig, WebConfig
+from ivr.config import DadataConfig, SignupConfig, WebConfig
 from ivr.sms import SmsRefused, SmsSender
 
 log = structlog.get_logger("crm.signup")
@@ -234,14 +237,55 @@ async def _grant_token(
 
 
 async def complete_signup(
-    session: AsyncSession, *, data: SignupCompleteIn, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    data: SignupCompleteIn,
+    now: datetime,
+    http: aiohttp.ClientSession,
+    dadata: DadataConfig,
 ) -> SignedUp:
-    """The agent's account for a verified phone; the token is spent only if this commits."""
-    token = await session.scalar(
-        select(SignupToken)
-        .where(SignupToken.token_hash == _token_hash(data.signup_token))
-        .with_for_update()
-    )
+    """The agent's account for a verified phone, in the organization of `data.inn` (found
+    through DaData and created, or joined: then pending until a member or an admin confirms
+    them); the token is spent only if this commits. DaData is asked between a short read
+    session that checks everything and the write transaction, which checks again."""
+    async with sessions() as session:
+        token = await _usable_token(session, data=data, now=now)
+        await _refuse_taken(session, phone=token.phone, email=data.email)
+    found = await _organization(sessions, data=data, http=http, dadata=dadata)
+    async with sessions.begin() as session:
+        token = await _usable_token(session, data=data, now=now, lock=True)
+        await _refuse_taken(session, phone=token.phone, email=data.email)
+        settled = None
+        if found is not None:
+            settled = await organizations.settle(
+                session, found=found, name=data.organization_name,
+                kind=OrganizationKind.AGENCY, now=now, actor=SELF_SIGNUP, join=True,
+            )  # fmt: skip
+        token.used_at = now
+        try:
+            async with session.begin_nested():
+                agent, user = await add_agent_account(
+                    session, data=data, phone=token.phone, actor=SELF_SIGNUP, now=now
+                )
+        except IntegrityError:
+            # Another sign-up took the phone or the email at this very moment.
+            await _refuse_taken(session, phone=token.phone, email=data.email)
+            raise
+        if settled is not None:
+            await organizations.join(
+                session, agent_id=agent.id, organization=settled.organization,
+                confirmed=settled.created, actor=SELF_SIGNUP, now=now,
+            )  # fmt: skip
+        log.info("signup_completed", agent_id=agent.id, user_id=user.id)
+        return SignedUp(await actor_for(session, user), agent.id, token.phone)
+
+
+async def _usable_token(
+    session: AsyncSession, *, data: SignupCompleteIn, now: datetime, lock: bool = False
+) -> SignupToken:
+    """The sign-up token given, or why it no longer works."""
+    query = select(SignupToken).where(SignupToken.token_hash == _token_hash(data.signup_token))
+    token = await session.scalar(query.with_for_update() if lock else query)
     if token is None:
         raise Invalid.one("signup_token", _("unknown: verify your phone number again"))
     if token.used_at is not None:
@@ -254,19 +298,30 @@ async def complete_signup(
             _("This sign-up took too long and has expired: verify your phone again."),
             field="signup_token",
         )
-    await _refuse_taken(session, phone=token.phone, email=data.email)
-    token.used_at = now
-    try:
-        async with session.begin_nested():
-            agent, user = await add_agent_account(
-                session, data=data, phone=token.phone, actor=SELF_SIGNUP, now=now
-            )
-    except IntegrityError:
-        # Another sign-up took the phone or the email at this very moment.
-        await _refuse_taken(session, phone=token.phone, email=data.email)
-        raise
-    log.info("signup_completed", agent_id=agent.id, user_id=user.id)
-    return SignedUp(await actor_for(session, user), agent.id, token.phone)
+    return token
+
+
+async def _organization(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    data: SignupCompleteIn,
+    http: aiohttp.ClientSession,
+    dadata: DadataConfig,
+) -> organizations.Found | None:
+    """What the INN given is (stored already, or DaData's); None without one."""
+    if not data.inn:
+        return None
+    return await organizations.find(
+        sessions,
+        http,
+        dadata,
+        number=data.inn,
+        kpp=data.kpp,
+        name=data.organization_name,
+        kind=OrganizationKind.AGENCY,
+        join=True,
+        name_field="organization_name",
+    )
 
 
 async def _refuse_taken(session: AsyncSession, *, phone: str, email: str) -> None:

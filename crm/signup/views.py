@@ -22,11 +22,13 @@ from crm.signup.errors import CodeGone, NotDelivered, Suspended, Throttled
 from crm.signup.limits import resend_wait, seconds_until
 from crm.signup.service import complete_signup
 from crm.web import form_data, home_url, redirect, sign_in
-from ivr.keys import CLOCK, CONFIG, SESSIONS
+from ivr.keys import CLOCK, CONFIG, HTTP, SESSIONS
 from ivr.logging import mask_phone
 
 PHONE = "signup_phone"
 TOKEN = "signup_token"
+COMPLETE_FIELDS = ("name", "email", "inn", "kpp", "organization_name")
+"""What the last step keeps as typed (the password is typed again)."""
 
 
 @dataclass(frozen=True)
@@ -191,32 +193,54 @@ async def _complete_page(
     status: int = 200,
 ) -> web.Response:
     phone = (await get_session(request)).get(PHONE)
+    errors = errors or {}
+    by_hand = (
+        not request.config_dict[CONFIG].dadata.api_key
+        or bool(values.get("organization_name"))
+        or "organization_name" in errors
+    )
     context: dict[str, Any] = {
         "masked": mask_phone(phone) if isinstance(phone, str) else None,
         "values": values,
-        "errors": errors or {},
+        "errors": errors,
         "gone": gone,
         "login": login,
+        "by_hand": by_hand,
     }
     return await render(request, "signup_complete.html", context, status=status)
 
 
+def _complete_data(values: dict[str, str], *, password: str, token: str) -> SignupCompleteIn:
+    """The last step's fields checked; the page asks for the INN, which the API leaves to
+    platform sites that may not know it yet."""
+    missing = {} if values["inn"].strip() else {"inn": _("fill this in")}
+    try:
+        data = parse(SignupCompleteIn, {**values, "password": password, "signup_token": token})
+    except Invalid as invalid:
+        raise Invalid({**invalid.errors, **missing}, invalid.kinds) from None
+    if missing:
+        raise Invalid(missing)
+    return data
+
+
 async def complete_form(request: web.Request) -> web.StreamResponse:
     await _session_value(request, TOKEN)
-    return await _complete_page(request, {"name": "", "email": ""})
+    return await _complete_page(request, dict.fromkeys(COMPLETE_FIELDS, ""))
 
 
 async def complete_post(request: web.Request) -> web.StreamResponse:
     token = await _session_value(request, TOKEN)
     form = await form_data(request)
-    values = {"name": form.get("name", ""), "email": form.get("email", "")}
+    values = {name: form.get(name, "") for name in COMPLETE_FIELDS}
     try:
-        data = parse(
-            SignupCompleteIn,
-            {**values, "password": form.get("password", ""), "signup_token": token},
+        data = _complete_data(values, password=form.get("password", ""), token=token)
+        done = await complete_signup(
+            request.config_dict[SESSIONS],
+            data=data,
+            now=request.config_dict[CLOCK](),
+            http=request.config_dict[HTTP],
+            dadata=request.config_dict[CONFIG].dadata,
         )
-        async with request.config_dict[SESSIONS].begin() as db:
-            done = await complete_signup(db, data=data, now=request.config_dict[CLOCK]())
     except CodeGone as gone:
         (await get_session(request)).pop(TOKEN, None)
         return await _complete_page(request, values, gone=str(gone), status=410)
