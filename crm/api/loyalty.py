@@ -54,8 +54,12 @@ class LoyaltyStandingOut(_Out):
 
 
 class LoyaltyEntryOut(_Out):
-    request_number: str
-    agent_name: str = Field(description="The agent who filed the request.")
+    request_number: str | None = Field(
+        description="Null for a request of another office of the pool (a branch or the head)."
+    )
+    agent_name: str | None = Field(
+        description="The agent who filed the request; null like the number elsewhere."
+    )
     points: int
     credited_at: Timestamp
 

@@ -103,6 +103,10 @@ async def update_address(
     address = await get_address(
         session, actor=actor, address_id=address_id, organization_id=organization_id
     )
+    # Locked before asking whether a request names it (a request filed meanwhile waits).
+    await session.refresh(address, with_for_update=True)
+    if not address.is_active:
+        raise NotFound(f"address {address_id}")
     changes = data.changes()
     if changes.get("comment") == "":
         changes["comment"] = None

@@ -66,9 +66,12 @@ class Standing:
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    request_number: str
-    agent_id: int
-    agent_name: str
+    request_number: str | None
+    """None for a request of another record of the pool (a branch, or the head office)."""
+    agent_id: int | None
+    agent_name: str | None
+    """None, like the number, outside the reader's own record: whoever joined a branch sees
+    the pool's points, not who filed what elsewhere."""
     points: int
     credited_at: datetime
 
@@ -149,10 +152,18 @@ async def standing(
 async def history(
     session: AsyncSession, *, organization_id: int, page: int = 1, per_page: int = PER_PAGE
 ) -> Page[HistoryEntry]:
-    """The head office's credited requests, newest first, with the agent who filed each."""
+    """The head office's credited requests, newest first; the number and the agent only of
+    those filed in `organization_id` itself."""
     head = await head_office_of(session, organization_id=organization_id)
     query = (
-        select(Request.number, Agent.id, Agent.name, LoyaltyEntry.points, LoyaltyEntry.created_at)
+        select(
+            Request.number,
+            Agent.id,
+            Agent.name,
+            LoyaltyEntry.points,
+            LoyaltyEntry.created_at,
+            Agent.organization_id,
+        )
         .select_from(LoyaltyEntry)
         .join(Request, Request.id == LoyaltyEntry.request_id)
         .join(Agent, Agent.id == LoyaltyEntry.agent_id)
@@ -161,7 +172,12 @@ async def history(
         .order_by(LoyaltyEntry.created_at.desc(), LoyaltyEntry.id.desc())
     )
     rows = await paginate(session, query, page=page, per_page=per_page, scalars=False)
-    items = [HistoryEntry(*row) for row in rows.items]
+    items = [
+        HistoryEntry(*row[:5])
+        if row[5] == organization_id
+        else HistoryEntry(None, None, None, *row[3:5])
+        for row in rows.items
+    ]
     return Page(items=items, page=rows.page, per_page=rows.per_page, total=rows.total)
 
 

@@ -130,7 +130,7 @@ async def _locked_payer(
         session, actor=actor, payer_id=payer_id, organization_id=organization_id, active=active
     )
     await lock_organization(session, payer.organization_id)
-    await session.refresh(payer)
+    await session.refresh(payer, with_for_update=True)
     if active and not payer.is_active:
         raise NotFound(f"payer {payer_id}")
     return payer

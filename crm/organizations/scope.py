@@ -92,13 +92,17 @@ async def check_request_choices(
     organization_id = await agent_organization_id(session, agent_id=agent_id)
     errors: dict[str, str] = {}
     if payer_id is not None:
-        payer = await session.get(Payer, payer_id)
+        # Shared locks: an edit of the card waits for this request (and then sees it names
+        # the card), or this request waits for the edit (and sees the card replaced).
+        payer = await session.get(Payer, payer_id, with_for_update={"read": True})
         if payer is None or payer.organization_id != organization_id:
             errors["payer_id"] = _("no such payer in your organization")
         elif not payer.is_active:
             errors["payer_id"] = _("this payer was removed; choose another")
     if delivery_address_id is not None:
-        address = await session.get(DeliveryAddress, delivery_address_id)
+        address = await session.get(
+            DeliveryAddress, delivery_address_id, with_for_update={"read": True}
+        )
         if address is None or address.organization_id != organization_id:
             errors["delivery_address_id"] = _("no such delivery address in your organization")
         elif not address.is_active:

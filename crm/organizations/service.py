@@ -276,8 +276,11 @@ async def refresh(
     another organization stored already (a copy typed by hand is refused, not merged)."""
     async with sessions() as session:
         organization = await _refreshable(session, actor=actor, organization_id=organization_id)
-        number, kpp = organization.inn or organization.ogrn, organization.kpp or None
-        kind = organization.kind
+        number, kind = organization.inn or organization.ogrn, organization.kind
+        # A known head office is asked for as one (its KPP changes when it moves to another
+        # tax office); a branch, or one typed by hand with a KPP, by that KPP.
+        asked_as_head = organization.branch_type is BranchType.MAIN
+        kpp = None if asked_as_head else organization.kpp or None
     if not number:
         raise Invalid.one("inn", _("give the organization's INN first"))
     party = await lookup(http, settings, number=number, kpp=kpp)

@@ -30,6 +30,13 @@ def upgrade() -> None:
         batch_op.drop_constraint(batch_op.f("uq_organizations_inn_kpp"), type_="unique")
         batch_op.create_unique_constraint("uq_organizations_kind_inn_kpp", ["kind", "inn", "kpp"])
 
+    # Before the index holds it: one default per organization, the oldest active one.
+    op.execute(
+        sa.text(
+            "UPDATE payers SET is_default = FALSE WHERE is_default AND (NOT is_active OR id NOT IN "
+            "(SELECT min(id) FROM payers WHERE is_default AND is_active GROUP BY organization_id))"
+        )
+    )
     with op.batch_alter_table("payers", schema=None) as batch_op:
         batch_op.drop_constraint("uq_payers_account", type_="unique")
         batch_op.create_index(
