@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from datetime import date as day
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -191,11 +192,12 @@ def when(moment: datetime | None, now: datetime | None = None) -> str:
     return f"{format_date(here.date(), 'd MMM y', locale=language)}, {clock}"
 
 
-def date(moment: datetime | None) -> str:
-    """'3 Mar 2025' on the reader's clock, or '—'."""
+def date(moment: datetime | day | None) -> str:
+    """'3 Mar 2025' (a moment on the reader's clock; a calendar day as it is), or '—'."""
     if moment is None:
         return "—"
-    return format_date(local(moment).date(), "d MMM y", locale=reader().language)
+    when_ = local(moment).date() if isinstance(moment, datetime) else moment
+    return format_date(when_, "d MMM y", locale=reader().language)
 
 
 def number(value: int | float) -> str:
@@ -223,3 +225,9 @@ def zone_label(moment: datetime | None = None) -> str:
     zone = reader().zone
     offset = (moment or datetime.now(UTC)).astimezone(zone).strftime("%z")
     return f"{zone.key} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def moment(at: datetime) -> str:
+    """'3 Mar 2025, 14:05, Europe/Moscow (UTC+03:00)': a time in a letter, on the reader's
+    clock with the zone named, since a letter may be read anywhere."""
+    return f"{date(at)}, {local(at):%H:%M}, {zone_label(at)}"

@@ -17,11 +17,10 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import ErrorDetails
-from stdnum.exceptions import ValidationError as StdnumError
-from stdnum.ru import inn as ru_inn
 
 from crm import i18n
 from crm.auth.passwords import password_problem
+from crm.dadata import check_inn
 from crm.enums import RecordingPolicy
 from crm.errors import Invalid
 from crm.i18n import N_, gettext, ngettext
@@ -115,14 +114,6 @@ class RequestIn(_Input):
     _blanks = field_validator("comment", "payer_id", "delivery_address_id", mode="before")(
         _blank_to_none
     )
-
-
-def valid_inn(value: str) -> str:
-    """An INN with right check digits (10 for a company, 12 for a sole proprietor)."""
-    try:
-        return ru_inn.validate(value)
-    except StdnumError:
-        raise ValueError(_("this is not a valid INN (10 or 12 digits with check digits)")) from None
 
 
 class OrganizationIn(_Input):
@@ -237,7 +228,7 @@ class OrganizationEdit(_Edit):
     @field_validator("inn")
     @classmethod
     def _inn(cls, value: str) -> str:
-        return valid_inn(value)
+        return check_inn(value)
 
 
 class PersonEdit(_Edit):

@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import i18n, letters
+from crm import i18n
 from crm.auth.service import Actor, require_admin
 from crm.blacklist.labels import WORDS
 from crm.blacklist.matching import Match, RecordValues, check
@@ -77,7 +77,7 @@ def _alert_body(request: Request) -> str:
             "Request %(number)s was filed at %(moment)s and matched %(num)d blacklist rules.",
             rules,
         )
-        % {"number": request.number, "moment": letters.moment(request.created_at), "num": rules},
+        % {"number": request.number, "moment": i18n.moment(request.created_at), "num": rules},
         _("The agent was not told. Open the request in the CRM to see it."),
         "",
     ]

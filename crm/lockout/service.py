@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, delete, func, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import audit, i18n, letters
+from crm import audit, i18n
 from crm.auth.service import Actor, require_admin
 from crm.errors import Invalid, NotFound
 from crm.i18n import gettext as _
@@ -139,8 +139,8 @@ def _alert_body(view: LockoutView, settings: LockoutConfig) -> str:
             _("Company: %(company)s") % {"company": view.company or unknown},
             _("Wrong numbers in %(minutes)d minutes: %(count)d")
             % {"minutes": settings.window_minutes, "count": lockout.wrong_count},
-            _("Locked at: %(moment)s") % {"moment": letters.moment(lockout.locked_at)},
-            _("Locked until: %(moment)s") % {"moment": letters.moment(lockout.locked_until)},
+            _("Locked at: %(moment)s") % {"moment": i18n.moment(lockout.locked_at)},
+            _("Locked until: %(moment)s") % {"moment": i18n.moment(lockout.locked_until)},
             "",
             _("An admin can unlock the caller sooner under Admin → Lockouts."),
         ]

@@ -7,14 +7,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from crm.dadata import check_bik
+from crm.dadata import check_bik, check_inn
 from crm.organizations.accounts import (
     check_account,
     check_correspondent_account,
     check_kpp,
     clean_account,
 )
-from crm.schemas import _blank_to_none, _Edit, _given_only, _Input, normalize_phone, valid_inn
+from crm.schemas import _blank_to_none, _Edit, _given_only, _Input, normalize_phone
 
 BANK_BY_HAND = (
     " Taken from DaData by the BIK; what is typed here is used only when DaData cannot answer."
@@ -64,7 +64,7 @@ class PayerIn(_Input):
     @field_validator("inn")
     @classmethod
     def _inn(cls, value: str | None) -> str | None:
-        return None if value is None else valid_inn(value)
+        return None if value is None else check_inn(value)
 
     @field_validator("kpp")
     @classmethod
@@ -101,7 +101,7 @@ class PayerEdit(_Edit):
     @field_validator("inn")
     @classmethod
     def _inn(cls, value: str) -> str:
-        return valid_inn(value)
+        return check_inn(value)
 
     @field_validator("kpp")
     @classmethod

@@ -6,13 +6,9 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import aiohttp_jinja2
 from aiohttp import web
-from babel.dates import format_date
 
-from crm import i18n
 from crm.dadata import DadataUnavailable
 from crm.enums import Role
 from crm.errors import Invalid, NotFound
@@ -39,13 +35,6 @@ SECTIONS = (
 )
 """The organization's other pages, linked once their routes exist."""
 MEMBER = r"/organization/members/{agent_id:\d{1,9}}"
-
-
-def day(value: date | None) -> str:
-    """'3 Mar 2025' in the reader's language, or '—'."""
-    if value is None:
-        return "—"
-    return format_date(value, "d MMM y", locale=i18n.reader().language)
 
 
 def unusable(value: object) -> bool:
@@ -189,7 +178,6 @@ async def refreshed(request: web.Request, *, organization_id: int) -> str:
 def add_routes(app: web.Application) -> None:
     env = aiohttp_jinja2.get_env(app)
     env.tests["unusable"] = unusable
-    env.filters["day"] = day
     app.router.add_get("/organization", organization_page, name="organization")
     app.router.add_post("/organization", organization_attach, name="organization.attach")
     app.router.add_post("/organization/refresh", organization_refresh, name="organization.refresh")

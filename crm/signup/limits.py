@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import i18n, letters
+from crm import i18n
 from crm.auth.service import wait_text
 from crm.i18n import N_, gettext
 from crm.i18n import gettext as _
@@ -314,7 +314,7 @@ async def _alert(
             lines.append(f"{title}:")
             lines.extend(f"  {shown(value)}: {count}" for value, count in rows)
             lines.append("")
-        lines.append(_("Counted at %(moment)s.") % {"moment": letters.moment(now)})
+        lines.append(_("Counted at %(moment)s.") % {"moment": i18n.moment(now)})
         letter_subject = gettext(subject)
     await enqueue(session, to=to, subject=letter_subject, body="\n".join(lines), now=now)
     log.warning("signup_alert", subject=subject)
