@@ -3,18 +3,23 @@
 `POST {base_url}/findById/party` and `…/findById/bank` with `Authorization: Token <key>`,
 answered `{"suggestions": [{"value", "unrestricted_value", "data": {…}}]}`. Numbers are
 checked locally first (`check_inn`, `check_ogrn`, `check_bik`), so a typo never costs a
-request. Whatever keeps DaData from answering (no key, down, slow, over quota) is one
-`DadataUnavailable` with its reason, which the pages say plainly before the person fills
-the fields by hand.
+request; an answer is reused for `dadata.cache_seconds` (`crm.dadata_cache`) unless asked
+`fresh`. Of several records for one number the active one is read, then the newest; a KPP
+or an OGRN out of its format is left out. Whatever keeps DaData from answering (no key,
+down, slow, over quota) is one `DadataUnavailable` with its reason, which the pages say
+plainly before the person fills the fields by hand.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import aiohttp
 import structlog
@@ -22,11 +27,15 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.ru import inn as ru_inn
 from stdnum.ru import ogrn as ru_ogrn
 
+from crm.dadata_cache import memory_of
 from crm.enums import BranchType, PartyStatus, PartyType
 from crm.i18n import N_, gettext
 from ivr.config import DadataConfig
 
 log = structlog.get_logger("crm.dadata")
+KPP = re.compile(r"^\d{4}[\dA-Z]{2}\d{3}$")
+"""The Federal Tax Service's KPP: 4 digits, 2 digits or capital Latin letters, 3 digits."""
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ class Bank:
     name: str
     correspondent_account: str | None
     address: str | None
+    status: PartyStatus | None = None
 
 
 class Reason(StrEnum):
@@ -111,36 +121,107 @@ def check_ogrn(value: str) -> str:
         ) from None
 
 
+BIKS = ("04", "00", "01")
+"""A BIK's first two digits: a bank (04), a territorial body of the Treasury (00, 01)."""
+
+
 def check_bik(value: str) -> str:
-    """A BIK: 9 digits starting with 04 (a Russian bank), else ValueError."""
+    """A BIK: 9 digits starting with 04 (a Russian bank), or 00 or 01 (a territorial body
+    of the Federal Treasury), else ValueError."""
     value = value.strip()
-    if not (len(value) == 9 and value.isdigit() and value.startswith("04")):
-        raise ValueError(gettext("a BIK is 9 digits starting with 04"))
+    if not (len(value) == 9 and value.isascii() and value.isdigit() and value[:2] in BIKS):
+        raise ValueError(
+            gettext("a BIK is 9 digits starting with 04, or 00 or 01 for the Treasury")
+        )
     return value
 
 
 async def find_party(
-    http: aiohttp.ClientSession, settings: DadataConfig, *, number: str, kpp: str | None = None
+    http: aiohttp.ClientSession,
+    settings: DadataConfig,
+    *,
+    number: str,
+    kpp: str | None = None,
+    fresh: bool = False,
 ) -> Party | None:
     """The organization of a checked INN or OGRN: its head office, or with `kpp` that branch;
-    None when DaData knows none."""
+    None when DaData knows none. `fresh`: asked of DaData even when an answer is kept."""
     body: dict[str, Any] = {"query": number}
     if kpp:
         body["kpp"] = kpp
     else:
         body["branch_type"] = "MAIN"
-    found = await _find(http, settings, "party", body)
-    return _party(found[0]["data"]) if found else None
+
+    def read(found: list[dict[str, Any]]) -> Party | None:
+        best = _best(found, kpp=kpp)
+        return _party(best["data"]) if best else None
+
+    return await _remembered(http, settings, "party", body, read, fresh=fresh)
 
 
 async def find_bank(
-    http: aiohttp.ClientSession, settings: DadataConfig, *, bik: str
+    http: aiohttp.ClientSession, settings: DadataConfig, *, bik: str, fresh: bool = False
 ) -> Bank | None:
     """The bank of a checked BIK, or None when DaData knows none."""
-    found = await _find(http, settings, "bank", {"query": bik})
-    if not found:
-        return None
-    return _bank(found[0], bik)
+
+    def read(found: list[dict[str, Any]]) -> Bank | None:
+        best = _best(found)
+        return _bank(best, bik) if best else None
+
+    return await _remembered(http, settings, "bank", {"query": bik}, read, fresh=fresh)
+
+
+async def _remembered(
+    http: aiohttp.ClientSession,
+    settings: DadataConfig,
+    kind: str,
+    body: dict[str, Any],
+    read: Callable[[list[dict[str, Any]]], T],
+    *,
+    fresh: bool,
+) -> T:
+    """DaData's answer read, or the one kept for the same question; a fresh one is kept."""
+    memory = memory_of(http)
+    key = (settings.base_url, kind, json.dumps(body, sort_keys=True))
+    kept = None if fresh or not settings.cache_seconds else memory.recall(key)
+    if kept is not None:
+        log.debug("dadata_remembered", kind=kind)
+        return cast(T, kept.value)
+    answer = read(await _find(http, settings, kind, body))
+    seconds = settings.cache_seconds if answer is not None else NOT_FOUND_SECONDS
+    memory.keep(key, answer, seconds=min(settings.cache_seconds, seconds))
+    return answer
+
+
+NOT_FOUND_SECONDS = 300
+""""No such INN" is kept this long at most: a company registered today is found soon."""
+
+
+def _best(found: list[dict[str, Any]], *, kpp: str | None = None) -> dict[str, Any] | None:
+    """The record to read of several for one number (a company reorganized, or registered
+    again, keeps its old record): the one of the KPP asked for, the active one, the head
+    office (a branch may share its KPP), then the newest; DaData's order on a tie."""
+    return max(found, key=lambda suggestion: _rank(suggestion, kpp), default=None)
+
+
+def _rank(suggestion: dict[str, Any], kpp: str | None) -> tuple[bool, bool, bool, float, float]:
+    data = suggestion["data"]
+    state = data.get("state")
+    state = state if isinstance(state, dict) else {}
+    return (
+        not kpp or data.get("kpp") == kpp,
+        state.get("status") == "ACTIVE",
+        data.get("branch_type") == "MAIN",
+        _moment(state.get("registration_date")),
+        _moment(state.get("actuality_date")),
+    )
+
+
+def _moment(value: Any) -> float:
+    """A date of DaData's for comparing: -inf when it gives none."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return float("-inf")
 
 
 async def _find(
@@ -208,11 +289,12 @@ def _read_party(data: dict[str, Any]) -> Party:
         head_name = _string(" ".join(str(part) for part in parts if part), 300)
     full = _string(names.get("full_with_opf"), 500) or _string(names.get("short_with_opf"), 500)
     short = _string(names.get("short_with_opf"), 300) or _string(full, 300)
+    ogrn = _ogrn(data.get("ogrn"), inn=inn)
     return Party(
         inn=inn,
-        kpp=_string(data.get("kpp"), 9),
-        ogrn=_string(data.get("ogrn"), 15),
-        ogrn_date=_day(data.get("ogrn_date")),
+        kpp=_kpp(data.get("kpp"), inn=inn),
+        ogrn=ogrn,
+        ogrn_date=_day(data.get("ogrn_date")) if ogrn else None,
         type=PartyType.INDIVIDUAL if individual else PartyType.LEGAL,
         full_name=full or inn,
         short_name=short or inn,
@@ -237,6 +319,7 @@ def _bank(suggestion: dict[str, Any], bik: str) -> Bank:
             name=_string(names.get("payment"), 300) or _string(suggestion.get("value"), 300) or "",
             correspondent_account=_string(data.get("correspondent_account"), 20),
             address=_text(data.get("address")),
+            status=_status(_object(data.get("state")).get("status")),
         )
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         log.warning("dadata_unreadable", kind="bank", error=type(error).__name__)
@@ -258,6 +341,24 @@ def _string(value: Any, limit: int) -> str | None:
         return None
     text = str(value).strip()
     return text[:limit] or None
+
+
+def _kpp(value: Any, *, inn: str) -> str | None:
+    """The register's KPP when it is in the tax service's format; None (left out) if not."""
+    kpp = _string(value, 20)
+    if kpp and not KPP.match(kpp):
+        log.warning("dadata_bad_kpp", inn=inn, kpp=kpp)
+        return None
+    return kpp
+
+
+def _ogrn(value: Any, *, inn: str) -> str | None:
+    """The register's OGRN when its check digit is right; None (left out) if not."""
+    ogrn = _string(value, 20)
+    if ogrn and not ru_ogrn.is_valid(ogrn):
+        log.warning("dadata_bad_ogrn", inn=inn, ogrn=ogrn)
+        return None
+    return ogrn
 
 
 def _status(value: Any) -> PartyStatus | None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, ExceptionContext, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -70,7 +74,7 @@ def _sqlite_engine(url: URL, timeouts: DatabaseConfig | None) -> AsyncEngine:
             options.update(pool_size=1, max_overflow=0, pool_timeout=timeouts.pool_timeout_seconds)
     if timeouts is not None:
         busy = timeouts.statement_timeout_ms / 1000
-    engine = create_async_engine(url, connect_args={"timeout": busy}, **options)
+    engine = create_async_engine(url, async_creator=_sqlite_connector(url, busy), **options)
     _serialize_sqlite_writers(engine)
     return engine
 
@@ -90,7 +94,7 @@ def create_reader(
     busy = (timeouts.statement_timeout_ms / 1000) if timeouts else UNTIMED_SQLITE_BUSY_SECONDS
     reader = create_async_engine(
         url,
-        connect_args={"timeout": busy},
+        async_creator=_sqlite_connector(url, busy),
         pool_size=READER_POOL,
         max_overflow=0,
         pool_timeout=timeouts.pool_timeout_seconds if timeouts else 30,
@@ -98,6 +102,100 @@ def create_reader(
     )
     _serialize_sqlite_writers(reader)
     return reader
+
+
+class OneTripConnection(aiosqlite.Connection):
+    """aiosqlite, with one trip to its thread per statement.
+
+    SQLAlchemy's adapter asks aiosqlite for a cursor, then executes, fetches and closes it:
+    four trips to the database thread per statement, each waking both threads. Here the
+    cursor does all of it in one, so a webhook's transaction takes a trip per statement.
+    """
+
+    async def cursor(self) -> OneTripCursor:  # type: ignore[override]
+        return OneTripCursor(self)
+
+    def run(self, work: Callable[[sqlite3.Cursor], Any]) -> Any:
+        """In the database thread: `work` on a cursor of its own, closed after."""
+        cursor = self._conn.cursor()
+        try:
+            return work(cursor)
+        finally:
+            cursor.close()
+
+    async def trip(self, work: Callable[[sqlite3.Cursor], Any]) -> Any:
+        return await self._execute(self.run, work)
+
+
+Fetched = tuple[Any, int, int | None, list[Any]]
+"""A statement's description, row count, last row id and every row it answered."""
+
+
+def _fetched(cursor: sqlite3.Cursor) -> Fetched:
+    rows = cursor.fetchall() if cursor.description else []
+    return cursor.description, cursor.rowcount, cursor.lastrowid, rows
+
+
+def _execute(sql: str, parameters: Any, cursor: sqlite3.Cursor) -> Fetched:
+    cursor.execute(sql, parameters)
+    return _fetched(cursor)
+
+
+def _execute_many(sql: str, parameters: Any, cursor: sqlite3.Cursor) -> Fetched:
+    cursor.executemany(sql, parameters)
+    return _fetched(cursor)
+
+
+class OneTripCursor:
+    """The part of aiosqlite's cursor SQLAlchemy uses; its rows are fetched with the
+    statement (SQLAlchemy's adapter fetches every row at once anyway)."""
+
+    def __init__(self, connection: OneTripConnection) -> None:
+        self._connection = connection
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self._rows: list[Any] = []
+
+    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> OneTripCursor:
+        fetched = await self._connection.trip(partial(_execute, sql, parameters))
+        self.description, self.rowcount, self.lastrowid, self._rows = fetched
+        return self
+
+    async def executemany(self, sql: str, parameters: Sequence[Any]) -> OneTripCursor:
+        fetched = await self._connection.trip(partial(_execute_many, sql, parameters))
+        self.description, self.rowcount, self.lastrowid, self._rows = fetched
+        return self
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def fetchmany(self, size: int = 1) -> list[Any]:
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+def _sqlite_connector(url: URL, busy: float) -> Callable[[], Any]:
+    """How the engine opens a connection: aiosqlite's, one trip per statement."""
+    database = url.database or ":memory:"
+
+    async def connect() -> OneTripConnection:
+        connection = OneTripConnection(
+            partial(sqlite3.connect, database, timeout=busy, isolation_level=None),
+            iter_chunk_size=64,
+        )
+        connection._thread.daemon = True  # as SQLAlchemy's own connect does
+        await connection
+        return connection
+
+    return connect
 
 
 def _create_private(path: Path) -> None:
@@ -181,7 +279,14 @@ def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _begin_immediate(connection: Connection) -> None:
         deferred = connection.get_execution_options().get(DEFERRED, False)
-        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+        statement = "BEGIN" if deferred else "BEGIN IMMEDIATE"
+        # On the driver's cursor: SQLAlchemy's execution of a statement (its events, its
+        # result) would cost a webhook more than the BEGIN itself. Its error is wrapped as
+        # SQLAlchemy's, as a statement's would be ("database is locked": OperationalError).
+        try:
+            connection.connection.cursor().execute(statement)
+        except sqlite3.Error as error:
+            raise DBAPIError.instance(statement, None, error, sqlite3.Error) from error
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -15,6 +15,7 @@ from crm.auth.service import create_user
 from crm.enums import OrganizationKind, RequestStatus, Role
 from crm.models import Agent, Client, Manager, ManagerPhone, Organization, Request
 from crm.numbers import with_check_digit
+from crm.organizations.store import head_of, stored
 
 PARTNERS: list[dict[str, Any]] = [
     {
@@ -91,7 +92,10 @@ async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> di
     partners: dict[str, Organization] = {}
     summary_partners = []
     for spec in PARTNERS:
-        org = await session.scalar(select(Organization).where(Organization.inn == spec["inn"]))
+        # A partner company: an agents' organization of the same INN is another record.
+        org = await head_of(
+            session, number=spec["inn"], kind=OrganizationKind.PARTNER
+        ) or await stored(session, number=spec["inn"], kpp=None, kind=OrganizationKind.PARTNER)
         if org is None:
             org = Organization(
                 name=spec["name"], inn=spec["inn"], kind=OrganizationKind.PARTNER, created_at=now

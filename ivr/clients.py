@@ -12,8 +12,9 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client as TwilioClient
 from yarl import URL
 
+from crm.dadata_cache import remember_with
 from ivr.config import TWILIO_API, Config
-from ivr.keys import CONFIG, HTTP, MAILER, SMS, TWILIO
+from ivr.keys import CLOCK, CONFIG, HTTP, MAILER, SMS, TWILIO
 from ivr.mail import create_mailer
 from ivr.sms import create_sms_sender
 
@@ -67,6 +68,7 @@ async def outbound_clients(app: web.Application) -> AsyncIterator[None]:
     )
     async with aiohttp.ClientSession(timeout=timeout) as session:
         app[HTTP] = session
+        remember_with(session, app[CLOCK])  # DaData's answers kept beside it, on the app's clock
         app[TWILIO] = twilio = create_twilio_client(config, twilio_http)
         app[MAILER] = create_mailer(config.email)
         app[SMS] = create_sms_sender(config.sms, twilio)

@@ -299,6 +299,8 @@ class DadataConfig(_Frozen):
     api_key: str = ""
     """IVR_DADATA_API_KEY; without one the people fill the fields by hand."""
     timeout_seconds: float = Field(5, gt=0, le=60)
+    cache_seconds: int = Field(3600, ge=0, le=86400)
+    """How long an answer is reused for the same INN or BIK; 0: never."""
 
     @field_validator("base_url")
     @classmethod
@@ -361,7 +363,7 @@ class DatabaseConfig(_Frozen):
     """How long the service waits for the database before it gives up on a request."""
 
     connect_timeout_seconds: float = Field(3, gt=0, le=60)
-    pool_timeout_seconds: float = Field(2, gt=0, le=60)
+    pool_timeout_seconds: float = Field(4, gt=0, le=60)
     """Waiting for a free connection of the pool."""
     statement_timeout_ms: int = Field(4000, ge=100, le=600_000)
     """One statement (PostgreSQL) or one wait for SQLite's write lock."""

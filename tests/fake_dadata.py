@@ -1,8 +1,10 @@
 """A local stand-in for DaData's API (`findById/party`, `findById/bank`), in its documented
 shape: `{"suggestions": [{"value", "unrestricted_value", "data": {…}}]}`.
 
-It knows a legal entity with a branch, a sole proprietor, a liquidated company and two
-banks; any other number is unknown (an empty list). It checks the `Authorization: Token`
+It knows a legal entity with a branch, a sole proprietor, a liquidated company, a company
+reorganized into a new record under the same INN (the old, liquidated one listed first), two
+banks, a liquidated bank and a territorial body of the Treasury; any other number is unknown
+(an empty list). It checks the `Authorization: Token`
 header, keeps every request it received, and can be told to answer the next requests with
 an HTTP error or not at all.
 """
@@ -39,6 +41,7 @@ def party(
     head: tuple[str, str] | None = None,
     fio: tuple[str, str, str] | None = None,
     liquidated: str | None = None,
+    registered: str = "2002-08-16",
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "kpp": kpp,
@@ -52,7 +55,7 @@ def party(
             "status": status,
             "code": None,
             "actuality_date": ms("2026-11-01"),
-            "registration_date": ms("2002-08-16"),
+            "registration_date": ms(registered),
             "liquidation_date": ms(liquidated) if liquidated else None,
         },
         "opf": {"type": "2014", "code": "12267", "full": "", "short": ""},
@@ -117,16 +120,45 @@ CLOSED = party(
     head=("Петров Пётр Петрович", "ГЕНЕРАЛЬНЫЙ ДИРЕКТОР"),
     liquidated="2025-06-30",
 )
+REORGANIZED_INN = "7705432108"
+REORGANIZED_OLD = party(
+    inn=REORGANIZED_INN,
+    kpp="770501001",
+    ogrn="1027700123450",
+    full='ЗАКРЫТОЕ АКЦИОНЕРНОЕ ОБЩЕСТВО "ПРЕЖНЕЕ"',
+    short='ЗАО "ПРЕЖНЕЕ"',
+    address="г Москва, ул Садовая, д 2",
+    status="LIQUIDATED",
+    liquidated="2016-03-01",
+)
+REORGANIZED_NEW = party(
+    inn=REORGANIZED_INN,
+    kpp="770501001",
+    ogrn="1167746123456",
+    full='АКЦИОНЕРНОЕ ОБЩЕСТВО "НОВОЕ"',
+    short='АО "НОВОЕ"',
+    address="г Москва, ул Садовая, д 2",
+    registered="2016-03-01",
+)
 UNKNOWN_INN = "5001007329"
 """Check digits right, known to no register."""
 
 
-def bank(bik: str, name: str, correspondent: str, address: str) -> dict[str, Any]:
+def bank(
+    bik: str,
+    name: str,
+    correspondent: str,
+    address: str,
+    *,
+    status: str = "ACTIVE",
+    kind: str = "BANK",
+    treasury: list[str] | None = None,
+) -> dict[str, Any]:
     return {
         "value": name,
         "unrestricted_value": name,
         "data": {
-            "opf": {"type": "BANK", "full": None, "short": None},
+            "opf": {"type": kind, "full": None, "short": None},
             "name": {"payment": name, "full": None, "short": name},
             "bic": bik,
             "swift": None,
@@ -134,9 +166,9 @@ def bank(bik: str, name: str, correspondent: str, address: str) -> dict[str, Any
             "kpp": "773601001",
             "registration_number": "1481",
             "correspondent_account": correspondent,
-            "treasury_accounts": None,
+            "treasury_accounts": treasury,
             "payment_city": "г. Москва",
-            "state": {"status": "ACTIVE", "actuality_date": ms("2026-11-01")},
+            "state": {"status": status, "actuality_date": ms("2026-11-01")},
             "rkc": None,
             "cbr": None,
             "address": {"value": address, "unrestricted_value": address, "data": None},
@@ -145,12 +177,33 @@ def bank(bik: str, name: str, correspondent: str, address: str) -> dict[str, Any
     }
 
 
+CLOSED_BIK = "044525999"
+CLOSED_BANK_ACCOUNT = "40702810400000000777"
+"""Its control key right for CLOSED_BIK."""
+TREASURY_BIK = "004525988"
+SINGLE_TREASURY_ACCOUNT = "40102810545370000003"
+TREASURY_ACCOUNT = "03100643000000017300"
 BANKS = {
     "044525225": bank(
         "044525225", "ПАО Сбербанк", "30101810400000000225", "г Москва, ул Вавилова, д 19"
     ),
     "044525974": bank(
         "044525974", 'АО "ТБанк"', "30101810145250000974", "г Москва, ул Хуторская 2-я, д 38А"
+    ),
+    CLOSED_BIK: bank(
+        CLOSED_BIK,
+        'АО "БАНК ЗАКРЫТ"',
+        "30101810000000000999",
+        "г Москва, ул Лесная, д 7",
+        status="LIQUIDATED",
+    ),
+    TREASURY_BIK: bank(
+        TREASURY_BIK,
+        "ГУ БАНКА РОССИИ ПО ЦФО//УФК ПО Г. МОСКВЕ",
+        SINGLE_TREASURY_ACCOUNT,
+        "г Москва, ул Большая Якиманка, д 6",
+        kind="TREASURY",
+        treasury=[TREASURY_ACCOUNT],
     ),
 }
 
@@ -160,7 +213,14 @@ class FakeDadata:
     key: str = KEY
     url: str = ""
     parties: list[dict[str, Any]] = field(
-        default_factory=lambda: [SBER, SBER_SIBERIA, SOLE, CLOSED]
+        default_factory=lambda: [
+            SBER,
+            SBER_SIBERIA,
+            SOLE,
+            CLOSED,
+            REORGANIZED_OLD,
+            REORGANIZED_NEW,
+        ]
     )
     banks: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(BANKS))
     received: list[tuple[str, dict[str, str], Any]] = field(default_factory=list)

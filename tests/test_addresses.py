@@ -36,7 +36,7 @@ OFFICE = {
 
 @pytest.fixture
 def config(database_url, fake_dadata):
-    dadata = {"base_url": fake_dadata.url, "api_key": KEY, "timeout_seconds": 0.5}
+    dadata = {"base_url": fake_dadata.url, "api_key": KEY, "timeout_seconds": 5}
     return make_config(database_url, dadata=dadata)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import re
-import time
 from collections.abc import Callable
 
 import pytest
@@ -256,10 +255,9 @@ async def run_fuzz(server, sessions, document: dict) -> list[str]:
 
 
 async def test_fuzzed_calls_never_fail_and_match_the_document(server, document, sessions):
-    started = time.monotonic()
+    # Not timed: on a slow machine the same fuzzing takes longer (speed is `make bench`'s).
     failures = await run_fuzz(server, sessions, document)
     assert not failures, "\n\n".join(failures)
-    assert time.monotonic() - started < 120
 
 
 def _undocumented_422(document: dict) -> dict:

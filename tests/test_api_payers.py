@@ -12,7 +12,15 @@ from sqlalchemy import func, select
 from crm.organizations.models import Payer
 from tests.api_helpers import AGENT, IVAN, OTHER_AGENT, demo_client_id
 from tests.conftest import make_config
-from tests.fake_dadata import KEY
+from tests.fake_dadata import (
+    CLOSED_BANK_ACCOUNT,
+    CLOSED_BIK,
+    KEY,
+    SINGLE_TREASURY_ACCOUNT,
+    TREASURY_ACCOUNT,
+    TREASURY_BIK,
+    UNKNOWN_INN,
+)
 from tests.org_helpers import (
     OTHER_AGENCY,
     SBER,
@@ -37,7 +45,7 @@ OFFICE = {
 
 @pytest.fixture
 def config(database_url, fake_dadata):
-    dadata = {"base_url": fake_dadata.url, "api_key": KEY, "timeout_seconds": 0.5}
+    dadata = {"base_url": fake_dadata.url, "api_key": KEY, "timeout_seconds": 5}
     return make_config(database_url, dadata=dadata)
 
 
@@ -123,7 +131,9 @@ async def test_edits_defaults_and_removal(api_agent, agency, fake_dadata):
     assert wrong.status == 422 and set(wrong.fields) == {"account"}
     taken = await api_agent.call("PATCH", one, json={"bik": TBANK, "account": TBANK_ACCOUNT})
     assert taken.status == 409 and set(taken.fields) == {"account"}
-    assert len(fake_dadata.received) == asked + 1  # only the matching pair was looked up
+    # The mismatched pairs never reach DaData; the matching one's bank is remembered from
+    # the second card.
+    assert len(fake_dadata.received) == asked
     empty = await api_agent.call("PATCH", one, json={})
     assert empty.status == 422
     renamed = await api_agent.call("PATCH", one, json={"name": "Renamed"})
@@ -383,3 +393,55 @@ async def test_a_repeat_keeps_the_payer_and_address_while_they_are_still_choosab
     elsewhere = await api_agent.post(repeat)
     assert elsewhere.status == 201, elsewhere.text
     assert elsewhere.json["payer"] is None and elsewhere.json["delivery_address"] is None
+
+
+async def test_a_liquidated_bank_is_refused_naming_the_bik(api_agent, agency, fake_dadata):
+    reply = await api_agent.post(PAYERS, json={"bik": CLOSED_BIK, "account": CLOSED_BANK_ACCOUNT})
+    assert reply.status == 422 and set(reply.fields) == {"bik"}
+    assert (
+        reply.fields["bik"]
+        == "this bank is liquidated or being liquidated: give the BIK of another bank"
+    )
+    assert fake_dadata.received[-1][2] == {"query": CLOSED_BIK}
+    assert (await api_agent.get(PAYERS)).json["items"] == []
+
+
+async def test_a_changed_bik_of_a_liquidated_bank_is_refused(api_agent, agency):
+    first = (await api_agent.post(PAYERS, json={"bik": SBER, "account": SBER_ACCOUNT})).json
+    one = f"{PAYERS}/{first['id']}"
+    moved = {"bik": CLOSED_BIK, "account": CLOSED_BANK_ACCOUNT}
+    reply = await api_agent.call("PATCH", one, json=moved)
+    assert reply.status == 422 and set(reply.fields) == {"bik"}
+    assert (await api_agent.get(one)).json["bik"] == SBER
+
+
+async def test_a_treasury_account_at_a_tofk_is_a_payer(api_agent, agency):
+    reply = await api_agent.post(PAYERS, json={"bik": TREASURY_BIK, "account": TREASURY_ACCOUNT})
+    assert reply.status == 201, reply.text
+    assert reply.json["correspondent_account"] == SINGLE_TREASURY_ACCOUNT
+    wrong = await api_agent.post(PAYERS, json={"bik": TREASURY_BIK, "account": SBER_ACCOUNT})
+    assert wrong.status == 422 and set(wrong.fields) == {"account"}
+
+
+async def test_the_same_bik_twice_asks_dadata_once(api_agent, agency, fake_dadata):
+    other = "40702810500000000002"  # its control key right for Sberbank
+    for account in (SBER_ACCOUNT, other):
+        reply = await api_agent.post(PAYERS, json={"bik": SBER, "account": account})
+        assert reply.status == 201, reply.text
+    assert [body for _, _, body in fake_dadata.received] == [{"query": SBER}]
+
+
+async def test_an_inn_again_is_remembered_but_a_refresh_always_asks(api_admin, fake_dadata):
+    for _ in range(2):
+        unknown = await api_admin.post("/api/v1/organizations", json={"inn": UNKNOWN_INN})
+        assert unknown.status == 422 and set(unknown.fields) == {"inn"}
+    assert len(fake_dadata.received) == 1
+    sole = "771234567859"
+    added = await api_admin.post("/api/v1/organizations", json={"inn": sole})
+    assert added.status == 201, added.text
+    asked = len(fake_dadata.received)
+    for _ in range(2):
+        refreshed = await api_admin.post(f"/api/v1/organizations/{added.json['id']}/refresh")
+        assert refreshed.status == 200, refreshed.text
+    assert len(fake_dadata.received) == asked + 2
+    assert fake_dadata.received[-1][2] == {"query": sole, "branch_type": "MAIN"}

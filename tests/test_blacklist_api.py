@@ -232,6 +232,7 @@ def same_but_numbers(text: str, numbers: tuple[str, str]) -> str:
         text = text.replace(number, "NUMBER")
     text = re.sub(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?", "TIME", text)
     text = re.sub(r"\d{1,2} \w{3} \d{4},? \d\d:\d\d", "TIME", text)
+    text = re.sub(r"(?i)\b(today|yesterday), \d\d:\d\d", "TIME", text)  # filed a minute apart
     return re.sub(r"CA[0-9a-f]{32}|/calls/\d+|call=\d+", "CALL", text)
 
 

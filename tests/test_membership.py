@@ -193,7 +193,10 @@ async def test_a_partner_and_an_agents_organization_of_one_inn_are_two_records(
 ):
     """The demo's partner Polis Insurance has Sber's INN (typed by hand): an agent signing
     up with it gets an agents' organization of their own, and their payer lands on it."""
-    rig = await start_signup(config_overrides={"dadata": dadata(fake_dadata)})
+    # Nothing kept between the two sign-ups: the second one's lookup reaches the failing fake.
+    rig = await start_signup(
+        config_overrides={"dadata": {**dadata(fake_dadata), "cache_seconds": 0}}
+    )
     emails = ("pavel@example.com", "vera@example.com")
     for n, email in enumerate(emails, start=1):
         to = f"+7916000000{n}"
@@ -306,3 +309,57 @@ async def test_a_stalled_dadata_holds_no_write_lock(
     assert list(statuses) == [422, 200]
     assert done == ["edit", "/api/v1/organizations"]
     assert (await agent_row(sessions, AGENT[0])).name == "Edited Meanwhile"
+
+
+async def test_a_joiners_pages_say_they_wait_for_a_member_or_an_admin(joined, agent, other_agent):
+    member, _joiner, payer, _joiner_id = joined
+    made = await member.post(
+        "/api/v1/organization/addresses",
+        json={
+            "address": "Moscow, Lesnaya 5",
+            "contact_name": "Olga",
+            "contact_phone": "+79161112233",
+        },
+    )
+    assert made.status == 201, made.text
+    waiting = (
+        "You asked to join ИП Иванова Анна Сергеевна: a colleague who is a member of it, or an "
+        "admin, has yet to confirm you."
+    )
+    page = await other_agent.get("/organization")
+    assert has_text(page.text, "A colleague who is a member, or an admin, must confirm you")
+    for path, hidden in (
+        ("/organization/payers", SBER_ACCOUNT),
+        ("/organization/addresses", "Lesnaya"),
+    ):
+        shown = await other_agent.get(path)
+        assert shown.status == 200 and has_text(shown.text, waiting), path
+        assert hidden not in shown.text and "Give your organization's INN" not in shown.text
+    # What a waiting agent sends is refused on the same page, saying why.
+    added = await other_agent.submit(
+        "/organization/payers", {"bik": SBER_BIK, "account": SBER_ACCOUNT}
+    )
+    assert added.status == 400 and has_text(added.text, waiting)
+    address = {
+        "address": "Kazan, Baumana 1",
+        "contact_name": "Ilya",
+        "contact_phone": "+79035554433",
+    }
+    refused = await other_agent.submit("/organization/addresses", address)
+    assert refused.status == 400 and has_text(refused.text, waiting)
+    for action in (
+        f"/organization/payers/{payer['id']}/remove",
+        f"/organization/payers/{payer['id']}/default",
+        f"/organization/payers/{payer['id']}",
+        f"/organization/addresses/{made.json['id']}/remove",
+        f"/organization/addresses/{made.json['id']}",
+    ):
+        missing = await other_agent.submit("/organization/payers", {"name": "X"}, action=action)
+        assert missing.status == 404 and has_text(missing.text, waiting), action
+    # A member's own wrong number is the usual page: nothing there says they wait.
+    wrong = await agent.submit(
+        "/organization/payers", {}, action="/organization/payers/999999/remove"
+    )
+    assert wrong.status == 404 and not has_text(wrong.text, "has yet to confirm you")
+    shown = await agent.get("/organization/payers")
+    assert SBER_ACCOUNT in shown.text

@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from crm.blacklist.matching import RecordValues, check
 from crm.blacklist.models import BlacklistShape
 from crm.db import create_engine, create_sessionmaker
+from crm.enums import OrganizationKind
+from crm.models import Agent, Organization, Request
+from crm.organizations.models import Payer
 from crm.schema import metadata
 from ivr.migrate import alembic_config, schema_differences, upgrade
 
@@ -289,3 +292,80 @@ async def test_a_new_sqlite_database_and_its_folder_are_private(tmp_path):
         await engine.dispose()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+async def _write_organizations_at_head(sessions, demo) -> dict[str, int]:
+    """A partner company and an agents' organization of one INN, a removed card whose account
+    the active one repeats (a request names the removed one), and an agent still waiting."""
+    now = datetime.now(UTC)
+    inn = demo["partners"][0]["inn"]
+    async with sessions.begin() as session:
+        partner = await session.scalar(
+            sa.select(Organization).where(
+                Organization.inn == inn, Organization.kind == OrganizationKind.PARTNER
+            )
+        )
+        agency = Organization(name="Agents of one INN", kind=OrganizationKind.AGENCY, inn=inn,
+                              ogrn="1027700132195", created_at=now)  # fmt: skip
+        session.add(agency)
+        await session.flush()
+        agent = await session.scalar(sa.select(Agent).where(Agent.email == demo["agent"]["email"]))
+        agent.organization_id = agency.id
+        waiting = Agent(name="Waiting Agent", email="waiting@example.com", created_at=now,
+                        organization_id=agency.id, organization_confirmed=False)  # fmt: skip
+        card = {"organization_id": agency.id, "name": "Agents of one INN", "inn": inn,
+                "bik": "044525225", "bank_name": "Sberbank", "account": "40702810938000000001",
+                "created_at": now}  # fmt: skip
+        removed = Payer(**card, is_active=False)
+        active = Payer(**card, is_default=True)
+        other = Payer(**{**card, "account": "40702810938000000002"})
+        session.add_all([waiting, removed, active, other])
+        await session.flush()
+        request = await session.scalar(sa.select(Request).order_by(Request.id).limit(1))
+        request.payer_id = removed.id
+        ids = {"partner": partner.id, "agency": agency.id, "waiting": waiting.id}
+        return ids | {"removed": removed.id, "active": active.id, "request": request.id}
+
+
+async def test_organizations_of_one_inn_payers_and_waiting_agents_survive_a_downgrade(
+    engine, sessions, demo
+):
+    ids = await _write_organizations_at_head(sessions, demo)
+    await downgrade(engine, "0019_organizations")
+    assert await current_revision(engine) == "0019_organizations"
+    async with engine.connect() as connection:
+        inns = dict((await connection.execute(text("SELECT id, inn FROM organizations"))).all())
+        waiting = await connection.scalar(
+            text("SELECT organization_id FROM agents WHERE id = :id"), {"id": ids["waiting"]}
+        )
+    assert inns[ids["partner"]] == demo["partners"][0]["inn"]
+    # 0019 holds one organization per INN and KPP, and members only: nothing of it is shown.
+    assert inns[ids["agency"]] is None
+    assert waiting is None
+
+    await upgrade(engine)
+    assert await schema_differences(engine) == []
+    async with sessions() as session:
+        agency = await session.get(Organization, ids["agency"])
+        assert (agency.kind, agency.inn) == (OrganizationKind.AGENCY, demo["partners"][0]["inn"])
+        removed = await session.get(Payer, ids["removed"])
+        active = await session.get(Payer, ids["active"])
+        assert (removed.account, removed.is_active) == ("40702810938000000001", False)
+        assert (active.account, active.is_active, active.is_default) == (
+            "40702810938000000001", True, True,
+        )  # fmt: skip
+        request = await session.get(Request, ids["request"])
+        assert request.payer_id == ids["removed"]
+        waiting_agent = await session.get(Agent, ids["waiting"])
+        assert (waiting_agent.organization_id, waiting_agent.organization_confirmed) == (
+            ids["agency"], False,
+        )  # fmt: skip
+        partner = await session.get(Organization, ids["partner"])
+        assert partner.kind is OrganizationKind.PARTNER
+
+    # A second round trip sets the same aside and puts it back again.
+    await downgrade(engine, "0019_organizations")
+    await upgrade(engine)
+    async with sessions() as session:
+        agency = await session.get(Organization, ids["agency"])
+        assert agency.inn == demo["partners"][0]["inn"]

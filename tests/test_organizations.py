@@ -3,20 +3,26 @@ agent's own organization, sign-up's last step, and the warnings of a closed comp
 
 from __future__ import annotations
 
+import functools
 import html
 import re
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
-from crm.models import Agent, Client, Organization
+from crm.demo import PARTNERS, seed_demo
+from crm.enums import OrganizationKind
+from crm.models import Agent, Client, Manager, Organization, Request
 from tests.conftest import make_config
 from tests.crm_client import AGENT, CrmClient, has_text
-from tests.fake_dadata import KEY, FakeDadata
+from tests.fake_dadata import KEY, FakeDadata, party
 
 pytest_plugins = ("tests.crm_fixtures", "tests.dadata_fixtures", "tests.signup_fixtures")
 
 SOLE, CLOSED, SBER = "771234567859", "7712345671", "7707083893"
+HOOVES, HEAD_KPP, BRANCH_KPP = "5406123450", "540601001", "770301001"
+HEAD_NAME = 'ООО "РОГА И КОПЫТА"'
 COMPANY_PAGE = re.compile(r"/admin/organizations/(\d+)")
 
 
@@ -168,3 +174,89 @@ async def test_the_demo_agent_without_an_organization_may_type_it_by_hand_when_d
     async with sessions() as session:
         agent_row = await session.scalar(select(Agent).where(Agent.email == AGENT[0]))
         assert agent_row.organization_id is not None
+
+
+@pytest.fixture
+def hooves(fake_dadata: FakeDadata) -> None:
+    """A company of its own INN (no demo record shares it) with a head office and a branch."""
+    company = functools.partial(party, inn=HOOVES, ogrn="1025400000005", full=HEAD_NAME)
+    fake_dadata.parties += [
+        company(kpp=HEAD_KPP, short=HEAD_NAME, address="г Новосибирск, ул Ленина, д 1"),
+        company(kpp=BRANCH_KPP, short="МОСКОВСКИЙ ФИЛИАЛ " + HEAD_NAME,
+                address="г Москва, ул Тверская, д 7", branch="BRANCH"),
+    ]  # fmt: skip
+
+
+async def test_a_partner_branchs_head_office_is_kept_out_of_service_until_an_admin_adds_it(
+    admin, agent, sessions, hooves
+):
+    reply = await add_company(admin, {"inn": HOOVES, "kpp": BRANCH_KPP})
+    branch_id = int(COMPANY_PAGE.fullmatch(reply.path).group(1))
+    assert "Head office" in reply.text and HEAD_NAME in html.unescape(reply.text)
+    async with sessions() as session:
+        head = await session.scalar(
+            select(Organization).where(
+                Organization.inn == HOOVES,
+                Organization.kpp == HEAD_KPP,
+                Organization.kind == OrganizationKind.PARTNER,
+            )
+        )
+    assert head.is_active is False
+    listed = html.unescape((await admin.get("/admin/organizations")).text)
+    assert re.search(rf'{HEAD_NAME}</a> <span class="status-stopped">out of service', listed)
+    assert not re.search(rf'ФИЛИАЛ {HEAD_NAME}</a> <span class="status-stopped">', listed)
+    form = await agent.get("/requests/new")
+    assert f'<option value="{branch_id}"' in form.text
+    assert f'<option value="{head.id}"' not in form.text
+
+    added = await add_company(admin, {"inn": HOOVES})
+    assert added.path == f"/admin/organizations/{head.id}", added.text
+    assert has_text(added.text, f"{HEAD_NAME} added.")
+    assert f'<option value="{head.id}"' in (await agent.get("/requests/new")).text
+    again = await add_company(admin, {"inn": HOOVES})
+    assert has_text(again.text, "a company with this INN already exists")
+
+
+async def test_a_company_an_admin_deactivated_is_not_put_back_by_adding_it_again(
+    admin, agent, sessions, hooves
+):
+    """Out of service with no managers, yet by an admin's hand: only its page brings it back."""
+    reply = await add_company(admin, {"inn": HOOVES})
+    company_id = int(COMPANY_PAGE.fullmatch(reply.path).group(1))
+    page = f"/admin/organizations/{company_id}"
+    await admin.submit(page, {"confirm": "yes"}, action=f"{page}/deactivate")
+    again = await add_company(admin, {"inn": HOOVES})
+    assert has_text(again.text, "a company with this INN already exists")
+    async with sessions() as session:
+        company = await session.get(Organization, company_id)
+    assert company.is_active is False
+    assert f'<option value="{company_id}"' not in (await agent.get("/requests/new")).text
+
+
+async def test_demo_seeding_finds_its_partner_companies_by_kind(sessions):
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        session.add(
+            Organization(name="Agents", kind=OrganizationKind.AGENCY, inn=PARTNERS[0]["inn"],
+                         created_at=now)
+        )  # fmt: skip
+    for _ in range(2):  # idempotent: the second run finds what the first stored
+        async with sessions.begin() as session:
+            await seed_demo(session, now=now)
+    async with sessions() as session:
+        kinds = {
+            "manager": await session.scalars(
+                select(Organization.kind).join(Manager, Manager.organization_id == Organization.id)
+            ),
+            "request": await session.scalars(
+                select(Organization.kind).join(Request, Request.organization_id == Organization.id)
+            ),
+        }
+        assert {name: set(found) for name, found in kinds.items()} == {
+            "manager": {OrganizationKind.PARTNER},
+            "request": {OrganizationKind.PARTNER},
+        }
+        partners = await session.scalars(
+            select(Organization.inn).where(Organization.kind == OrganizationKind.PARTNER)
+        )
+        assert sorted(partners) == sorted(spec["inn"] for spec in PARTNERS)

@@ -17,13 +17,21 @@ from crm.organizations.accounts import (
     check_account,
     check_correspondent_account,
     conventional_number,
+    key_matches,
 )
 from crm.organizations.models import Payer
 from crm.organizations.payers import BankDetails, create_payer, make_default
 from crm.organizations.schemas import PayerIn
 from tests.conftest import make_config
 from tests.crm_client import AGENT, OTHER_AGENT, account_actor, has_text
-from tests.fake_dadata import KEY
+from tests.fake_dadata import (
+    CLOSED_BANK_ACCOUNT,
+    CLOSED_BIK,
+    KEY,
+    SINGLE_TREASURY_ACCOUNT,
+    TREASURY_ACCOUNT,
+    TREASURY_BIK,
+)
 from tests.org_helpers import (
     OTHER_AGENCY,
     SBER,
@@ -108,9 +116,62 @@ def test_an_account_keyed_the_bank_of_russias_way_always_matches(bik, body):
     assert account_matches(bik, keyed)
 
 
+TREASURIES = [
+    # (the TOFK's BIK, its single treasury account, a treasury account opened there)
+    (TREASURY_BIK, SINGLE_TREASURY_ACCOUNT, TREASURY_ACCOUNT),  # УФК по г. Москве
+    ("017003983", "40102810445370000059", "03100643000000018500"),  # УФК по Тульской области
+]
+
+
+def weighed(conventional: str, account: str) -> int:
+    return sum(
+        int(digit) * weight for digit, weight in zip(conventional + account, WEIGHTS, strict=False)
+    )
+
+
+@pytest.mark.parametrize(("bik", "single", "treasury"), TREASURIES)
+def test_a_treasury_account_at_a_tofk_is_accepted_and_its_single_account_keyed(
+    bik, single, treasury
+):
+    # The single treasury account is opened at the Bank of Russia: 0 and the BIK's digits 5-6.
+    assert conventional_number(bik, at_bank_of_russia=True) == "0" + bik[4:6]
+    assert weighed("0" + bik[4:6], single) % 10 == 0
+    assert check_correspondent_account(bik, single) == single
+    # A treasury account carries no key of the BIK (the Treasury numbers it): refused before.
+    assert not key_matches(bik[6:9], treasury)
+    assert account_matches(bik, treasury) and check_account(bik, treasury) == treasury
+
+
+def test_the_moscow_single_treasury_account_weighs_to_190():
+    assert weighed("025", SINGLE_TREASURY_ACCOUNT) == 190
+
+
+@pytest.mark.parametrize(("bik", "single", "treasury"), TREASURIES)
+def test_wrong_treasury_combinations_are_still_refused(bik, single, treasury):
+    assert not account_matches(bik, SBER_ACCOUNT)  # no current account is opened at a TOFK
+    assert not account_matches(bik, single)  # the single account is the TOFK's own
+    assert not account_matches(bik, treasury[:-1])
+    assert not account_matches(SBER, treasury)  # a bank's BIK weighs it with its key
+    typo = single[:19] + str((int(single[19]) + 1) % 10)
+    with pytest.raises(ValueError, match="correspondent account"):
+        check_correspondent_account(bik, typo)
+    with pytest.raises(ValueError, match="correspondent account"):
+        check_correspondent_account(bik, "30101810400000000225")  # a bank's, not the TOFK's
+
+
+def test_a_banks_correspondent_account_is_a_30101_one_even_when_its_key_fits():
+    keyed = next(
+        account
+        for key in "0123456789"
+        if key_matches("0" + SBER[4:6], account := f"40102810{key}45370000003")
+    )
+    with pytest.raises(ValueError, match="correspondent account"):
+        check_correspondent_account(SBER, keyed)
+
+
 @pytest.fixture
 def config(database_url, fake_dadata):
-    dadata = {"base_url": fake_dadata.url, "api_key": KEY, "timeout_seconds": 0.5}
+    dadata = {"base_url": fake_dadata.url, "api_key": KEY, "timeout_seconds": 5}
     return make_config(database_url, dadata=dadata)
 
 
@@ -351,3 +412,34 @@ async def test_two_first_payers_and_two_defaults_at_once_leave_one_default(sessi
         await asyncio.gather(default(first.id), default(second.id))
         defaults = [payer.id for payer in await payers_of(sessions, agency) if payer.is_default]
         assert len(defaults) == 1
+
+
+async def test_find_the_bank_says_a_liquidated_bank_cannot_be_named(agent, agency, sessions):
+    reply = await agent.submit(
+        "/organization/payers", {"bik": CLOSED_BIK, "account": "", "action": "bank"}
+    )
+    assert reply.status == 400 and 'id="error-new-bik"' in reply.text
+    assert "Bank found" not in reply.text
+    assert await payers_of(sessions, agency) == []
+
+
+async def test_a_liquidated_bank_is_refused_naming_the_bik(agent, agency, sessions, fake_dadata):
+    reply = await add(agent, bik=CLOSED_BIK, account=CLOSED_BANK_ACCOUNT)
+    assert reply.status == 400 and 'id="error-new-bik"' in reply.text
+    assert has_text(
+        reply.text, "this bank is liquidated or being liquidated: give the BIK of another bank"
+    )
+    assert f'value="{CLOSED_BANK_ACCOUNT}"' in reply.text
+    assert len(fake_dadata.received) == 1
+    assert await payers_of(sessions, agency) == []
+
+
+async def test_a_payer_with_a_treasury_account_gets_the_tofk_from_dadata(agent, agency, sessions):
+    reply = await add(agent, bik=TREASURY_BIK, account=TREASURY_ACCOUNT)
+    assert reply.status == 200 and reply.path == "/organization/payers", reply.text
+    (payer,) = await payers_of(sessions, agency)
+    assert (payer.account, payer.correspondent_account) == (
+        TREASURY_ACCOUNT,
+        SINGLE_TREASURY_ACCOUNT,
+    )
+    assert payer.bank_name == "ГУ БАНКА РОССИИ ПО ЦФО//УФК ПО Г. МОСКВЕ"

@@ -21,10 +21,9 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped
 
@@ -56,10 +55,9 @@ _GUARDS = (
     .order_by(CallerGuard.key)
     .with_for_update()
 )
-_ADD_GUARD = {
-    dialect: insert_for(CallerGuard).on_conflict_do_nothing(index_elements=[CallerGuard.key])
-    for dialect, insert_for in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
-}
+_ADD_GUARD = text("INSERT INTO caller_guards (key) VALUES (:key) ON CONFLICT (key) DO NOTHING")
+"""Text, the same on both databases: SQLAlchemy compiles its dialects' ON CONFLICT inserts
+anew on every use (it caches none of them)."""
 _WRONG_BY_CALLER = select(func.count(WrongNumber.id)).where(
     WrongNumber.caller == bindparam("caller"), WrongNumber.at > bindparam("since")
 )
@@ -101,9 +99,8 @@ async def count_wrong(
     """Keep one wrong number of `caller`; whether the caller is locked out now (by this one,
     or by another call's that got the guards first)."""
     keys = caller.keys
-    add_guard = _ADD_GUARD[db.dialect.name]
     for key in sorted(keys):
-        await db.execute(add_guard, {"key": key})
+        await db.execute(_ADD_GUARD, {"key": key})
     guards = {row.key: row for row in await db.execute(_GUARDS, {"keys": keys})}
     if any(row.locked_until is not None and row.locked_until > now for row in guards.values()):
         return True

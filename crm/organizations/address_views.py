@@ -8,13 +8,13 @@ from typing import Any
 from aiohttp import web
 
 from crm.enums import Role
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.i18n import gettext as _
 from crm.models import Organization
 from crm.organizations import addresses
-from crm.organizations.payer_views import organization_link
+from crm.organizations.payer_views import organization_link, unless_waiting
 from crm.organizations.schemas import AddressEdit, AddressIn
-from crm.organizations.scope import agent_organization_id
+from crm.organizations.scope import agent_organization_id, pending_organization
 from crm.pages import field_errors, flash, render
 from crm.schemas import parse
 from crm.web import actor_of, form_data, redirect, requires
@@ -36,9 +36,11 @@ async def _page(
     async with request.config_dict[SESSIONS]() as db:
         organization_id = await agent_organization_id(db, agent_id=actor.agent_id)
         organization = await db.get(Organization, organization_id) if organization_id else None
+        pending = await pending_organization(db, agent_id=actor.agent_id)
         found = await addresses.list_addresses(db, actor=actor) if organization else []
     context = {
         "organization": organization,
+        "pending": pending,
         "organization_url": organization_link(request),
         "addresses": found,
         "values": values or {},
@@ -78,9 +80,13 @@ async def address_create(request: web.Request) -> web.StreamResponse:
 async def address_update(request: web.Request) -> web.StreamResponse:
     actor, address_id = actor_of(request), int(request.match_info["address_id"])
     values = _typed(await form_data(request))
-    async with request.config_dict[SESSIONS]() as db:
-        stored = await addresses.get_address(db, actor=actor, address_id=address_id)
-        before = {name: getattr(stored, name) or "" for name in FIELDS}
+    try:
+        async with request.config_dict[SESSIONS]() as db:
+            stored = await addresses.get_address(db, actor=actor, address_id=address_id)
+            before = {name: getattr(stored, name) or "" for name in FIELDS}
+    except NotFound as missing:
+        await unless_waiting(request, missing)
+        return await _page(request, status=404)
     changed = {name: value for name, value in values.items() if value != before[name]}
     if not changed:
         raise redirect(request, "organization.addresses")
@@ -109,13 +115,17 @@ async def address_update(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.AGENT)
 async def address_remove(request: web.Request) -> web.StreamResponse:
-    async with request.config_dict[SESSIONS].begin() as db:
-        address = await addresses.deactivate_address(
-            db,
-            actor=actor_of(request),
-            address_id=int(request.match_info["address_id"]),
-            now=request.config_dict[CLOCK](),
-        )
+    try:
+        async with request.config_dict[SESSIONS].begin() as db:
+            address = await addresses.deactivate_address(
+                db,
+                actor=actor_of(request),
+                address_id=int(request.match_info["address_id"]),
+                now=request.config_dict[CLOCK](),
+            )
+    except NotFound as missing:
+        await unless_waiting(request, missing)
+        return await _page(request, status=404)
     message = _("Address removed: %(address)s. Requests that name it still show it.")
     await flash(request, message % {"address": address.address})
     raise redirect(request, "organization.addresses")

@@ -5,19 +5,16 @@ A typo in an INN, OGRN or KPP is refused naming the field and never costs a requ
 
 from __future__ import annotations
 
-import re
-
 import aiohttp
 import structlog
 
-from crm.dadata import DadataUnavailable, Party, check_inn, check_ogrn, find_party
+from crm.dadata import KPP, DadataUnavailable, Party, check_inn, check_ogrn, find_party
 from crm.enums import BranchType
 from crm.errors import Invalid
 from crm.i18n import gettext as _
 from ivr.config import DadataConfig
 
 log = structlog.get_logger("crm.organizations")
-KPP = re.compile(r"^\d{4}[\dA-Z]{2}\d{3}$")
 
 
 def checked_number(value: str) -> str:
@@ -59,24 +56,33 @@ def checked(number: str, kpp: str | None) -> tuple[str, str | None]:
 
 
 async def lookup(
-    http: aiohttp.ClientSession, settings: DadataConfig, *, number: str, kpp: str | None = None
+    http: aiohttp.ClientSession,
+    settings: DadataConfig,
+    *,
+    number: str,
+    kpp: str | None = None,
+    fresh: bool = False,
 ) -> Party | None:
     """What DaData knows of an INN or OGRN (the head office, or the branch of `kpp`); None
     when it knows none. Invalid for a typo (no request made); DadataUnavailable when DaData
-    gives no answer."""
+    gives no answer. `fresh` (a refresh): DaData is asked even when an answer is kept."""
     number, kpp = checked(number, kpp)
-    return await find_party(http, settings, number=number, kpp=kpp)
+    return await find_party(http, settings, number=number, kpp=kpp, fresh=fresh)
 
 
 async def head_office(
-    http: aiohttp.ClientSession | None, settings: DadataConfig | None, *, party: Party
+    http: aiohttp.ClientSession | None,
+    settings: DadataConfig | None,
+    *,
+    party: Party,
+    fresh: bool = False,
 ) -> Party | None:
     """The head office of a branch as DaData says; None when not a branch, or not known now
     (the branch is linked at its next refresh)."""
     if party.branch_type is not BranchType.BRANCH or http is None or settings is None:
         return None
     try:
-        found = await find_party(http, settings, number=party.inn)
+        found = await find_party(http, settings, number=party.inn, fresh=fresh)
     except DadataUnavailable as unavailable:
         log.warning("head_office_unknown", inn=party.inn, reason=unavailable.reason.value)
         return None

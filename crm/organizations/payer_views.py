@@ -10,13 +10,23 @@ from aiohttp import web
 
 from crm.dadata import DadataUnavailable, check_bik, find_bank
 from crm.enums import Role
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.i18n import gettext as _
 from crm.models import Organization
 from crm.organizations import payers
-from crm.organizations.payers import BankLookup, bank_for, bank_for_edit
+from crm.organizations.payers import (
+    CLOSING_BANKS,
+    BankLookup,
+    bank_for,
+    bank_for_edit,
+    closing_bank_message,
+)
 from crm.organizations.schemas import PayerEdit, PayerIn
-from crm.organizations.scope import agent_organization_id, organization_in_scope
+from crm.organizations.scope import (
+    agent_organization_id,
+    organization_in_scope,
+    pending_organization,
+)
 from crm.pages import field_errors, flash, render
 from crm.schemas import parse
 from crm.web import actor_of, form_data, redirect, requires
@@ -46,6 +56,14 @@ def organization_link(request: web.Request) -> str | None:
     return str(names["organization"].url_for()) if "organization" in names else None
 
 
+async def unless_waiting(request: web.Request, missing: NotFound) -> None:
+    """Raise `missing` again, unless the agent waits to be confirmed in their organization:
+    their page then says so (a 404 all the same) rather than a bare "not found"."""
+    async with request.config_dict[SESSIONS]() as db:
+        if await pending_organization(db, agent_id=actor_of(request).agent_id) is None:
+            raise missing
+
+
 async def _page(
     request: web.Request,
     *,
@@ -59,11 +77,13 @@ async def _page(
     async with request.config_dict[SESSIONS]() as db:
         organization_id = await agent_organization_id(db, agent_id=actor.agent_id)
         organization = await db.get(Organization, organization_id) if organization_id else None
+        pending = await pending_organization(db, agent_id=actor.agent_id)
         found = await payers.list_payers(db, actor=actor) if organization else []
     if organization is not None and values is None:
         values = {"name": organization.name, "inn": organization.inn or "", "kpp": organization.kpp}
     context = {
         "organization": organization,
+        "pending": pending,
         "organization_url": organization_link(request),
         "payers": found,
         "values": values or {},
@@ -99,6 +119,10 @@ async def _find_bank(request: web.Request, values: dict[str, str]) -> web.Respon
     if bank is None:
         return await _page(
             request, values=values, errors={"bik": _("no bank has this BIK")}, status=400
+        )
+    if bank.status in CLOSING_BANKS:
+        return await _page(
+            request, values=values, errors={"bik": closing_bank_message()}, status=400
         )
     values = {
         **values,
@@ -143,9 +167,13 @@ async def payer_create(request: web.Request) -> web.StreamResponse:
 async def payer_update(request: web.Request) -> web.StreamResponse:
     actor, payer_id = actor_of(request), int(request.match_info["payer_id"])
     values = _typed(await form_data(request))
-    async with request.config_dict[SESSIONS]() as db:
-        stored = await payers.get_payer(db, actor=actor, payer_id=payer_id)
-        before = {name: getattr(stored, name) or "" for name in FIELDS}
+    try:
+        async with request.config_dict[SESSIONS]() as db:
+            stored = await payers.get_payer(db, actor=actor, payer_id=payer_id)
+            before = {name: getattr(stored, name) or "" for name in FIELDS}
+    except NotFound as missing:
+        await unless_waiting(request, missing)
+        return await _page(request, status=404)
     # Only what was changed is edited: a BIK typed as it was is not looked up again.
     changed = {name: value for name, value in values.items() if value != before[name]}
     if not changed:
@@ -177,13 +205,17 @@ async def payer_update(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.AGENT)
 async def payer_remove(request: web.Request) -> web.StreamResponse:
-    async with request.config_dict[SESSIONS].begin() as db:
-        payer = await payers.deactivate_payer(
-            db,
-            actor=actor_of(request),
-            payer_id=int(request.match_info["payer_id"]),
-            now=request.config_dict[CLOCK](),
-        )
+    try:
+        async with request.config_dict[SESSIONS].begin() as db:
+            payer = await payers.deactivate_payer(
+                db,
+                actor=actor_of(request),
+                payer_id=int(request.match_info["payer_id"]),
+                now=request.config_dict[CLOCK](),
+            )
+    except NotFound as missing:
+        await unless_waiting(request, missing)
+        return await _page(request, status=404)
     message = _("Payer %(name)s removed; requests that name it still show it.")
     await flash(request, message % {"name": payer.name})
     raise redirect(request, "organization.payers")
@@ -191,13 +223,17 @@ async def payer_remove(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.AGENT)
 async def payer_default(request: web.Request) -> web.StreamResponse:
-    async with request.config_dict[SESSIONS].begin() as db:
-        payer = await payers.make_default(
-            db,
-            actor=actor_of(request),
-            payer_id=int(request.match_info["payer_id"]),
-            now=request.config_dict[CLOCK](),
-        )
+    try:
+        async with request.config_dict[SESSIONS].begin() as db:
+            payer = await payers.make_default(
+                db,
+                actor=actor_of(request),
+                payer_id=int(request.match_info["payer_id"]),
+                now=request.config_dict[CLOCK](),
+            )
+    except NotFound as missing:
+        await unless_waiting(request, missing)
+        return await _page(request, status=404)
     await flash(request, _("%(name)s is the default payer now.") % {"name": payer.name})
     raise redirect(request, "organization.payers")
 

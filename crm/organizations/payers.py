@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm import audit
 from crm.auth.service import Actor
 from crm.dadata import Bank, DadataUnavailable, find_bank
+from crm.enums import PartyStatus
 from crm.errors import Conflict, Invalid, NotFound
 from crm.i18n import gettext as _
 from crm.models import Organization, Request
@@ -32,6 +33,14 @@ from ivr.config import DadataConfig
 
 BankLookup = Callable[[str], Awaitable[Bank | None]]
 """DaData's bank of a checked BIK (`crm.dadata.find_bank` bound to the HTTP client)."""
+
+
+CLOSING_BANKS = frozenset({PartyStatus.LIQUIDATING, PartyStatus.LIQUIDATED})
+"""A bank in liquidation (its licence revoked) takes no payments: no payer card names it."""
+
+
+def closing_bank_message() -> str:
+    return _("this bank is liquidated or being liquidated: give the BIK of another bank")
 
 
 def bank_lookup(http: aiohttp.ClientSession, settings: DadataConfig) -> BankLookup:
@@ -62,7 +71,7 @@ async def bank_for(
 ) -> BankDetails:
     """The bank of a BIK already checked locally: DaData's, or what was typed when DaData
     cannot answer (Invalid naming `bank_name` when nothing was); Invalid naming `bik` when
-    DaData knows no such bank."""
+    DaData knows no such bank or says it is liquidated."""
     try:
         bank = await lookup(bik)
     except DadataUnavailable as unavailable:
@@ -72,6 +81,8 @@ async def bank_for(
         raise Invalid.one("bank_name", message) from None
     if bank is None:
         raise Invalid.one("bik", _("no bank has this BIK"))
+    if bank.status in CLOSING_BANKS:
+        raise Invalid.one("bik", closing_bank_message())
     return BankDetails(
         bank.name or name or bik,
         bank.correspondent_account or correspondent_account,

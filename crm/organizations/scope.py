@@ -32,6 +32,20 @@ async def agent_organization_id(session: AsyncSession, *, agent_id: int | None) 
     )
 
 
+async def pending_organization(
+    session: AsyncSession, *, agent_id: int | None
+) -> Organization | None:
+    """The organization the agent gave and waits to be confirmed in by a member or an admin;
+    None when they are a member of theirs, or gave none."""
+    if agent_id is None:
+        return None
+    return await session.scalar(
+        select(Organization)
+        .join(Agent, Agent.organization_id == Organization.id)
+        .where(Agent.id == agent_id, ~Agent.organization_confirmed)
+    )
+
+
 async def organization_in_scope(
     session: AsyncSession, *, actor: Actor, organization_id: int | None = None
 ) -> int:

@@ -5,25 +5,30 @@ slow answer inside a write would stall every request): the checks run in a short
 session, then DaData, then a write transaction stores or joins, checking again.
 
 A branch (same INN, its own KPP) is linked to its head office; an organization DaData calls
-liquidating, liquidated or bankrupt is shown with a warning and named by no new request.
+liquidating, liquidated or bankrupt is shown with a warning and named by no new request. A
+partner company's head office stored only for its branch is out of service with no managers
+(`dormant`): an admin who adds it by its INN puts it in service rather than being refused.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import aiohttp
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm import audit
+from crm.audit import AuditEntry
 from crm.auth.service import Actor
 from crm.dadata import DadataUnavailable, Party
 from crm.enums import UNUSABLE, BranchType, OrganizationKind, Role
 from crm.errors import Conflict, Forbidden, Invalid, NotFound
 from crm.i18n import gettext as _
-from crm.models import Agent, Organization
+from crm.models import Agent, Manager, Organization
 from crm.organizations.lookup import checked, head_office, lookup
 from crm.organizations.store import (
     Who,
@@ -81,6 +86,58 @@ def _taken() -> Invalid:
     return Conflict.one("inn", _("a company with this INN already exists"))
 
 
+async def dormant(session: AsyncSession, organization: Organization) -> bool:
+    """True for the head office stored only for a branch, untouched since (out of service,
+    no managers, nothing audited after its creation): added by an admin, it is put in
+    service. A company an admin ever deactivated or reactivated is not dormant: it is
+    reactivated on its page, never by adding it again."""
+    if organization.kind is not OrganizationKind.PARTNER or organization.is_active:
+        return False
+    manager = await session.scalar(
+        select(Manager.id).where(Manager.organization_id == organization.id).limit(1)
+    )
+    if manager is not None:
+        return False
+    entries = await session.execute(
+        select(AuditEntry.action, AuditEntry.details).where(
+            AuditEntry.entity == "organization", AuditEntry.entity_id == str(organization.id)
+        )
+    )
+    head_office_only = False
+    for action, details in entries:
+        if action in ("deactivate", "reactivate"):  # an admin's hand, whichever way
+            return False
+        if action == "create":
+            head_office_only = json.loads(details).get("head_office_only") is True
+    return head_office_only
+
+
+async def _refuse_taken(session: AsyncSession, organization: Organization | None) -> None:
+    """Conflict for a stored one of the number, unless it is `dormant` (added again)."""
+    if organization is not None and not await dormant(session, organization):
+        raise _taken()
+
+
+async def _taken_up(
+    session: AsyncSession, organization: Organization, *, actor: Who, now: datetime
+) -> Settled:
+    """A `dormant` partner company an admin adds is put in service (audited); Conflict for
+    any other stored before."""
+    await _refuse_taken(session, organization)
+    organization.is_active = True
+    await audit.record(
+        session,
+        actor=actor,
+        action="reactivate",
+        entity="organization",
+        entity_id=organization.id,
+        details={"added": True},
+        now=now,
+    )
+    await session.flush()
+    return Settled(organization, created=True)
+
+
 async def find(
     sessions: async_sessionmaker[AsyncSession],
     http: aiohttp.ClientSession,
@@ -104,7 +161,8 @@ async def find(
         known = await stored(session, number=number, kpp=kpp, kind=kind)
     if known is not None:
         if not join:
-            raise _taken()
+            async with sessions() as session:
+                await _refuse_taken(session, known)
         return Found(number, kpp, known_id=known.id)
     try:
         party = await lookup(http, settings, number=number, kpp=kpp)
@@ -112,9 +170,9 @@ async def find(
         if kpp is None:
             async with sessions() as session:
                 main = await head_of(session, number=number, kind=kind)
+                if main is not None and not join:
+                    await _refuse_taken(session, main)
             if main is not None:
-                if not join:
-                    raise _taken() from None
                 return Found(number, kpp, known_id=main.id)
         if not name:
             message = _("%(reason)s Type the organization's name to add it by hand.")
@@ -125,8 +183,8 @@ async def find(
             raise Invalid.one("inn", _("no organization with this INN is registered"))
         return Found(number, kpp)
     async with sessions() as session:
-        if not join and await _party_stored(session, party=party, kind=kind):
-            raise _taken()
+        if not join:
+            await _refuse_taken(session, await _party_stored(session, party=party, kind=kind))
         needs_head = (
             party.branch_type is BranchType.BRANCH
             and await stored_head(session, inn=party.inn, kind=kind) is None
@@ -162,6 +220,8 @@ async def settle(
         organization = await session.get(Organization, found.known_id)
         if organization is None or organization.kind is not kind:
             raise NotFound(f"organization {found.known_id}")
+        if not join:
+            return await _taken_up(session, organization, actor=actor, now=now)
         return Settled(organization, created=False)
     if found.party is None:
         known = await stored(session, number=found.number, kpp=found.kpp, kind=kind)
@@ -175,15 +235,15 @@ async def settle(
             if created:
                 return Settled(known, created=True)
         if not join:
-            raise _taken()
+            return await _taken_up(session, known, actor=actor, now=now)
         return Settled(known, created=False)
-    if not join and await _party_stored(session, party=found.party, kind=kind):
-        raise _taken()
+    if not join:
+        await _refuse_taken(session, await _party_stored(session, party=found.party, kind=kind))
     organization, created = await store_party(
         session, party=found.party, head=found.head, kind=kind, now=now, actor=actor
     )
     if not created and not join:
-        raise _taken()
+        return await _taken_up(session, organization, actor=actor, now=now)
     return Settled(organization, created=created)
 
 
@@ -283,7 +343,7 @@ async def refresh(
         kpp = None if asked_as_head else organization.kpp or None
     if not number:
         raise Invalid.one("inn", _("give the organization's INN first"))
-    party = await lookup(http, settings, number=number, kpp=kpp)
+    party = await lookup(http, settings, number=number, kpp=kpp, fresh=True)
     if party is None:
         raise Invalid.one("inn", _("no organization with this INN is registered"))
     async with sessions() as session:
@@ -295,7 +355,7 @@ async def refresh(
             and await stored_head(session, inn=party.inn, kind=kind, besides=organization_id)
             is None
         )
-    head = await head_office(http, settings, party=party) if needs_head else None
+    head = await head_office(http, settings, party=party, fresh=True) if needs_head else None
     async with sessions.begin() as session:
         organization = await _refreshable(session, actor=actor, organization_id=organization_id)
         other = await stored(session, number=party.inn, kpp=party.kpp, kind=kind)

@@ -1,9 +1,11 @@
 """Storing what DaData says of an organization, or what was typed by hand instead.
 
 A branch (same INN, its own KPP) is linked to its head office of the same kind, stored too
-when it is not yet. Nothing here asks DaData: what it said is asked before the write
-transaction opens (`crm.organizations.service`), so a slow answer holds no lock. A partner
-company and an agents' organization of one INN are two records: every lookup names the kind.
+when it is not yet; a partner company's head office stored so is kept out of service (no
+request names it) until an admin adds it themselves. Nothing here asks DaData: what it said
+is asked before the write transaction opens (`crm.organizations.service`), so a slow answer
+holds no lock. A partner company and an agents' organization of one INN are two records:
+every lookup names the kind.
 """
 
 from __future__ import annotations
@@ -140,16 +142,20 @@ async def store_party(
     kind: OrganizationKind,
     now: datetime,
     actor: Who,
+    listed: bool = True,
 ) -> tuple[Organization, bool]:
     """The organization of `party` and whether it is new: created, or the stored one updated
     with all DaData said (verified now); a branch is linked to its head office of this kind,
-    stored from `head` (DaData's, asked beforehand) when it is not yet."""
+    stored from `head` (DaData's, asked beforehand) when it is not yet. A partner company
+    created not `listed` (a branch's head office) is out of service, with no managers."""
     organization = await stored(session, number=party.inn, kpp=party.kpp, kind=kind)
     if organization is None and party.kpp and party.branch_type is BranchType.MAIN:
         organization = await adoptable(session, party=party, kind=kind)
     created = False
+    out_of_service = not listed and kind is OrganizationKind.PARTNER
     if organization is None:
         organization = Organization(kind=kind, created_at=now, **_fields(party), verified_at=now)
+        organization.is_active = not out_of_service
         created = await _insert(session, organization)
         if not created:  # another sign-up or admin stored it at this very moment
             organization = await stored(session, number=party.inn, kpp=party.kpp, kind=kind)
@@ -157,6 +163,8 @@ async def store_party(
                 raise RuntimeError("the organization taken at the same moment is not found")
     if created:
         details = {"name": organization.name, "inn": party.inn, "kpp": party.kpp, "verified": True}
+        if out_of_service:
+            details["head_office_only"] = True
         await audit.record(
             session,
             actor=actor,
@@ -202,13 +210,16 @@ async def link_head(
     actor: Who,
 ) -> None:
     """A branch linked to its stored head office of its own kind, or to `head` (DaData's
-    head office, asked beforehand) stored now; left unlinked till a refresh otherwise."""
+    head office, asked beforehand) stored now (a partner company's out of service: nobody
+    asked for it as a partner); left unlinked till a refresh otherwise."""
     if party.branch_type is not BranchType.BRANCH:
         organization.main_organization_id = None
         return
     main = await stored_head(session, inn=party.inn, kind=kind, besides=organization.id)
     if main is None and head is not None and head.branch_type is BranchType.MAIN:
-        main, _created = await store_party(session, party=head, kind=kind, now=now, actor=actor)
+        main, _created = await store_party(
+            session, party=head, kind=kind, now=now, actor=actor, listed=False
+        )
     if main is not None and organization.main_organization_id != main.id:
         organization.main_organization_id = main.id
         await session.flush()
